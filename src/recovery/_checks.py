@@ -1,0 +1,63 @@
+"""Validation at the public boundary: every check names the offending argument."""
+
+from __future__ import annotations
+
+import torch
+
+
+def tensor(name: str, value, *, ndim: int | None = None) -> torch.Tensor:
+    """Return ``value`` as a finite floating tensor, raising ``ValueError`` naming ``name``.
+
+    Tensors keep their dtype and device; anything else becomes a float64 CPU tensor.
+    """
+    if not isinstance(value, torch.Tensor):
+        try:
+            value = torch.as_tensor(value, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"{name}: expected an array of numbers ({exc})") from None
+    if not value.is_floating_point():
+        value = value.to(torch.float64)
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimensions, got shape {tuple(value.shape)}")
+    if not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{name}: contains non-finite entries (nan or inf)")
+    return value
+
+
+def same_rows(name: str, value: torch.Tensor, rows: int, what: str) -> None:
+    """Raise unless ``value`` has ``rows`` rows, explaining that they must match ``what``."""
+    if value.shape[0] != rows:
+        raise ValueError(
+            f"{name}: expected {rows} rows to match {what}, got shape {tuple(value.shape)}"
+        )
+
+
+def factors(L, R) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate factors ``L`` (d1 x k) and ``R`` (d2 x k) of a common width ``k >= 1``."""
+    L = tensor("L", L, ndim=2)
+    R = tensor("R", R, ndim=2)
+    if L.shape[1] < 1:
+        raise ValueError("L: width k must be at least 1, got 0 columns")
+    if R.shape[1] != L.shape[1]:
+        raise ValueError(
+            f"R: width {R.shape[1]} differs from the width {L.shape[1]} of L; "
+            "factors L (d1 x k) and R (d2 x k) share k"
+        )
+    if R.dtype != L.dtype or R.device != L.device:
+        raise ValueError(f"R: dtype/device {R.dtype}/{R.device} differ from L's {L.dtype}/{L.device}")
+    return L, R
+
+
+def factor_pair(L, R, d1: int, d2: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate factors as in :func:`factors` and their row counts against a map's ``(d1, d2)``."""
+    L, R = factors(L, R)
+    same_rows("L", L, d1, "d1 of the measurement map")
+    same_rows("R", R, d2, "d2 of the measurement map")
+    return L, R
+
+
+def positive_int(name: str, value) -> int:
+    """Return ``value`` if it is an integer >= 1, else raise ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return value

@@ -1,0 +1,62 @@
+"""The ``recovery`` command: list the book's figures and regenerate any one of them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from collections.abc import Sequence
+
+from recovery import figures
+
+
+def _list(_: argparse.Namespace) -> int:
+    for figure_id, spec in figures.registry().items():
+        print(figure_id)
+        print(f"  notebook: {spec.notebook}")
+        print(f"  scales:   {', '.join(spec.scales)}")
+        print(textwrap.fill(spec.claim, width=96, initial_indent="  claim:    ",
+                            subsequent_indent="            "))
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    path = figures.reproduce(args.figure_id, scale=args.scale, out=args.out)
+    record = json.loads(path.read_text())
+    print(f"{args.figure_id} ({args.scale}): {record['rows']} rows in "
+          f"{record['runtime_seconds']:.2f} s")
+    for suffix in ("csv", "json", "svg", "png"):
+        print(f"  wrote {path.with_suffix('.' + suffix)}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """Build the argument parser (exposed for documentation and tests)."""
+    top = argparse.ArgumentParser(
+        prog="recovery",
+        description="Regenerate the figures of the low-rank recovery companion.",
+    )
+    commands = top.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="figure ids, their notebook, claim and scales")
+    listing.set_defaults(run=_list)
+    again = commands.add_parser("reproduce", help="run one figure's experiment and export it")
+    again.add_argument("figure_id", metavar="ID", help="a figure id from `recovery list`")
+    again.add_argument("--scale", default="ci", help="parameter set: ci (minutes) or paper")
+    again.add_argument("--out", default=".", help="directory for ID.{csv,json,svg,png}")
+    again.set_defaults(run=_reproduce)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``recovery`` console script."""
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as error:
+        print(f"recovery: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

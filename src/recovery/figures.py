@@ -1,0 +1,186 @@
+"""Registered figures: one command regenerates each figure, its tidy data and its provenance.
+
+A figure is a :class:`FigureSpec`: an experiment (``compute``: parameters -> tidy rows) and a
+plot (``plot``: rows, parameters -> matplotlib figure), with named parameter sets (``scales``,
+at least ``"ci"`` and ``"paper"``). :func:`reproduce` runs one scale and writes
+
+- ``ID.csv``: the tidy data, one row per observation, floats in full precision;
+- ``ID.json``: provenance (parameters, seed, package and library versions, git commit and dirty
+  flag, device, runtime);
+- ``ID.svg`` and ``ID.png``: the figure, drawn from exactly the rows in ``ID.csv``.
+
+Notebooks plot paper-scale figures from committed files through :func:`load` and the same
+``plot`` function, so the book shows what the command regenerates.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from recovery import provenance
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure of the book: where it lives, what it supports, how to compute and draw it."""
+
+    id: str
+    notebook: str
+    claim: str
+    scales: Mapping[str, Mapping[str, Any]]
+    compute: Callable[[Mapping[str, Any]], list[Row]]
+    plot: Callable[[list[Row], Mapping[str, Any]], Figure]
+
+
+_REGISTRY: dict[str, FigureSpec] = {}
+# Modules whose import registers figures; later chapters append theirs.
+_FIGURE_MODULES = ("recovery.experiments.identity_map",)
+
+
+def register(spec: FigureSpec) -> FigureSpec:
+    """Add ``spec`` to the registry (ids are unique; ``ci`` and ``paper`` scales are required)."""
+    if spec.id in _REGISTRY and _REGISTRY[spec.id] is not spec:
+        raise ValueError(f"id: figure {spec.id!r} is already registered")
+    missing = {"ci", "paper"} - set(spec.scales)
+    if missing:
+        raise ValueError(f"scales: figure {spec.id!r} lacks the scales {sorted(missing)}")
+    _REGISTRY[spec.id] = spec
+    return spec
+
+
+def registry() -> dict[str, FigureSpec]:
+    """Return all registered figures by id, importing the modules that define them."""
+    for module in _FIGURE_MODULES:
+        import_module(module)
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get(figure_id: str) -> FigureSpec:
+    """Return the figure registered as ``figure_id``."""
+    figures = registry()
+    if figure_id not in figures:
+        raise ValueError(f"figure_id: unknown figure {figure_id!r}; known: {', '.join(figures)}")
+    return figures[figure_id]
+
+
+def parameters(figure_id: str, scale: str) -> dict[str, Any]:
+    """Return the parameter set of ``figure_id`` at ``scale``."""
+    spec = get(figure_id)
+    if scale not in spec.scales:
+        raise ValueError(f"scale: figure {figure_id!r} has scales {sorted(spec.scales)}, not {scale!r}")
+    return dict(spec.scales[scale])
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """The companion's one plotting style; SVG output is byte-stable for equal data."""
+    with mpl.rc_context(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "font.size": 10,
+            "axes.titlesize": 10,
+            "axes.labelsize": 10,
+            "legend.fontsize": 8,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "svg.hashsalt": "recovery",
+            "svg.fonttype": "path",
+        }
+    ):
+        yield
+
+
+def draw(figure_id: str, rows: list[Row], params: Mapping[str, Any]) -> Figure:
+    """Draw ``figure_id`` from tidy ``rows`` in the companion's style."""
+    with style():
+        return get(figure_id).plot(rows, params)
+
+
+def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".") -> Path:
+    """Run ``figure_id`` at ``scale`` and write ``ID.{csv,json,svg,png}`` into ``out``.
+
+    Returns the path of the JSON provenance record.
+    """
+    spec = get(figure_id)
+    params = parameters(figure_id, scale)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    rows = spec.compute(params)
+    runtime = time.perf_counter() - start
+    write_csv(out / f"{figure_id}.csv", rows)
+    with style():
+        fig = spec.plot(rows, params)
+        fig.savefig(out / f"{figure_id}.svg", metadata={"Date": None})
+        fig.savefig(out / f"{figure_id}.png", metadata={"Software": None})
+    plt.close(fig)
+    record = provenance.record(
+        figure=figure_id,
+        scale=scale,
+        notebook=spec.notebook,
+        claim=spec.claim,
+        parameters=params,
+        runtime_seconds=runtime,
+        rows=len(rows),
+    )
+    path = out / f"{figure_id}.json"
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load(figure_id: str, directory: str | Path) -> tuple[list[Row], dict[str, Any]]:
+    """Read committed ``ID.csv`` rows and ``ID.json`` provenance from ``directory``."""
+    directory = Path(directory)
+    rows = read_csv(directory / f"{figure_id}.csv")
+    record = json.loads((directory / f"{figure_id}.json").read_text())
+    return rows, record
+
+
+def write_csv(path: Path, rows: list[Row]) -> None:
+    """Write tidy rows; floats keep all 17 significant digits so nothing is lost."""
+    if not rows:
+        raise ValueError("rows: an experiment returned no rows")
+    columns = list(rows[0])
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {key: format(value, ".17g") if isinstance(value, float) else value
+                 for key, value in row.items()}
+            )
+
+
+def read_csv(path: Path) -> list[Row]:
+    """Read rows written by :func:`write_csv`, turning numeric fields back into numbers."""
+    with Path(path).open(newline="") as handle:
+        return [{key: _number(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+
+
+def _number(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def column(rows: list[Row], name: str, **where: Any) -> list[Any]:
+    """Return the values of ``name`` over the rows whose fields equal ``where``."""
+    return [row[name] for row in rows if all(row[k] == v for k, v in where.items())]

@@ -1,0 +1,188 @@
+r"""Factorised losses, their derivatives and Hessian traces, in closed form and by autodiff.
+
+For a measurement map :math:`\mathcal{A}` with loss weight :math:`c` (see
+:mod:`recovery.measurements`), data :math:`b \in \mathbb{R}^m` and factors
+:math:`L \in \mathbb{R}^{d_1\times k}`, :math:`R \in \mathbb{R}^{d_2\times k}`:
+
+.. math::
+   f(L,R) = c\,\|r\|^2,\qquad r = \mathcal{A}(LR^\top) - b,
+
+   \nabla_L f = 2c\,\mathcal{A}^*(r)\,R,\qquad \nabla_R f = 2c\,\mathcal{A}^*(r)^\top L,
+
+   \nabla^2 f(L,R)[\Delta_L,\Delta_R]^2
+     = 2c\,\|\mathcal{A}(\Delta_L R^\top + L\Delta_R^\top)\|^2
+     + 4c\,\langle \mathcal{A}^*(r), \Delta_L \Delta_R^\top\rangle .
+
+The residual term couples :math:`\Delta_L` with :math:`\Delta_R` only, so it contributes nothing to
+the Hessian's diagonal: the trace formula
+
+.. math::
+   \operatorname{tr}\nabla^2 f(L,R) = 2c \sum_i \big(\|A_i R\|_F^2 + \|A_i^\top L\|_F^2\big)
+     = 2c\,\big(\operatorname{tr}(R^\top G_2 R) + \operatorname{tr}(L^\top G_1 L)\big)
+
+holds at every point, on the solution set and off it. The *scaled* trace divides the diagonal
+over :math:`L`-coordinates by :math:`d_1` and over :math:`R`-coordinates by :math:`d_2`; with the
+rescaling matrices :math:`D_1 = (\tfrac{c}{d_2} G_1)^{1/2}`, :math:`D_2 = (\tfrac{c}{d_1} G_2)^{1/2}`
+it equals :math:`2(\|D_1 L\|_F^2 + \|D_2 R\|_F^2)` (Lemma 3.1 of the flat-minima paper). For the
+identity map :math:`D_1 = D_2 = I` and the scaled trace is :math:`2(\|L\|_F^2 + \|R\|_F^2)`
+(Lemma 2.1), minimised over :math:`\{LR^\top = M^\star\}` at balanced factors with value
+:math:`4\|M^\star\|_*` (Lemma 2.2).
+
+Functions take a :class:`~recovery.measurements.MeasurementMap` first and validate their inputs,
+raising ``ValueError`` that names the argument.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.func import hessian
+
+from recovery import _checks
+from recovery.measurements import MeasurementMap
+
+
+def _data(op: MeasurementMap, b, L, R):
+    L, R = _checks.factor_pair(L, R, *op.shape)
+    b = _checks.tensor("b", b, ndim=1)
+    if b.shape[0] != op.num_measurements:
+        raise ValueError(
+            f"b: expected {op.num_measurements} measurements to match the map, got {b.shape[0]}"
+        )
+    return b.to(dtype=L.dtype, device=L.device), L, R
+
+
+def _loss(op: MeasurementMap, b: torch.Tensor, L: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
+    r = op.apply(L @ R.T) - b
+    return op.scale * (r @ r)
+
+
+def loss(op: MeasurementMap, b, L, R) -> torch.Tensor:
+    r"""Return :math:`f(L,R) = c\,\|\mathcal{A}(LR^\top) - b\|^2` as a 0-d tensor."""
+    b, L, R = _data(op, b, L, R)
+    return _loss(op, b, L, R)
+
+
+def gradient(op: MeasurementMap, b, L, R) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Return :math:`(\nabla_L f, \nabla_R f) = (2c\,\mathcal{A}^*(r) R,\; 2c\,\mathcal{A}^*(r)^\top L)`."""
+    b, L, R = _data(op, b, L, R)
+    G = 2 * op.scale * op.adjoint(op.apply(L @ R.T) - b)
+    return G @ R, G.T @ L
+
+
+def hessian_form(op: MeasurementMap, b, L, R, dL, dR) -> torch.Tensor:
+    r"""Return the Hessian quadratic form :math:`\nabla^2 f(L,R)[\Delta_L,\Delta_R]^2`.
+
+    Equal to :math:`2c\|\mathcal{A}(\Delta_L R^\top + L\Delta_R^\top)\|^2
+    + 4c\langle\mathcal{A}^*(r), \Delta_L\Delta_R^\top\rangle`; the second (residual) term vanishes
+    on the solution set :math:`\{\mathcal{A}(LR^\top) = b\}`.
+    """
+    b, L, R = _data(op, b, L, R)
+    dL = _checks.tensor("dL", dL, ndim=2).to(L)
+    dR = _checks.tensor("dR", dR, ndim=2).to(R)
+    if dL.shape != L.shape:
+        raise ValueError(f"dL: expected the shape {tuple(L.shape)} of L, got {tuple(dL.shape)}")
+    if dR.shape != R.shape:
+        raise ValueError(f"dR: expected the shape {tuple(R.shape)} of R, got {tuple(dR.shape)}")
+    first = op.apply(dL @ R.T + L @ dR.T)
+    residual = op.apply(L @ R.T) - b
+    return 2 * op.scale * (first @ first) + 4 * op.scale * (residual @ op.apply(dL @ dR.T))
+
+
+def _trace_parts(op: MeasurementMap, L, R) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hessian diagonal summed over L-coordinates and over R-coordinates."""
+    L, R = _checks.factor_pair(L, R, *op.shape)
+    over_L = 2 * op.scale * torch.sum(R * (op.right_gram().to(R) @ R))
+    over_R = 2 * op.scale * torch.sum(L * (op.left_gram().to(L) @ L))
+    return over_L, over_R
+
+
+def hessian_trace(op: MeasurementMap, L, R) -> torch.Tensor:
+    r"""Return :math:`\operatorname{tr}\nabla^2 f = 2c(\operatorname{tr}(R^\top G_2 R) + \operatorname{tr}(L^\top G_1 L))`.
+
+    The data ``b`` is not needed: the trace does not depend on the residual.
+    """
+    over_L, over_R = _trace_parts(op, L, R)
+    return over_L + over_R
+
+
+def scaled_hessian_trace(op: MeasurementMap, L, R) -> torch.Tensor:
+    r"""Return the scaled trace :math:`\frac{1}{d_1}\operatorname{tr}_L + \frac{1}{d_2}\operatorname{tr}_R
+    = 2(\|D_1 L\|_F^2 + \|D_2 R\|_F^2)`."""
+    over_L, over_R = _trace_parts(op, L, R)
+    d1, d2 = op.shape
+    return over_L / d1 + over_R / d2
+
+
+def rescaling_matrices(op: MeasurementMap) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Return :math:`D_1 = (\frac{c}{d_2}\sum_i A_iA_i^\top)^{1/2}` and
+    :math:`D_2 = (\frac{c}{d_1}\sum_i A_i^\top A_i)^{1/2}` (symmetric PSD square roots)."""
+    d1, d2 = op.shape
+    return (
+        _psd_sqrt(op.scale / d2 * op.left_gram()),
+        _psd_sqrt(op.scale / d1 * op.right_gram()),
+    )
+
+
+def _psd_sqrt(G: torch.Tensor) -> torch.Tensor:
+    w, V = torch.linalg.eigh(G)
+    return (V * w.clamp(min=0).sqrt()) @ V.T
+
+
+def autodiff_hessian(op: MeasurementMap, b, L, R) -> torch.Tensor:
+    r"""Exact Hessian of :math:`f` by ``torch.func.hessian``, an independent cross-check.
+
+    Coordinates are :math:`\theta = (\operatorname{vec} L, \operatorname{vec} R)` in row-major
+    order; the result has shape :math:`((d_1+d_2)k, (d_1+d_2)k)`. Meant for small sizes.
+    """
+    b, L, R = _data(op, b, L, R)
+    n_L = L.numel()
+
+    def f(theta: torch.Tensor) -> torch.Tensor:
+        return _loss(op, b, theta[:n_L].reshape(L.shape), theta[n_L:].reshape(R.shape))
+
+    return hessian(f)(torch.cat([L.reshape(-1), R.reshape(-1)]))
+
+
+def autodiff_traces(op: MeasurementMap, b, L, R) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(plain, scaled)`` Hessian traces read off the exact autodiff Hessian."""
+    H = autodiff_hessian(op, b, L, R)
+    diagonal = torch.diagonal(H)
+    n_L = L.shape[0] * L.shape[1]
+    d1, d2 = op.shape
+    over_L, over_R = diagonal[:n_L].sum(), diagonal[n_L:].sum()
+    return over_L + over_R, over_L / d1 + over_R / d2
+
+
+def balancedness_gap(L, R) -> torch.Tensor:
+    r"""Return :math:`\|L^\top L - R^\top R\|_F`, zero exactly for balanced factors."""
+    L, R = _checks.factors(L, R)
+    return torch.linalg.matrix_norm(L.T @ L - R.T @ R)
+
+
+def nuclear_norm(X) -> torch.Tensor:
+    r"""Return :math:`\|X\|_* = \sum_j \sigma_j(X)`."""
+    X = _checks.tensor("X", X, ndim=2)
+    return torch.linalg.svdvals(X).sum()
+
+
+def balanced_factors(L, R) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Return balanced factors of the same product and width: the flat point of the orbit.
+
+    With thin QR factorisations :math:`L = Q_L T_L`, :math:`R = Q_R T_R` and the SVD
+    :math:`T_L T_R^\top = U \Sigma V^\top`, the factors :math:`L' = Q_L U\Sigma^{1/2}`,
+    :math:`R' = Q_R V\Sigma^{1/2}` (zero-padded to width :math:`k`) satisfy
+    :math:`L'R'^\top = LR^\top` and :math:`L'^\top L' = R'^\top R' = \Sigma`. For the identity map
+    they minimise :math:`\|L\|_F^2 + \|R\|_F^2` with value :math:`2\|LR^\top\|_*` (Lemma 2.2).
+    Cost :math:`O((d_1+d_2)k^2)`; no :math:`d_1\times d_2` matrix is formed.
+    """
+    L, R = _checks.factors(L, R)
+    k = L.shape[1]
+    Q_L, T_L = torch.linalg.qr(L)
+    Q_R, T_R = torch.linalg.qr(R)
+    U, s, Vh = torch.linalg.svd(T_L @ T_R.T, full_matrices=False)
+    root = s.sqrt()
+    pad = (0, k - s.shape[0])
+    return (
+        torch.nn.functional.pad(Q_L @ (U * root), pad),
+        torch.nn.functional.pad(Q_R @ (Vh.T * root), pad),
+    )

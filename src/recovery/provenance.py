@@ -1,0 +1,65 @@
+"""Provenance records: enough to say where a number came from and to regenerate it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_LIBRARIES = ("numpy", "scipy", "torch", "matplotlib")
+
+
+def git_state(directory: Path | None = None) -> dict[str, Any]:
+    """Return ``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding this package."""
+    directory = directory or Path(__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=directory, capture_output=True, text=True, check=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def device() -> dict[str, Any]:
+    """Describe the machine the numbers were computed on."""
+    info: dict[str, Any] = {
+        "torch_device": "cpu",
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "cuda_available": torch.cuda.is_available(),
+    }
+    if info["cuda_available"]:
+        info["cuda_device"] = torch.cuda.get_device_name()
+    return info
+
+
+def record(**fields: Any) -> dict[str, Any]:
+    """Return ``fields`` plus versions, git state, device and a UTC timestamp."""
+    return {
+        **fields,
+        "package": {"name": "recovery", "version": metadata.version("recovery")},
+        "git": git_state(),
+        "python": sys.version.split()[0],
+        "libraries": {name: metadata.version(name) for name in _LIBRARIES},
+        "device": device(),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
