@@ -17,7 +17,10 @@ _LIBRARIES = ("numpy", "scipy", "torch", "matplotlib")
 
 
 def git_state(directory: Path | None = None) -> dict[str, Any]:
-    """Return ``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding this package."""
+    """Return ``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding this package.
+
+    ``dirty`` is true when tracked files other than ``results/`` differ from the commit.
+    """
     directory = directory or Path(__file__).resolve().parent
 
     def git(*args: str) -> str | None:
@@ -32,7 +35,8 @@ def git_state(directory: Path | None = None) -> dict[str, Any]:
     commit = git("rev-parse", "HEAD")
     if commit is None:
         return {"commit": None, "dirty": None}
-    status = git("status", "--porcelain", "--untracked-files=no")
+    # Regenerated figure data under results/ do not make the code dirty.
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ":(top,exclude)results")
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
