@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 JOBS   ?= 2
 
-.PHONY: book test lint unit notebooks figures-check clean lock
+.PHONY: book test lint unit notebooks execute clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ notebooks: $(STAMP)
 	  --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks
 
 test: lint unit notebooks book
+
+# Re-execute notebooks in place before committing them (NB=notebooks/one.ipynb for one).
+NB ?= $(wildcard notebooks/*.ipynb)
+execute: $(STAMP)
+	$(THREADS) $(BIN)/python scripts/execute_notebooks.py $(NB)
 
 # Regenerate requirements.lock from pyproject.toml in a scratch environment (maintainers only).
 lock:
