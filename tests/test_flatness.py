@@ -114,14 +114,14 @@ def test_scaled_trace_is_lemma_3_1(seed, size):
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize(("d1", "d2", "k"), [(5, 3, 2), (3, 4, 5)])
-def test_identity_map_matches_dense_identity_and_lemma_2_1(seed, d1, d2, k):
+def test_identity_map_matches_dense_identity_and_lemma_2_1(seed, d1, d2, k, dense_identity):
     """The structured identity map equals the dense stack of all e_a e_b^T with weight 1."""
     g = torch.Generator().manual_seed(seed)
     L = torch.randn(d1, k, generator=g, dtype=torch.float64)
     R = torch.randn(d2, k, generator=g, dtype=torch.float64)
     M = torch.randn(d1, d2, generator=g, dtype=torch.float64)
     identity = IdentityMeasurements(d1, d2)
-    dense = DenseMeasurements(torch.eye(d1 * d2, dtype=torch.float64).reshape(-1, d1, d2), scale=1.0)
+    dense = dense_identity(d1, d2)
     b = identity.measure(M)
     assert rel(flatness.loss(identity, b, L, R), torch.sum((L @ R.T - M) ** 2)) < 1e-12
     for fn in (flatness.hessian_trace, flatness.scaled_hessian_trace):
