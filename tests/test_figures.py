@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from recovery import cli, figures
 
@@ -86,3 +87,22 @@ def test_registry_rejects_incomplete_specs():
         figures.register(
             figures.FigureSpec(spec.id, "nb", "c", spec.scales, spec.compute, spec.plot)
         )
+
+
+def test_experiment_inputs_are_validated(tmp_path):
+    from recovery.experiments import identity_map
+
+    M = torch.ones(4, 3, dtype=torch.float64)  # rank 1
+    g = torch.Generator().manual_seed(0)
+    for kwargs, name in [
+        ({"width": 0}, "width:"),
+        ({"family": "other"}, "family:"),
+        ({"spread": -1.0}, "spread:"),
+    ]:
+        arguments = {"width": 2, "family": "orbit", "spread": 0.5, **kwargs}
+        with pytest.raises(ValueError, match=name):
+            identity_map.random_factorisation(M, generator=g, **arguments)
+    with pytest.raises(ValueError, match="width:"):
+        identity_map.random_factorisation(torch.eye(3, dtype=torch.float64), 2, "orbit", 0.0, g)
+    with pytest.raises(ValueError, match="rows:"):
+        figures.write_csv(tmp_path / "empty.csv", [])

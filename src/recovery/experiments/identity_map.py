@@ -135,20 +135,17 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
             left.scatter(gap, before, label=f"k = {width}, {family}", **style)
             right.scatter(before, after, **style)
     left.set(
-        xscale="log",
-        yscale="log",
         xlabel=r"balancedness gap $\|L^\top L - R^\top R\|_F$",
         ylabel=r"scaled trace / $4\|M^\star\|_*$ $-$ 1",
         title="(a) every factorisation: flatter = more balanced",
     )
     right.set(
-        xscale="log",
-        yscale="log",
-        xlabel=r"trace excess before balancing",
-        ylabel=r"trace excess after balancing",
+        xlabel="trace excess before balancing",
+        ylabel="trace excess after balancing",
         title="(b) balancing reaches the flat value",
     )
     for axis in (left, right):
+        axis.set(xscale="log", yscale="log")
         axis.axhline(FLOOR, color="grey", lw=0.8, ls=":")
     left.legend(ncol=2, loc="upper left", markerscale=1.5, frameon=False)
     fig.suptitle(
