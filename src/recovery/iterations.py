@@ -1,0 +1,69 @@
+"""Bookkeeping shared by the iterative methods: results, history, stopping and divergence."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from recovery import _checks
+
+Callback = Callable[[int, torch.Tensor], dict[str, Any] | None]
+
+
+@dataclass(frozen=True, eq=False)
+class IterationResult:
+    """Outcome of an iterative method: the estimate and how it got there.
+
+    ``history`` holds one dict per recorded iteration: ``iteration``, ``change`` (relative change
+    of the iterate), ``smoothing``, ``seconds`` since the start, and whatever the user's callback
+    returned (e.g. a test error that the algorithm itself never sees).
+    """
+
+    estimate: torch.Tensor
+    iterations: int
+    converged: bool
+    history: list[dict[str, Any]] = field(repr=False)
+
+
+class Tracker:
+    """Records iterations and decides convergence (relative change below ``tol``) or divergence.
+
+    Divergence (a non-finite iterate, or one whose norm exceeds 1e8 times the starting norm)
+    raises ``FloatingPointError`` naming the iteration.
+    """
+
+    def __init__(self, start: torch.Tensor, tol: float, callback: Callback | None, record_every: int):
+        if not tol >= 0:
+            raise ValueError(f"tol: expected a non-negative number, got {tol}")
+        self.tol = tol
+        self.callback = callback
+        self.record_every = _checks.positive_int("record_every", record_every)
+        self.limit = 1e8 * max(float(torch.linalg.vector_norm(start)), 1e-300)
+        self.start_time = time.perf_counter()
+        self.history: list[dict[str, Any]] = []
+
+    def record(self, iteration: int, previous: torch.Tensor, current: torch.Tensor, smoothing: float) -> float:
+        """Check and record iteration ``iteration``; return the relative change of the iterate."""
+        size = float(torch.linalg.vector_norm(current))
+        if not size < self.limit:  # also catches nan
+            raise FloatingPointError(f"iteration {iteration}: the iterate diverged (norm {size:.3g})")
+        change = float(torch.linalg.vector_norm(current - previous)) / max(size, 1e-300)
+        if change < self.tol or iteration % self.record_every == 0:
+            entry = {"iteration": iteration, "change": change, "smoothing": smoothing,
+                     "seconds": time.perf_counter() - self.start_time}
+            if self.callback is not None:
+                entry.update(self.callback(iteration, current) or {})
+            self.history.append(entry)
+        return change
+
+    def converged(self, change: float) -> bool:
+        return change < self.tol
+
+
+def smoothing_floor(dtype: torch.dtype) -> float:
+    """The smallest relative smoothing used: 1000 machine epsilons of ``dtype``."""
+    return 1000 * torch.finfo(dtype).eps

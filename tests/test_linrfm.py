@@ -1,0 +1,199 @@
+"""lin-RFM and IRLS-p: one step equals the weighted least-squares solution computed independently
+(dense KKT / complement solves), batching equals a per-row loop, and both methods recover."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from recovery import irls, linrfm, problems
+from recovery.iterations import Tracker
+from recovery.kernel_interpolation import interpolate_rows
+from recovery.observations import Observations
+
+F64 = torch.float64
+
+
+def random_observations(d1, d2, fraction, seed, *, empty_row=None):
+    g = torch.Generator().manual_seed(seed)
+    Y = torch.randn(d1, d2, generator=g, dtype=F64)
+    mask = torch.rand(d1, d2, generator=g) < fraction
+    mask[:, 0] |= ~mask.any(1)  # every row observed at least once ...
+    if empty_row is not None:
+        mask[empty_row] = False  # ... unless a test wants an empty row
+    return Y, Observations.from_mask(mask, Y), mask
+
+
+def psd_power(G, exponent):
+    w, V = torch.linalg.eigh(G)
+    return (V * w**exponent) @ V.T
+
+
+def reference_completion_step(Y, mask, weight):
+    """argmin tr(Z W Z^T) s.t. observed entries fixed, row by row via the unobserved block of W."""
+    out = torch.empty_like(Y)
+    for i in range(Y.shape[0]):
+        seen, hidden = mask[i], ~mask[i]
+        out[i, seen] = Y[i, seen]
+        out[i, hidden] = -torch.linalg.solve(weight[hidden][:, hidden], weight[hidden][:, seen] @ Y[i, seen])
+    return out
+
+
+def reference_regression_step(X, y, w):
+    """argmin sum_i w_i beta_i^2 s.t. X beta = y from the dense KKT system."""
+    n, d = X.shape
+    kkt = torch.zeros(d + n, d + n, dtype=F64)
+    kkt[:d, :d] = torch.diag(2 * w)
+    kkt[:d, d:] = X.T
+    kkt[d:, :d] = X
+    rhs = torch.cat([torch.zeros(d, dtype=F64), y])
+    return torch.linalg.solve(kkt, rhs)[:d]
+
+
+def rel(a, b):
+    return float(torch.linalg.vector_norm(a - b) / torch.linalg.vector_norm(b))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("alpha", [0.25, 0.375, 0.5, 0.75, 1.0])
+def test_completion_step_is_the_weighted_least_squares_step(seed, alpha):
+    """lin-RFM(alpha) = IRLS(p = 2 - 4 alpha) = the independent reference, for W = G^{-2 alpha}."""
+    d1, d2 = 9, 6
+    Y, obs, mask = random_observations(d1, d2, 0.5, seed)
+    Z = torch.randn(d1, d2, generator=torch.Generator().manual_seed(10 + seed), dtype=F64)
+    G = Z.T @ Z / d1
+    expected = reference_completion_step(Y, mask, psd_power(G, -2 * alpha))
+    assert rel(linrfm.completion_step(Z, obs, alpha, 0.0), expected) < 1e-10
+    p = 2 - 4 * alpha
+    if 0 <= p <= 1:
+        assert rel(irls.completion_step(Z, obs, p, 0.0), expected) < 1e-10
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("alpha", [0.25, 0.375, 0.5, 1.0])
+def test_regression_step_is_the_weighted_least_squares_step(seed, alpha):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(7, 15, generator=g, dtype=F64)
+    y = torch.randn(7, generator=g, dtype=F64)
+    beta = torch.randn(15, generator=g, dtype=F64)
+    expected = reference_regression_step(X, y, beta.abs() ** (-4 * alpha))
+    assert rel(linrfm.regression_step(X, y, beta, alpha, 0.0), expected) < 1e-10
+    p = 2 - 4 * alpha
+    if 0 <= p <= 1:
+        assert rel(irls.regression_step(X, y, beta, p, 0.0), expected) < 1e-10
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_smoothing_enters_as_a_shifted_kernel(seed):
+    """Ridge lambda plus overwriting the observed entries = interpolation with K + lambda I."""
+    Y, obs, mask = random_observations(7, 5, 0.6, seed)
+    B = torch.randn(5, 2, dtype=F64, generator=torch.Generator().manual_seed(seed))
+    K = B @ B.T  # rank 2: singular, the shift makes it definite
+    lam = 0.3
+    expected = reference_completion_step(Y, mask, torch.linalg.inv(K + lam * torch.eye(5, dtype=F64)))
+    assert rel(interpolate_rows(K, obs, lam), expected) < 1e-10
+
+
+@pytest.mark.parametrize("budget", [2**28, 64])
+def test_batched_rows_equal_a_per_row_loop_and_empty_rows_are_zero(budget):
+    d1, d2 = 30, 12
+    Y, obs, mask = random_observations(d1, d2, 0.3, 3, empty_row=4)
+    A = torch.randn(d2, d2, generator=torch.Generator().manual_seed(5), dtype=F64)
+    K = A @ A.T
+    lam = 0.1
+    Z = interpolate_rows(K, obs, lam, memory_budget=budget)
+    for i in range(d1):
+        seen = mask[i]
+        if not seen.any():
+            assert torch.equal(Z[i], torch.zeros(d2, dtype=F64))
+            continue
+        a = torch.linalg.solve(K[seen][:, seen] + lam * torch.eye(int(seen.sum()), dtype=F64), Y[i, seen])
+        row = K[:, seen] @ a
+        row[seen] = Y[i, seen]
+        assert rel(Z[i], row) < 1e-12
+    assert bool(torch.isfinite(Z).all())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lin_rfm_and_irls_complete_a_low_rank_matrix(seed):
+    Y, obs = problems.completion_problem(60, 40, 2, 1200, torch.Generator().manual_seed(seed))
+    tracked = []
+
+    def test_error(iteration, Z):
+        tracked.append(iteration)
+        return {"test_mse": problems.unobserved_mse(Z, Y, obs)}
+
+    fast = linrfm.lin_rfm_completion(obs, 0.5, momentum=0.9, max_iter=400, tol=1e-13, callback=test_error)
+    assert problems.unobserved_mse(fast.estimate, Y, obs) < 1e-12
+    assert fast.history[-1]["test_mse"] == problems.unobserved_mse(fast.estimate, Y, obs)
+    assert tracked == [entry["iteration"] for entry in fast.history]
+    plain = linrfm.lin_rfm_completion(obs, 0.5, max_iter=300)
+    assert problems.unobserved_mse(plain.estimate, Y, obs) < 1e-3
+    reweighted = irls.irls_completion(obs, 0.0, max_iter=300)
+    assert problems.unobserved_mse(reweighted.estimate, Y, obs) < 1e-3
+
+
+def test_float32_runs_in_float32():
+    Y, obs = problems.completion_problem(30, 20, 2, 400, torch.Generator().manual_seed(0))
+    result = linrfm.lin_rfm_completion(obs, 0.5, dtype=torch.float32, momentum=0.9, max_iter=200, tol=1e-6)
+    assert result.estimate.dtype == torch.float32
+    assert problems.unobserved_mse(result.estimate.double(), Y, obs) < 1e-3
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sparse_regression_recovery(seed):
+    g = torch.Generator().manual_seed(seed)
+    n, d, s = 40, 100, 4
+    X = torch.randn(n, d, generator=g, dtype=F64)
+    beta_star = torch.zeros(d, dtype=F64)
+    beta_star[torch.randperm(d, generator=g)[:s]] = torch.randn(s, generator=g, dtype=F64)
+    y = X @ beta_star
+    # The l1 cases (p = 1) stop at a bias of order sqrt(smoothing floor); log-det goes further.
+    for result, accuracy in (
+        (linrfm.lin_rfm_regression(X, y, 0.5, max_iter=300), 1e-8),
+        (linrfm.lin_rfm_regression(X, y, 0.25, max_iter=300), 1e-4),
+        (irls.irls_regression(X, y, 1.0, max_iter=300), 1e-6),
+        (irls.irls_regression(X, y, 0.0, max_iter=300), 1e-10),
+    ):
+        assert rel(result.estimate, beta_star) < accuracy
+
+
+def test_divergence_names_the_iteration():
+    tracker = Tracker(torch.ones(3), 0.0, None, 1)
+    tracker.record(1, torch.ones(3), 2 * torch.ones(3), 0.1)
+    with pytest.raises(FloatingPointError, match="iteration 2"):
+        tracker.record(2, torch.ones(3), torch.tensor([1.0, float("nan"), 0.0]), 0.1)
+    with pytest.raises(FloatingPointError, match="iteration 3"):
+        tracker.record(3, torch.ones(3), torch.full((3,), 1e12), 0.1)
+
+
+def test_bad_input_names_the_argument():
+    rows, cols, values = torch.tensor([0, 1]), torch.tensor([0, 2]), torch.tensor([1.0, 2.0])
+    obs = Observations(rows, cols, values, (2, 3))
+    X = torch.randn(3, 5, dtype=F64)
+    cases = [
+        (lambda: Observations(torch.tensor([0, 2]), cols, values, (2, 3)), "rows:"),
+        (lambda: Observations(rows, torch.tensor([0, 3]), values, (2, 3)), "cols:"),
+        (lambda: Observations(rows, cols, torch.tensor([1.0, float("inf")]), (2, 3)), "values:"),
+        (lambda: Observations(torch.tensor([0, 0]), torch.tensor([1, 1]), values, (2, 3)), "twice"),
+        (lambda: Observations(rows[:0], cols[:0], values[:0], (2, 3)), "empty"),
+        (lambda: Observations(rows, cols[:1], values, (2, 3)), "values:"),
+        (lambda: Observations(rows.double(), cols, values, (2, 3)), "rows:"),
+        (lambda: Observations.from_mask(torch.ones(2, 2, dtype=torch.bool), torch.ones(2, 3)), "mask:"),
+        (lambda: Observations.from_mask(torch.ones(2, 3), torch.ones(2, 3)), "mask:"),
+        (lambda: linrfm.lin_rfm_completion(obs, 0.0), "alpha:"),
+        (lambda: linrfm.lin_rfm_completion(obs, -1.0), "alpha:"),
+        (lambda: linrfm.lin_rfm_completion(obs, momentum=1.0), "momentum:"),
+        (lambda: linrfm.lin_rfm_completion(obs, smoothing=0.0), "smoothing:"),
+        (lambda: linrfm.lin_rfm_completion(torch.ones(2, 3)), "observations:"),
+        (lambda: irls.irls_completion(obs, 1.5), "p:"),
+        (lambda: irls.irls_completion(obs, -0.1), "p:"),
+        (lambda: irls.irls_regression(X, torch.ones(4, dtype=F64)), "y:"),
+        (lambda: linrfm.lin_rfm_regression(X, torch.ones(3, dtype=F64), max_iter=0), "max_iter:"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+    # Exact repeats are merged, not rejected.
+    merged = Observations(torch.tensor([1, 0, 1]), torch.tensor([2, 0, 2]), torch.tensor([2.0, 1.0, 2.0]), (2, 3))
+    assert merged.count == 2 and merged.rows.tolist() == [0, 1]
