@@ -197,3 +197,22 @@ def test_bad_input_names_the_argument():
     # Exact repeats are merged, not rejected.
     merged = Observations(torch.tensor([1, 0, 1]), torch.tensor([2, 0, 2]), torch.tensor([2.0, 1.0, 2.0]), (2, 3))
     assert merged.count == 2 and merged.rows.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(("d1", "d2", "rank", "num_obs"), [(20, 12, 2, 100), (9, 30, 3, 200)])
+def test_completion_problem_and_errors(d1, d2, rank, num_obs):
+    Y, obs = problems.completion_problem(d1, d2, rank, num_obs, torch.Generator().manual_seed(1))
+    assert int(torch.linalg.matrix_rank(Y)) == rank
+    assert abs(float(Y.square().mean()) - 1) < 1e-12
+    assert obs.count == num_obs and torch.equal(obs.values, Y[obs.rows, obs.cols])
+    hidden = ~obs.mask()
+    Z = torch.randn(d1, d2, generator=torch.Generator().manual_seed(2), dtype=F64)
+    Z[~hidden] = Y[~hidden]  # observed entries exact: only the hidden ones count
+    assert abs(problems.unobserved_mse(Z, Y, obs) - float((Z - Y)[hidden].square().mean())) < 1e-12
+    expected = float(torch.linalg.vector_norm((Z - Y)[hidden]) / torch.linalg.vector_norm(Y[hidden]))
+    assert abs(problems.unobserved_relative_error(Z, Y, obs) - expected) < 1e-12
+    with pytest.raises(ValueError, match="num_obs:"):
+        problems.completion_problem(d1, d2, rank, d1 * d2 + 1, torch.Generator())
+    Y, everything = problems.completion_problem(d1, d2, rank, d1 * d2, torch.Generator())
+    with pytest.raises(ValueError, match="observations:"):
+        problems.unobserved_mse(Y, Y, everything)

@@ -11,6 +11,9 @@ Modules, one idea each:
   and the ``recovery`` command.
 """
 
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 
-__version__ = version("recovery")
+try:
+    __version__ = version("recovery")
+except PackageNotFoundError:  # imported from a source tree without installing (e.g. PYTHONPATH=src)
+    __version__ = "unknown"

@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+import recovery
+
 _LIBRARIES = ("numpy", "scipy", "torch", "matplotlib")
 
 
@@ -60,7 +62,7 @@ def record(**fields: Any) -> dict[str, Any]:
     """Return ``fields`` plus versions, git state, device and a UTC timestamp."""
     return {
         **fields,
-        "package": {"name": "recovery", "version": metadata.version("recovery")},
+        "package": {"name": "recovery", "version": recovery.__version__},
         "git": git_state(),
         "python": sys.version.split()[0],
         "libraries": {name: metadata.version(name) for name in _LIBRARIES},
