@@ -216,3 +216,19 @@ def test_completion_problem_and_errors(d1, d2, rank, num_obs):
     Y, everything = problems.completion_problem(d1, d2, rank, d1 * d2, torch.Generator())
     with pytest.raises(ValueError, match="observations:"):
         problems.unobserved_mse(Y, Y, everything)
+
+
+def test_unobserved_rows_and_columns_stay_finite_and_zero():
+    """A row or column without any observation is predicted as zero (up to rounding), never NaN."""
+    Y, obs = problems.completion_problem(25, 20, 2, 300, torch.Generator().manual_seed(4))
+    keep = (obs.rows != 3) & (obs.cols != 7)
+    holey = Observations(obs.rows[keep], obs.cols[keep], obs.values[keep], obs.shape)
+    for result in (
+        linrfm.lin_rfm_completion(holey, 0.5, max_iter=30),
+        linrfm.lin_rfm_completion(holey, 0.25, max_iter=30),
+        irls.irls_completion(holey, 0.0, max_iter=30),
+    ):
+        Z = result.estimate
+        assert bool(torch.isfinite(Z).all())
+        assert float(Z[3].abs().max()) == 0.0  # no coefficients at all for an empty row
+        assert float(Z[:, 7].abs().max()) < 1e-12 * float(Z.abs().max())
