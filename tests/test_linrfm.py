@@ -220,7 +220,7 @@ def test_completion_problem_and_errors(d1, d2, rank, num_obs):
 
 def test_unobserved_rows_and_columns_stay_finite_and_zero():
     """A row or column without any observation is predicted as zero (up to rounding), never NaN."""
-    Y, obs = problems.completion_problem(25, 20, 2, 300, torch.Generator().manual_seed(4))
+    _, obs = problems.completion_problem(25, 20, 2, 300, torch.Generator().manual_seed(4))
     keep = (obs.rows != 3) & (obs.cols != 7)
     holey = Observations(obs.rows[keep], obs.cols[keep], obs.values[keep], obs.shape)
     for result in (
@@ -232,3 +232,18 @@ def test_unobserved_rows_and_columns_stay_finite_and_zero():
         assert bool(torch.isfinite(Z).all())
         assert float(Z[3].abs().max()) == 0.0  # no coefficients at all for an empty row
         assert float(Z[:, 7].abs().max()) < 1e-12 * float(Z.abs().max())
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_batched_step_equals_the_published_per_row_loop(alpha, seed):
+    """The benchmark's baseline and our batched step agree when given the same ridge."""
+    from recovery.published_linrfm import published_step
+
+    Y, obs = problems.completion_problem(40, 30, 3, 500, torch.Generator().manual_seed(seed))
+    Z = torch.randn(40, 30, generator=torch.Generator().manual_seed(9), dtype=F64)
+    lam = 0.05
+    K = linrfm.matrix_power_psd(Z.T @ Z / 40, 2 * alpha)
+    ours = linrfm.completion_step(Z, obs, alpha, lam * 30 / float(torch.trace(K)))
+    loop = published_step(Z.numpy(), Y.numpy(), obs.mask().numpy(), alpha, lam)
+    assert rel(ours, torch.from_numpy(loop)) < 1e-10

@@ -145,8 +145,8 @@ def lin_rfm_completion(
     Starts from the zero-filled data (the iterate after :math:`M_0 = I`) and applies
     :func:`completion_step` with the schedule of the module docstring. Rows without observations
     are predicted as zero, and so are columns without observations (their column of :math:`G`
-    starts, and stays, zero): nothing in the data speaks for them. ``callback(iteration, Z)`` may return a dict of metrics for the
-    history. Runs on ``device`` in ``dtype`` (defaults: those of the observations).
+    starts, and stays, zero): nothing in the data speaks for them. ``callback(iteration, Z)`` may
+    return a dict of metrics for the history. Runs on ``device`` in ``dtype`` (defaults: those of the observations).
     """
     if not isinstance(observations, Observations):
         raise ValueError(f"observations: expected an Observations object, got {type(observations).__name__}")
