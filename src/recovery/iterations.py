@@ -18,9 +18,11 @@ Callback = Callable[[int, torch.Tensor], dict[str, Any] | None]
 class IterationResult:
     """Outcome of an iterative method: the estimate and how it got there.
 
-    ``history`` holds one dict per recorded iteration: ``iteration``, ``change`` (relative change
-    of the iterate), ``smoothing``, ``seconds`` since the start, and whatever the user's callback
-    returned (e.g. a test error that the algorithm itself never sees).
+    ``history`` holds one dict per recorded iteration: ``iteration``, the method's own progress
+    measures (for the reweighted methods ``change``, the relative change of the iterate,
+    ``smoothing`` and ``seconds`` since the start; for gradient descent ``residual``, the relative
+    observed misfit), and whatever the user's callback returned (e.g. a test error that the
+    algorithm itself never sees).
     """
 
     estimate: torch.Tensor

@@ -23,7 +23,9 @@ With :math:`p = 2 - 4\alpha` one step is one step of IRLS-p (:mod:`recovery.irls
 **SVD-free** path; other exponents use a symmetric eigendecomposition.
 
 **Smoothing schedule** (uses observed data only; no test error is ever seen). The smoothing is
-relative to the kernel's scale, :math:`\lambda_t = \varepsilon_t\,\operatorname{tr}(K_t)/d`, with
+relative to the scale of the AGOP, raised to the kernel's power:
+:math:`\lambda_t = \varepsilon_t\,(\operatorname{tr}(G_t)/d)^{2\alpha}` (for vectors
+:math:`\varepsilon_t \operatorname{mean}(\beta_t^2)` inside the power), with
 :math:`\varepsilon_0` = ``smoothing`` and
 :math:`\varepsilon_{t+1} = \max\big(\min(\varepsilon_t,\ \text{decay}\cdot\delta_t),\ \varepsilon_{\min}\big)`,
 where :math:`\delta_t = \|F(Z_t) - Z_t\|_F / \|F(Z_t)\|_F` is the relative change made by the
@@ -65,12 +67,13 @@ def completion_step(
     groups: RowGroups | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> torch.Tensor:
-    r"""One lin-RFM step :math:`F(Z)`: :math:`K = (Z^\top Z/d_1)^{2\alpha}`, then row-wise
-    interpolation with smoothing :math:`\lambda = \varepsilon\operatorname{tr}(K)/d_2`
+    r"""One lin-RFM step :math:`F(Z)`: :math:`K = G^{2\alpha}`, :math:`G = Z^\top Z/d_1`, then row-wise
+    interpolation with smoothing :math:`\lambda = \varepsilon\,(\operatorname{tr}(G)/d_2)^{2\alpha}`
     (``smoothing`` is :math:`\varepsilon`; ``0`` needs a positive definite kernel)."""
     d1, d2 = observations.shape
-    K = matrix_power_psd(Z.T @ Z / d1, 2 * alpha)
-    return interpolate_rows(K, observations, smoothing * float(torch.trace(K)) / d2, groups=groups,
+    G = Z.T @ Z / d1
+    scale = (float(torch.trace(G)) / d2) ** (2 * alpha)
+    return interpolate_rows(matrix_power_psd(G, 2 * alpha), observations, smoothing * scale, groups=groups,
                             memory_budget=memory_budget)
 
 
