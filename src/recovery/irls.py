@@ -25,10 +25,15 @@ from __future__ import annotations
 
 import torch
 
-from recovery import _checks
-from recovery.iterations import Callback, IterationResult, Tracker, smoothing_floor
-from recovery.kernel_interpolation import DEFAULT_MEMORY_BUDGET, RowGroups, interpolate_rows
-from recovery.linrfm import weighted_min_norm
+from recovery.iterations import Callback, IterationResult, iterate
+from recovery.kernel_interpolation import (
+    DEFAULT_MEMORY_BUDGET,
+    RowGroups,
+    completion_data,
+    interpolate_rows,
+    regression_data,
+    weighted_min_norm,
+)
 from recovery.observations import Observations
 
 
@@ -67,26 +72,10 @@ def regression_step(X: torch.Tensor, y: torch.Tensor, beta: torch.Tensor, p: flo
     return weighted_min_norm(X, y, (square + smoothing * float(square.mean())) ** (1 - p / 2))
 
 
-def _arguments(smoothing, decay, max_iter) -> None:
-    if not 0 < smoothing < float("inf"):
-        raise ValueError(f"smoothing: expected a positive finite number, got {smoothing}")
+def _decay(decay) -> float:
     if not 0 < decay <= 1:
         raise ValueError(f"decay: expected a factor in (0, 1], got {decay}")
-    _checks.positive_int("max_iter", max_iter)
-
-
-def _iterate(step, start, *, smoothing, decay, max_iter, tol, callback, record_every) -> IterationResult:
-    tracker = Tracker(start, tol, callback, record_every)
-    floor = smoothing_floor(start.dtype)
-    epsilon, current = smoothing, start
-    for iteration in range(1, max_iter + 1):
-        image = step(current, epsilon)
-        change = tracker.record(iteration, current, image, epsilon)
-        current = image
-        if tracker.converged(change):
-            return IterationResult(current, iteration, True, tracker.history)
-        epsilon = max(decay * epsilon, floor)
-    return IterationResult(current, max_iter, False, tracker.history)
+    return float(decay)
 
 
 def irls_completion(
@@ -104,18 +93,15 @@ def irls_completion(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> IterationResult:
     """Matrix completion by IRLS-p from the zero-filled data (schedule in the module docstring)."""
-    if not isinstance(observations, Observations):
-        raise ValueError(f"observations: expected an Observations object, got {type(observations).__name__}")
-    p = validate_p(p)
-    _arguments(smoothing, decay, max_iter)
-    observations = observations.to(device=device, dtype=dtype)
-    groups = RowGroups.of(observations)
+    p, decay = validate_p(p), _decay(decay)
+    observations, groups = completion_data(observations, dtype, device)
 
     def step(Z, epsilon):
         return completion_step(Z, observations, p, epsilon, groups=groups, memory_budget=memory_budget)
 
-    return _iterate(step, observations.zero_filled(), smoothing=smoothing, decay=decay, max_iter=max_iter,
-                    tol=tol, callback=callback, record_every=record_every)
+    return iterate(step, observations.zero_filled(), smoothing=smoothing,
+                   update=lambda epsilon, change: decay * epsilon, max_iter=max_iter, tol=tol,
+                   callback=callback, record_every=record_every)
 
 
 def irls_regression(
@@ -131,11 +117,8 @@ def irls_regression(
     record_every: int = 1,
 ) -> IterationResult:
     """Sparse regression :math:`y = X\\beta` by IRLS-p from the minimum-norm solution."""
-    X = _checks.tensor("X", X, ndim=2)
-    y = _checks.tensor("y", y, ndim=1).to(X)
-    _checks.same_rows("y", y, X.shape[0], "the rows of X")
-    p = validate_p(p)
-    _arguments(smoothing, decay, max_iter)
-    start = weighted_min_norm(X, y, torch.ones(X.shape[1], dtype=X.dtype, device=X.device))
-    return _iterate(lambda beta, epsilon: regression_step(X, y, beta, p, epsilon), start, smoothing=smoothing,
-                    decay=decay, max_iter=max_iter, tol=tol, callback=callback, record_every=record_every)
+    p, decay = validate_p(p), _decay(decay)
+    X, y, start = regression_data(X, y)
+    return iterate(lambda beta, epsilon: regression_step(X, y, beta, p, epsilon), start, smoothing=smoothing,
+                   update=lambda epsilon, change: decay * epsilon, max_iter=max_iter, tol=tol,
+                   callback=callback, record_every=record_every)

@@ -69,3 +69,40 @@ class Tracker:
 def smoothing_floor(dtype: torch.dtype) -> float:
     """The smallest relative smoothing used: 1000 machine epsilons of ``dtype``."""
     return 1000 * torch.finfo(dtype).eps
+
+
+def iterate(
+    step: Callable[[torch.Tensor, float], torch.Tensor],
+    start: torch.Tensor,
+    *,
+    smoothing: float,
+    update: Callable[[float, float], float],
+    momentum: float = 0.0,
+    max_iter: int,
+    tol: float,
+    callback: Callback | None,
+    record_every: int,
+) -> IterationResult:
+    """Run ``x <- F(x) + momentum (F(x) - F(x_prev))`` with ``F = step(., smoothing)``.
+
+    After each step the smoothing becomes ``update(smoothing, change)``, never below
+    :func:`smoothing_floor`; the run stops when the relative change ``|F(x) - x| / |F(x)|`` falls
+    below ``tol`` or after ``max_iter`` steps.
+    """
+    if not 0 < smoothing < float("inf"):
+        raise ValueError(f"smoothing: expected a positive finite number, got {smoothing}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum: expected a number in [0, 1), got {momentum}")
+    _checks.positive_int("max_iter", max_iter)
+    tracker = Tracker(start, tol, callback, record_every)
+    floor = smoothing_floor(start.dtype)
+    current, image_before = start, None
+    for iteration in range(1, max_iter + 1):
+        image = step(current, smoothing)
+        change = tracker.record(iteration, current, image, smoothing)
+        if tracker.converged(change):
+            return IterationResult(image, iteration, True, tracker.history)
+        smoothing = max(update(smoothing, change), floor)
+        current = image if image_before is None or momentum == 0 else image + momentum * (image - image_before)
+        image_before = image
+    return IterationResult(image, max_iter, False, tracker.history)

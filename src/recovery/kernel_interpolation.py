@@ -1,7 +1,7 @@
 r"""Row-wise kernel interpolation of observed entries: the linear solve inside lin-RFM and IRLS.
 
 Given a PSD kernel :math:`K \in \mathbb{R}^{d_2\times d_2}`, observations :math:`Y_{ij}`,
-:math:`(i,j) \in \Omega`, and a smoothing :math:`\lambda > 0`, row :math:`i` of the estimate is
+:math:`(i,j) \in \Omega`, and a smoothing :math:`\lambda \ge 0`, row :math:`i` of the estimate is
 
 .. math::
    z_i = K_{:,\Omega_i}\,(K_{\Omega_i\Omega_i} + \lambda I)^{-1} y_i ,
@@ -16,6 +16,8 @@ factorisations, in chunks whose size follows a memory budget; the prediction
 :math:`(K_{\Omega_i\Omega_i} + \lambda I)^{-1} y_i` at the observed positions. A row with no
 observation is predicted as zero (the minimum-norm interpolant of nothing). The same code runs on
 CPU and CUDA tensors, in float32 or float64.
+
+The vector analogue, used for sparse regression, is :func:`weighted_min_norm`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from recovery import _checks
 from recovery.observations import Observations
 
 DEFAULT_MEMORY_BUDGET = 2**28  # bytes for the batched n x n blocks of one chunk
@@ -61,7 +64,8 @@ def interpolate_rows(
     r"""Return :math:`Z` with rows :math:`K_{:,\Omega_i}(K_{\Omega_i\Omega_i}+\lambda I)^{-1}y_i`,
     observed entries overwritten by the data.
 
-    ``K`` is ``d2 x d2`` (PSD), ``smoothing`` is :math:`\lambda > 0`; ``groups`` may be passed
+    ``K`` is ``d2 x d2`` (PSD), ``smoothing`` is :math:`\lambda \ge 0` (``0`` needs every block
+    :math:`K_{\Omega_i\Omega_i}` positive definite); ``groups`` may be passed
     to reuse the grouping of rows across iterations. Raises ``FloatingPointError`` if a block is
     numerically indefinite (``K`` far from PSD).
     """
@@ -90,3 +94,29 @@ def interpolate_rows(
     Z = torch.sparse.mm(S, K)
     Z[observations.rows, cols] = values
     return Z
+
+
+def weighted_min_norm(X: torch.Tensor, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    r"""Return :math:`\beta = K X^\top (X K X^\top)^{-1} y`, :math:`K = \operatorname{diag}(k)`:
+    the minimiser of :math:`\sum_i \beta_i^2 / k_i` subject to :math:`X\beta = y`."""
+    XK = X * k
+    factor, info = torch.linalg.cholesky_ex(XK @ X.T)
+    if bool(info):
+        raise FloatingPointError("X: X K X^T is singular; X needs full row rank and K positive weights")
+    return XK.T @ torch.cholesky_solve(y[:, None], factor)[:, 0]
+
+
+def completion_data(observations, dtype=None, device=None) -> tuple[Observations, RowGroups]:
+    """Validate ``observations`` for a completion method and move them to ``device`` / ``dtype``."""
+    if not isinstance(observations, Observations):
+        raise ValueError(f"observations: expected an Observations object, got {type(observations).__name__}")
+    observations = observations.to(device=device, dtype=dtype)
+    return observations, RowGroups.of(observations)
+
+
+def regression_data(X, y) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Validate ``X`` (n x d) and ``y`` (n,); return them with the minimum-norm solution."""
+    X = _checks.tensor("X", X, ndim=2)
+    y = _checks.tensor("y", y, ndim=1).to(X)
+    _checks.same_rows("y", y, X.shape[0], "the rows of X")
+    return X, y, weighted_min_norm(X, y, torch.ones(X.shape[1], dtype=X.dtype, device=X.device))

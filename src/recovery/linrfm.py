@@ -43,9 +43,15 @@ from __future__ import annotations
 
 import torch
 
-from recovery import _checks
-from recovery.iterations import Callback, IterationResult, Tracker, smoothing_floor
-from recovery.kernel_interpolation import DEFAULT_MEMORY_BUDGET, RowGroups, interpolate_rows
+from recovery.iterations import Callback, IterationResult, iterate
+from recovery.kernel_interpolation import (
+    DEFAULT_MEMORY_BUDGET,
+    RowGroups,
+    completion_data,
+    interpolate_rows,
+    regression_data,
+    weighted_min_norm,
+)
 from recovery.observations import Observations
 
 
@@ -84,16 +90,6 @@ def regression_step(X: torch.Tensor, y: torch.Tensor, beta: torch.Tensor, alpha:
     return weighted_min_norm(X, y, (square + smoothing * float(square.mean())) ** (2 * alpha))
 
 
-def weighted_min_norm(X: torch.Tensor, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    r"""Return :math:`\beta = K X^\top (X K X^\top)^{-1} y`, :math:`K = \operatorname{diag}(k)`:
-    the minimiser of :math:`\sum_i \beta_i^2 / k_i` subject to :math:`X\beta = y`."""
-    XK = X * k
-    factor, info = torch.linalg.cholesky_ex(XK @ X.T)
-    if bool(info):
-        raise FloatingPointError("X: X K X^T is singular; X needs full row rank and K positive weights")
-    return XK.T @ torch.cholesky_solve(y[:, None], factor)[:, 0]
-
-
 def validate_exponent(alpha) -> float:
     """Return ``alpha`` as a float if it is a finite exponent > 0."""
     alpha = float(alpha)
@@ -102,30 +98,10 @@ def validate_exponent(alpha) -> float:
     return alpha
 
 
-def _schedule(smoothing: float, decay: float, momentum: float, max_iter: int) -> None:
-    if not 0 < smoothing < float("inf"):
-        raise ValueError(f"smoothing: expected a positive finite number, got {smoothing}")
+def _decay(decay) -> float:
     if not 0 < decay < float("inf"):
         raise ValueError(f"decay: expected a positive finite number, got {decay}")
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum: expected a number in [0, 1), got {momentum}")
-    _checks.positive_int("max_iter", max_iter)
-
-
-def _iterate(step, start, *, smoothing, decay, momentum, max_iter, tol, callback, record_every) -> IterationResult:
-    """Run ``Z <- F(Z) + momentum (F(Z) - F(Z_prev))`` with the change-driven smoothing schedule."""
-    tracker = Tracker(start, tol, callback, record_every)
-    floor = smoothing_floor(start.dtype)
-    epsilon, current, image_before = smoothing, start, None
-    for iteration in range(1, max_iter + 1):
-        image = step(current, epsilon)
-        change = tracker.record(iteration, current, image, epsilon)
-        if tracker.converged(change):
-            return IterationResult(image, iteration, True, tracker.history)
-        epsilon = max(min(epsilon, decay * change), floor)
-        current = image if image_before is None or momentum == 0 else image + momentum * (image - image_before)
-        image_before = image
-    return IterationResult(image, max_iter, False, tracker.history)
+    return float(decay)
 
 
 def lin_rfm_completion(
@@ -151,18 +127,15 @@ def lin_rfm_completion(
     starts, and stays, zero): nothing in the data speaks for them. ``callback(iteration, Z)`` may
     return a dict of metrics for the history. Runs on ``device`` in ``dtype`` (defaults: those of the observations).
     """
-    if not isinstance(observations, Observations):
-        raise ValueError(f"observations: expected an Observations object, got {type(observations).__name__}")
-    alpha = validate_exponent(alpha)
-    _schedule(smoothing, decay, momentum, max_iter)
-    observations = observations.to(device=device, dtype=dtype)
-    groups = RowGroups.of(observations)
+    alpha, decay = validate_exponent(alpha), _decay(decay)
+    observations, groups = completion_data(observations, dtype, device)
 
     def step(Z, epsilon):
         return completion_step(Z, observations, alpha, epsilon, groups=groups, memory_budget=memory_budget)
 
-    return _iterate(step, observations.zero_filled(), smoothing=smoothing, decay=decay, momentum=momentum,
-                    max_iter=max_iter, tol=tol, callback=callback, record_every=record_every)
+    return iterate(step, observations.zero_filled(), smoothing=smoothing,
+                   update=lambda epsilon, change: min(epsilon, decay * change), momentum=momentum,
+                   max_iter=max_iter, tol=tol, callback=callback, record_every=record_every)
 
 
 def lin_rfm_regression(
@@ -183,12 +156,8 @@ def lin_rfm_regression(
     Starts from the minimum-norm solution (:math:`M_0 = I`) and applies :func:`regression_step`
     with the schedule of the module docstring.
     """
-    X = _checks.tensor("X", X, ndim=2)
-    y = _checks.tensor("y", y, ndim=1).to(X)
-    _checks.same_rows("y", y, X.shape[0], "the rows of X")
-    alpha = validate_exponent(alpha)
-    _schedule(smoothing, decay, momentum, max_iter)
-    start = weighted_min_norm(X, y, torch.ones(X.shape[1], dtype=X.dtype, device=X.device))
-    return _iterate(lambda beta, epsilon: regression_step(X, y, beta, alpha, epsilon), start,
-                    smoothing=smoothing, decay=decay, momentum=momentum, max_iter=max_iter, tol=tol,
-                    callback=callback, record_every=record_every)
+    alpha, decay = validate_exponent(alpha), _decay(decay)
+    X, y, start = regression_data(X, y)
+    return iterate(lambda beta, epsilon: regression_step(X, y, beta, alpha, epsilon), start, smoothing=smoothing,
+                   update=lambda epsilon, change: min(epsilon, decay * change), momentum=momentum,
+                   max_iter=max_iter, tol=tol, callback=callback, record_every=record_every)

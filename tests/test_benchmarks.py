@@ -1,0 +1,37 @@
+"""The benchmark scripts run end to end (tiny sizes) and write their JSON records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run(script: str, *arguments: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), *arguments], capture_output=True,
+                          text=True, timeout=120, check=True)
+    return done.stdout
+
+
+def test_reference_benchmark_prints_the_speedup_line(tmp_path):
+    out = tmp_path / "reference.json"
+    stdout = run("linrfm_reference.py", "--seeds", "1", "--d", "40", "--rank", "2", "--num-obs", "600",
+                 "--alphas", "0.5", "--out", str(out))
+    last = stdout.strip().splitlines()[-1]
+    assert last.startswith("speedup_vs_loop_alpha_half: ")
+    assert float(last.split(": ")[1]) > 0
+    record = json.loads(out.read_text())
+    assert {row["method"] for row in record["results"]} == {"loop (published)", "ours, momentum 0.0",
+                                                           "ours, momentum 0.9"}
+
+
+def test_scale_benchmark_writes_a_record(tmp_path):
+    out = tmp_path / "scale.json"
+    stdout = run("linrfm_scale.py", "--sizes", "60", "--rank", "2", "--budget", "5", "--out", str(out))
+    assert "IRLS-0 eigh-based" in stdout
+    record = json.loads(out.read_text())
+    assert len(record["results"]) == 3 and record["device"]["torch_device"] == "cpu"
+    assert all(row["seconds_per_iteration"] > 0 for row in record["results"])
