@@ -54,15 +54,15 @@ def run_size(d: int, args: argparse.Namespace) -> list[dict]:
         return problems.unobserved_relative_error(Z, Y, observations)
 
     methods = {
-        "lin-RFM a=1/2 SVD-free, momentum 0.9": lambda cb: linrfm.lin_rfm_completion(
-            observations, 0.5, momentum=0.9, max_iter=args.max_iter, tol=0.0, callback=cb),
-        "lin-RFM a=1/2 SVD-free, plain": lambda cb: linrfm.lin_rfm_completion(
-            observations, 0.5, max_iter=args.max_iter, tol=0.0, callback=cb),
-        "IRLS-0 eigh-based": lambda cb: irls.irls_completion(
-            observations, 0.0, max_iter=args.max_iter, tol=0.0, callback=cb),
+        "momentum": ("lin-RFM a=1/2 SVD-free, momentum 0.9", lambda cb: linrfm.lin_rfm_completion(
+            observations, 0.5, momentum=0.9, max_iter=args.max_iter, tol=0.0, callback=cb)),
+        "plain": ("lin-RFM a=1/2 SVD-free, plain", lambda cb: linrfm.lin_rfm_completion(
+            observations, 0.5, max_iter=args.max_iter, tol=0.0, callback=cb)),
+        "irls": ("IRLS-0 eigh-based", lambda cb: irls.irls_completion(
+            observations, 0.0, max_iter=args.max_iter, tol=0.0, callback=cb)),
     }
     rows = []
-    for name, run in methods.items():
+    for name, run in (methods[key] for key in args.methods):
         if args.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
         timing = timed(name, run, error, target=args.target, budget_seconds=args.budget, device=args.device)
@@ -95,6 +95,8 @@ def main() -> None:
     parser.add_argument("--max-iter", type=int, default=5000)
     parser.add_argument("--budget", type=float, default=120.0, help="seconds per method and size")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", nargs="+", default=["momentum", "plain", "irls"],
+                        choices=["momentum", "plain", "irls"])
     parser.add_argument("--out", type=Path, default=None, help="JSON file for the results")
     args = parser.parse_args()
     started = time.perf_counter()
