@@ -61,3 +61,18 @@ def positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     return value
+
+
+def indices(name: str, value, size: int, device=None) -> torch.Tensor:
+    """Return ``value`` as a 1-d int64 index tensor with entries in ``[0, size)``."""
+    try:
+        index = torch.as_tensor(value, device=device)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"{name}: expected an array of integer indices ({exc})") from None
+    if index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
+        raise ValueError(f"{name}: expected integer indices, got dtype {index.dtype}")
+    if index.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-d array of indices, got shape {tuple(index.shape)}")
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
+        raise ValueError(f"{name}: indices must lie in [0, {size}), got range [{int(index.min())}, {int(index.max())}]")
+    return index.to(torch.int64)

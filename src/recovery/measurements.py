@@ -68,12 +68,11 @@ class DenseMeasurements(MeasurementMap):
     def __post_init__(self) -> None:
         A = _checks.tensor("A", self.A, ndim=3)
         if A.shape[0] < 1 or A.shape[1] < 1 or A.shape[2] < 1:
-            raise ValueError(f"A: every dimension of (m, d1, d2) must be >= 1, got {tuple(A.shape)}")
-        scale = 1.0 / A.shape[0] if self.scale is None else float(self.scale)
-        if not 0 < scale < float("inf"):
-            raise ValueError(f"scale: expected a positive finite loss weight, got {self.scale}")
+            raise ValueError(
+                f"A: every dimension of (m, d1, d2) must be >= 1, got {tuple(A.shape)}"
+            )
         object.__setattr__(self, "A", A)
-        object.__setattr__(self, "scale", scale)
+        object.__setattr__(self, "scale", _loss_weight(self.scale, A.shape[0]))
 
     @property
     def shape(self) -> tuple[int, int]:  # type: ignore[override]
@@ -133,3 +132,266 @@ class IdentityMeasurements(MeasurementMap):
 
     def right_gram(self) -> torch.Tensor:
         return self.d1 * torch.eye(self.d2, dtype=self.dtype, device=self.device)
+
+
+def _loss_weight(scale: float | None, m: int) -> float:
+    """Return the loss weight: ``1/m`` by default, otherwise ``scale`` checked positive and finite."""
+    weight = 1.0 / m if scale is None else float(scale)
+    if not 0 < weight < float("inf"):
+        raise ValueError(f"scale: expected a positive finite loss weight, got {scale}")
+    return weight
+
+
+def _vectors(name: str, value) -> torch.Tensor:
+    """Validate a non-empty ``(m, d)`` stack of vectors."""
+    value = _checks.tensor(name, value, ndim=2)
+    if value.shape[0] < 1 or value.shape[1] < 1:
+        raise ValueError(
+            f"{name}: both dimensions of (m, d) must be >= 1, got {tuple(value.shape)}"
+        )
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class BilinearMeasurements(MeasurementMap):
+    r"""Rank-one measurements :math:`A_i = a_i b_i^\top` given by ``a`` (``(m, d1)``) and ``b`` (``(m, d2)``).
+
+    .. math::
+       \mathcal{A}(X)_i = a_i^\top X b_i, \qquad
+       \mathcal{A}^*(y) = \sum_i y_i a_i b_i^\top = a^\top \operatorname{diag}(y)\, b,
+
+       G_1 = \sum_i \|b_i\|^2 a_i a_i^\top, \qquad G_2 = \sum_i \|a_i\|^2 b_i b_i^\top .
+
+    ``apply`` is the row-wise sum of :math:`(aX) \odot b`: :math:`O(m d_1 d_2)` time and
+    :math:`O(m(d_1+d_2))` extra memory; the :math:`A_i` are never formed. ``scale`` defaults to
+    :math:`1/m` as for :class:`DenseMeasurements` (bilinear sensing, Theorem 4.11).
+    """
+
+    a: torch.Tensor
+    b: torch.Tensor
+    scale: float | None = None
+
+    def __post_init__(self) -> None:
+        a = _vectors("a", self.a)
+        b = _vectors("b", self.b)
+        _checks.same_rows("b", b, a.shape[0], "the m rows of a")
+        if b.dtype != a.dtype or b.device != a.device:
+            raise ValueError(
+                f"b: dtype/device {b.dtype}/{b.device} differ from a's {a.dtype}/{a.device}"
+            )
+        object.__setattr__(self, "a", a)
+        object.__setattr__(self, "b", b)
+        object.__setattr__(self, "scale", _loss_weight(self.scale, a.shape[0]))
+
+    @property
+    def shape(self) -> tuple[int, int]:  # type: ignore[override]
+        return (self.a.shape[1], self.b.shape[1])
+
+    @property
+    def num_measurements(self) -> int:  # type: ignore[override]
+        return self.a.shape[0]
+
+    def apply(self, X: torch.Tensor) -> torch.Tensor:
+        return torch.sum((self.a @ X) * self.b, dim=1)
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        return (self.a * y[:, None]).T @ self.b
+
+    def left_gram(self) -> torch.Tensor:
+        weights = torch.sum(self.b * self.b, dim=1)
+        return (self.a * weights[:, None]).T @ self.a
+
+    def right_gram(self) -> torch.Tensor:
+        weights = torch.sum(self.a * self.a, dim=1)
+        return (self.b * weights[:, None]).T @ self.b
+
+
+@dataclass(frozen=True, eq=False)
+class CompletionMeasurements(MeasurementMap):
+    r"""Observed entries :math:`A_t = e_{r_t} e_{c_t}^\top` at coordinates ``(rows[t], cols[t])``.
+
+    .. math::
+       \mathcal{A}(X)_t = X_{r_t c_t}, \qquad
+       \mathcal{A}^*(y) = \sum_t y_t\, e_{r_t} e_{c_t}^\top \ \text{(scatter-add into zeros)},
+
+       G_1 = \operatorname{diag}(n^{\mathrm{row}}), \qquad G_2 = \operatorname{diag}(n^{\mathrm{col}}),
+
+    with :math:`n^{\mathrm{row}}_a = \#\{t : r_t = a\}` and :math:`n^{\mathrm{col}}_b = \#\{t : c_t = b\}`.
+    Coordinates must be distinct, in range and at least one; ``scale`` defaults to :math:`1/m` and
+    ``dtype`` is the dtype of the Gram sums.
+
+    A row (column) with no observation has :math:`n^{\mathrm{row}}_a = 0`, so
+    :math:`D_1 = (\tfrac{c}{d_2} G_1)^{1/2}` (:math:`D_2`) of
+    :func:`recovery.flatness.rescaling_matrices` is singular. The map returns that singular
+    :math:`D` as it is; callers detect the case with :meth:`unobserved_rows` and
+    :meth:`unobserved_cols`.
+    """
+
+    rows: torch.Tensor
+    cols: torch.Tensor
+    shape: tuple[int, int]
+    scale: float | None = None
+    dtype: torch.dtype = torch.float64
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.shape, tuple | list) or len(self.shape) != 2:
+            raise ValueError(f"shape: expected a pair (d1, d2), got {self.shape!r}")
+        d1 = _checks.positive_int("shape", self.shape[0])
+        d2 = _checks.positive_int("shape", self.shape[1])
+        rows = _checks.indices("rows", self.rows, d1)
+        cols = _checks.indices("cols", self.cols, d2)
+        if rows.numel() == 0:
+            raise ValueError("rows: expected at least one observed entry, got none")
+        if cols.shape != rows.shape or cols.device != rows.device:
+            raise ValueError(
+                f"cols: expected {rows.shape[0]} indices on {rows.device} to match rows, "
+                f"got {cols.shape[0]} on {cols.device}"
+            )
+        linear, _ = torch.sort(rows * d2 + cols)
+        repeated = linear[1:][linear[1:] == linear[:-1]]
+        if repeated.numel() > 0:
+            first = int(repeated[0])
+            raise ValueError(
+                f"rows: coordinates (rows, cols) must be distinct; ({first // d2}, {first % d2}) "
+                f"appears more than once"
+            )
+        object.__setattr__(self, "rows", rows)
+        object.__setattr__(self, "cols", cols)
+        object.__setattr__(self, "shape", (d1, d2))
+        object.__setattr__(self, "scale", _loss_weight(self.scale, rows.shape[0]))
+
+    @property
+    def num_measurements(self) -> int:  # type: ignore[override]
+        return self.rows.shape[0]
+
+    def apply(self, X: torch.Tensor) -> torch.Tensor:
+        return X[self.rows, self.cols]
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        zeros = torch.zeros(self.shape, dtype=y.dtype, device=y.device)
+        return zeros.index_put((self.rows, self.cols), y, accumulate=True)
+
+    def row_counts(self) -> torch.Tensor:
+        r"""Return :math:`n^{\mathrm{row}}`, the number of observations in each row (int64)."""
+        return torch.bincount(self.rows, minlength=self.shape[0])
+
+    def col_counts(self) -> torch.Tensor:
+        r"""Return :math:`n^{\mathrm{col}}`, the number of observations in each column (int64)."""
+        return torch.bincount(self.cols, minlength=self.shape[1])
+
+    def unobserved_rows(self) -> torch.Tensor:
+        """Return the indices of rows without observation (where ``D1`` is singular), ascending."""
+        return torch.nonzero(self.row_counts() == 0).flatten()
+
+    def unobserved_cols(self) -> torch.Tensor:
+        """Return the indices of columns without observation (where ``D2`` is singular), ascending."""
+        return torch.nonzero(self.col_counts() == 0).flatten()
+
+    def left_gram(self) -> torch.Tensor:
+        return torch.diag(self.row_counts().to(self.dtype))
+
+    def right_gram(self) -> torch.Tensor:
+        return torch.diag(self.col_counts().to(self.dtype))
+
+
+@dataclass(frozen=True, eq=False)
+class SymmetricRankOneMeasurements(MeasurementMap):
+    r"""Symmetric rank-one measurements :math:`A_i = x_i x_i^\top` given by ``x`` (``(m, d)``).
+
+    .. math::
+       \mathcal{A}(X)_i = x_i^\top X x_i, \qquad
+       \mathcal{A}^*(y) = \sum_i y_i x_i x_i^\top = x^\top \operatorname{diag}(y)\, x,
+
+       G_1 = G_2 = \sum_i \|x_i\|^2 x_i x_i^\top .
+
+    The map of the quadratic-activation network and of covariance estimation
+    (Theorem 1.4); shape ``(d, d)`` and ``scale`` defaulting to :math:`1/m`. Factors enter
+    through the generic :math:`(L, R)` interface; the network's :math:`X = U_1U_1^\top - U_2U_2^\top`
+    is the case :math:`L = [U_1, U_2]`, :math:`R = [U_1, -U_2]`.
+    """
+
+    x: torch.Tensor
+    scale: float | None = None
+
+    def __post_init__(self) -> None:
+        x = _vectors("x", self.x)
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "scale", _loss_weight(self.scale, x.shape[0]))
+
+    @property
+    def shape(self) -> tuple[int, int]:  # type: ignore[override]
+        return (self.x.shape[1], self.x.shape[1])
+
+    @property
+    def num_measurements(self) -> int:  # type: ignore[override]
+        return self.x.shape[0]
+
+    def apply(self, X: torch.Tensor) -> torch.Tensor:
+        return torch.sum((self.x @ X) * self.x, dim=1)
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        return (self.x * y[:, None]).T @ self.x
+
+    def left_gram(self) -> torch.Tensor:
+        weights = torch.sum(self.x * self.x, dim=1)
+        return (self.x * weights[:, None]).T @ self.x
+
+    def right_gram(self) -> torch.Tensor:
+        return self.left_gram()
+
+
+def gaussian_sensing(
+    m: int, d1: int, d2: int, generator: torch.Generator, dtype: torch.dtype = torch.float64
+) -> DenseMeasurements:
+    r"""Draw matrix sensing :math:`A_i` with iid :math:`N(0,1)` entries (Theorem 4.10), ``scale = 1/m``."""
+    shape = (
+        _checks.positive_int("m", m),
+        _checks.positive_int("d1", d1),
+        _checks.positive_int("d2", d2),
+    )
+    return DenseMeasurements(
+        torch.randn(shape, generator=generator, dtype=dtype, device=generator.device)
+    )
+
+
+def bilinear_sensing(
+    m: int, d1: int, d2: int, generator: torch.Generator, dtype: torch.dtype = torch.float64
+) -> BilinearMeasurements:
+    r"""Draw :math:`A_i = a_i b_i^\top` with :math:`a_i, b_i` iid standard Gaussian (Theorem 4.11)."""
+    _checks.positive_int("m", m)
+    _checks.positive_int("d1", d1)
+    _checks.positive_int("d2", d2)
+    a = torch.randn(m, d1, generator=generator, dtype=dtype, device=generator.device)
+    b = torch.randn(m, d2, generator=generator, dtype=dtype, device=generator.device)
+    return BilinearMeasurements(a, b)
+
+
+def bernoulli_completion(
+    d1: int, d2: int, p: float, generator: torch.Generator, dtype: torch.dtype = torch.float64
+) -> CompletionMeasurements:
+    r"""Observe each entry of a ``d1 x d2`` matrix independently with probability :math:`p \in (0, 1]`.
+
+    The number of observations :math:`m` is random (binomial); ``scale = 1/m``. Rows or columns
+    may go unobserved (see :class:`CompletionMeasurements`); a draw with no observation at all
+    raises ``ValueError``.
+    """
+    _checks.positive_int("d1", d1)
+    _checks.positive_int("d2", d2)
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p <= 1:
+        raise ValueError(f"p: expected an observation probability in (0, 1], got {p!r}")
+    observed = torch.rand(d1, d2, generator=generator, device=generator.device) < p
+    rows, cols = torch.nonzero(observed, as_tuple=True)
+    if rows.numel() == 0:
+        raise ValueError(f"p: no entry of the {d1} x {d2} matrix was observed with p = {p}")
+    return CompletionMeasurements(rows, cols, (d1, d2), dtype=dtype)
+
+
+def gaussian_quadratic(
+    m: int, d: int, generator: torch.Generator, dtype: torch.dtype = torch.float64
+) -> SymmetricRankOneMeasurements:
+    r"""Draw :math:`A_i = x_i x_i^\top` with :math:`x_i \sim N(0, I_d)` iid (Theorem 1.4)."""
+    _checks.positive_int("m", m)
+    _checks.positive_int("d", d)
+    return SymmetricRankOneMeasurements(
+        torch.randn(m, d, generator=generator, dtype=dtype, device=generator.device)
+    )

@@ -32,8 +32,8 @@ class Observations:
         d1 = _checks.positive_int("shape[0]", int(self.shape[0]))
         d2 = _checks.positive_int("shape[1]", int(self.shape[1]))
         values = _checks.tensor("values", self.values, ndim=1)
-        rows = _index("rows", self.rows, d1, values.device)
-        cols = _index("cols", self.cols, d2, values.device)
+        rows = _checks.indices("rows", self.rows, d1, values.device)
+        cols = _checks.indices("cols", self.cols, d2, values.device)
         if not rows.shape == cols.shape == values.shape:
             raise ValueError(
                 f"values: rows, cols and values must have one length, got {rows.shape[0]}, "
@@ -106,16 +106,3 @@ class Observations:
         misfit = Z[self.rows, self.cols] - self.values
         return torch.linalg.vector_norm(misfit) / torch.linalg.vector_norm(self.values)
 
-
-def _index(name: str, value, size: int, device) -> torch.Tensor:
-    index = torch.as_tensor(value, device=device)
-    if index.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-d array of indices, got shape {tuple(index.shape)}")
-    if index.is_floating_point() or index.dtype == torch.bool or index.is_complex():
-        raise ValueError(f"{name}: expected integer indices, got dtype {index.dtype}")
-    index = index.to(torch.int64)
-    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
-        raise ValueError(
-            f"{name}: indices must lie in [0, {size}), got range [{int(index.min())}, {int(index.max())}]"
-        )
-    return index
