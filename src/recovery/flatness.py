@@ -186,3 +186,73 @@ def balanced_factors(L, R) -> tuple[torch.Tensor, torch.Tensor]:
         torch.nn.functional.pad(Q_L @ (U * root), pad),
         torch.nn.functional.pad(Q_R @ (Vh.T * root), pad),
     )
+
+
+def flat_factors(op: MeasurementMap, Y, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Flat factors of width ``width`` from a solution ``Y`` of the flat relaxation (Theorem 3.2).
+
+    With the rescaling matrices :math:`D_1, D_2` (:func:`rescaling_matrices`, which must be
+    invertible) and the compact SVD :math:`X = D_1 Y D_2 = U\Sigma V^\top`, return
+    :math:`L = D_1^{-1}U\Sigma^{1/2}`, :math:`R = D_2^{-1}V\Sigma^{1/2}`, zero-padded to ``width``
+    columns. Then :math:`LR^\top = Y` and the scaled trace equals
+    :math:`2(\|D_1L\|_F^2 + \|D_2R\|_F^2) = 4\|D_1 Y D_2\|_*`, the smallest value any factorisation of
+    :math:`Y` can have; when :math:`Y` minimises :math:`\|D_1 Y D_2\|_*` subject to
+    :math:`\mathcal{A}(Y) = b` these factors are flat.
+    """
+    Y = _checks.tensor("Y", Y, ndim=2)
+    if tuple(Y.shape) != op.shape:
+        raise ValueError(f"Y: expected shape {op.shape}, got {tuple(Y.shape)}")
+    _checks.positive_int("width", width)
+    D1, D2 = (D.to(Y) for D in rescaling_matrices(op))
+    for name, D in (("D1", D1), ("D2", D2)):
+        smallest = float(torch.linalg.eigvalsh(D)[0])
+        if not smallest > 1e-12 * float(torch.linalg.matrix_norm(D, ord=2)):
+            raise ValueError(f"op: {name} is singular (a row or column of the map sees nothing); "
+                             "flat factors need invertible rescaling matrices")
+    U, s, Vh = torch.linalg.svd(D1 @ Y @ D2, full_matrices=False)
+    rank = int((s > s[0] * 1e-12).sum()) if s.numel() and float(s[0]) > 0 else 0
+    if rank > width:
+        raise ValueError(f"width: must be at least rank(D1 Y D2) = {rank}, got {width}")
+    root = s[:rank].sqrt()
+    L = torch.linalg.solve(D1, U[:, :rank] * root)
+    R = torch.linalg.solve(D2, Vh[:rank].T * root)
+    pad = (0, width - rank)
+    return torch.nn.functional.pad(L, pad), torch.nn.functional.pad(R, pad)
+
+
+def hadamard_loss(X, b, factors) -> torch.Tensor:
+    r"""Return :math:`f(v_1,\dots,v_k) = \frac1m\|X(v_1\odot\cdots\odot v_k) - b\|^2` (``X`` is ``m x d``)."""
+    X = _checks.tensor("X", X, ndim=2)
+    b = _checks.tensor("b", b, ndim=1).to(X)
+    _checks.same_rows("b", b, X.shape[0], "the rows of X")
+    factors = _hadamard_factors(factors, X.shape[1])
+    residual = X @ torch.stack(factors).prod(dim=0) - b
+    return residual @ residual / X.shape[0]
+
+
+def hadamard_trace(X, factors) -> torch.Tensor:
+    r"""Hessian trace of :func:`hadamard_loss`:
+    :math:`\frac2m\sum_j\sum_i \|X_{:,i}\|^2 \prod_{l\ne j} v_l(i)^2`.
+
+    Each :math:`v_j(i)` enters the product linearly, so the residual contributes nothing to the
+    diagonal and the formula holds at every point (paper A, Section 9). By AM-GM its minimum over
+    factorisations of a fixed :math:`x` is :math:`\frac{2k}{m}\sum_i \|X_{:,i}\|^2 |x_i|^{2-2/k}`: a
+    weighted :math:`\ell_q` quasi-norm with :math:`q = 2 - 2/k`.
+    """
+    X = _checks.tensor("X", X, ndim=2)
+    factors = _hadamard_factors(factors, X.shape[1])
+    squares = torch.stack(factors).square()
+    column_norms = X.square().sum(dim=0)
+    k = len(factors)
+    others = [squares[[other for other in range(k) if other != j]].prod(dim=0) for j in range(k)]
+    return 2 / X.shape[0] * (torch.stack(others) * column_norms).sum()
+
+
+def _hadamard_factors(factors, d: int) -> list[torch.Tensor]:
+    factors = [_checks.tensor(f"factors[{j}]", v, ndim=1) for j, v in enumerate(factors)]
+    if len(factors) < 1:
+        raise ValueError("factors: expected at least one factor vector")
+    for j, v in enumerate(factors):
+        if v.shape[0] != d:
+            raise ValueError(f"factors[{j}]: expected length {d} to match the columns of X, got {v.shape[0]}")
+    return factors

@@ -1,0 +1,99 @@
+"""Theorem 3.2 flat factors and the depth-k Hadamard trace (paper A, Section 9) against references."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.func import hessian
+
+from recovery import flatness, problems
+from recovery.measurements import bernoulli_completion, gaussian_sensing
+
+F64 = torch.float64
+
+
+def rel(a, b):
+    return float((a - b).abs().max() / b.abs().max())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("model", ["sensing", "completion"])
+def test_flat_factors_reproduce_Y_at_the_weighted_nuclear_bound(seed, model):
+    g = torch.Generator().manual_seed(seed)
+    d1, d2, rank, width = 7, 5, 2, 4
+    op = gaussian_sensing(30, d1, d2, g) if model == "sensing" else bernoulli_completion(d1, d2, 0.7, g)
+    if model == "completion":
+        assert op.unobserved_rows().numel() == 0 and op.unobserved_cols().numel() == 0
+    Y = problems.low_rank_matrix(d1, d2, rank, g)
+    L, R = flatness.flat_factors(op, Y, width)
+    assert L.shape == (d1, width) and R.shape == (d2, width)
+    assert rel(L @ R.T, Y) < 1e-10
+    D1, D2 = flatness.rescaling_matrices(op)
+    bound = 4 * flatness.nuclear_norm(D1 @ Y @ D2)
+    assert rel(flatness.scaled_hessian_trace(op, L, R), bound) < 1e-10
+    # Every other factorisation of Y, of any width, is at least as sharp (AM-GM on D1 L, D2 R).
+    for _ in range(20):
+        B = torch.randn(width, width, generator=g, dtype=F64)
+        other = flatness.scaled_hessian_trace(op, L @ B, R @ torch.linalg.inv(B).T)
+        assert float(other) >= float(bound) * (1 - 1e-10)
+
+
+def test_flat_factors_reject_singular_rescaling_and_small_width():
+    op = bernoulli_completion(6, 4, 0.5, torch.Generator().manual_seed(3))
+    rows = op.rows[op.rows != 0]
+    cols = op.cols[op.rows != 0]
+    holey = type(op)(rows, cols, op.shape)
+    Y = torch.ones(6, 4, dtype=F64)
+    with pytest.raises(ValueError, match="op:"):
+        flatness.flat_factors(holey, Y, 2)
+    full = gaussian_sensing(40, 6, 4, torch.Generator().manual_seed(1))
+    with pytest.raises(ValueError, match="width:"):
+        flatness.flat_factors(full, torch.randn(6, 4, dtype=F64, generator=torch.Generator()), 2)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+@pytest.mark.parametrize("on_solution_set", [True, False])
+def test_hadamard_trace_matches_autodiff(seed, depth, on_solution_set):
+    g = torch.Generator().manual_seed(seed)
+    m, d = 6, 9
+    X = torch.randn(m, d, generator=g, dtype=F64)
+    factors = [torch.randn(d, generator=g, dtype=F64) for _ in range(depth)]
+    x = torch.stack(factors).prod(dim=0)
+    b = X @ x if on_solution_set else torch.randn(m, generator=g, dtype=F64)
+
+    def f(theta):
+        return flatness.hadamard_loss(X, b, list(theta.reshape(depth, d)))
+
+    H = hessian(f)(torch.cat(factors))
+    assert rel(flatness.hadamard_trace(X, factors), torch.trace(H)) < 1e-10
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_balanced_hadamard_factors_attain_the_weighted_lq_value(depth):
+    """AM-GM: the flattest factorisation of x balances |v_l(i)|, giving q = 2 - 2/k."""
+    g = torch.Generator().manual_seed(depth)
+    m, d = 5, 8
+    X = torch.randn(m, d, generator=g, dtype=F64)
+    x = torch.randn(d, generator=g, dtype=F64)
+    root = x.abs() ** (1 / depth)
+    balanced = [root * torch.sign(x)] + [root] * (depth - 1)
+    q = 2 - 2 / depth
+    value = 2 * depth / m * (X.square().sum(dim=0) * x.abs() ** q).sum()
+    assert rel(flatness.hadamard_trace(X, balanced), value) < 1e-12
+    for _ in range(20):
+        scales = torch.exp(torch.randn(depth, d, generator=g, dtype=F64))
+        scales[-1] = 1 / scales[:-1].prod(dim=0)  # keeps the product x
+        moved = [v * s for v, s in zip(balanced, scales, strict=True)]
+        assert rel(torch.stack(moved).prod(dim=0), x) < 1e-10
+        assert float(flatness.hadamard_trace(X, moved)) >= float(value) * (1 - 1e-12)
+
+
+def test_hadamard_bad_input():
+    X = torch.randn(3, 4, dtype=F64)
+    with pytest.raises(ValueError, match=r"factors\[1\]:"):
+        flatness.hadamard_trace(X, [torch.ones(4), torch.ones(3)])
+    with pytest.raises(ValueError, match="factors:"):
+        flatness.hadamard_trace(X, [])
+    with pytest.raises(ValueError, match="b:"):
+        flatness.hadamard_loss(X, torch.ones(2), [torch.ones(4)])
