@@ -97,3 +97,29 @@ def test_hadamard_bad_input():
         flatness.hadamard_trace(X, [])
     with pytest.raises(ValueError, match="b:"):
         flatness.hadamard_loss(X, torch.ones(2), [torch.ones(4)])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("k1", "k2"), [(2, 1), (3, 0), (1, 2)])
+@pytest.mark.parametrize("on_solution_set", [True, False])
+def test_network_trace_matches_autodiff(seed, k1, k2, on_solution_set):
+    from recovery.measurements import gaussian_quadratic
+
+    g = torch.Generator().manual_seed(seed)
+    d, m = 5, 12
+    op = gaussian_quadratic(m, d, g)
+    U1 = torch.randn(d, k1, generator=g, dtype=F64)
+    U2 = torch.randn(d, k2, generator=g, dtype=F64)
+    y = op.apply(U1 @ U1.T - U2 @ U2.T) if on_solution_set else torch.randn(m, generator=g, dtype=F64)
+
+    def f(theta):
+        return flatness.network_loss(op, y, theta[: d * k1].reshape(d, k1), theta[d * k1 :].reshape(d, k2))
+
+    H = hessian(f)(torch.cat([U1.reshape(-1), U2.reshape(-1)]))
+    assert rel(flatness.network_trace(op, y, U1, U2), torch.trace(H)) < 1e-10
+    if on_solution_set:
+        U = torch.cat([U1, U2], dim=1)
+        D = op.scale * (op.x.square().sum(dim=1)[:, None] * op.x).T @ op.x
+        assert rel(flatness.network_trace(op, y, U1, U2), 8 * torch.trace(U.T @ D @ U)) < 1e-10
+    with pytest.raises(ValueError, match="U2:"):
+        flatness.network_trace(op, y, U1, U2[:-1])

@@ -38,7 +38,7 @@ import torch
 from torch.func import hessian
 
 from recovery import _checks
-from recovery.measurements import MeasurementMap
+from recovery.measurements import MeasurementMap, SymmetricRankOneMeasurements
 
 
 def _data(op: MeasurementMap, b, L, R):
@@ -256,3 +256,46 @@ def _hadamard_factors(factors, d: int) -> list[torch.Tensor]:
         if v.shape[0] != d:
             raise ValueError(f"factors[{j}]: expected length {d} to match the columns of X, got {v.shape[0]}")
     return factors
+
+
+def network_loss(op: SymmetricRankOneMeasurements, y, U1, U2) -> torch.Tensor:
+    r"""Loss of the quadratic-activation network :math:`x \mapsto \|U_1^\top x\|^2 - \|U_2^\top x\|^2`:
+    :math:`f(U_1, U_2) = c\sum_i (x_i^\top (U_1U_1^\top - U_2U_2^\top) x_i - y_i)^2` (Theorem 1.4;
+    covariance estimation when ``U2`` has no columns)."""
+    y, U1, U2 = _network_data(op, y, U1, U2)
+    residual = op.apply(U1 @ U1.T - U2 @ U2.T) - y
+    return op.scale * (residual @ residual)
+
+
+def network_trace(op: SymmetricRankOneMeasurements, y, U1, U2) -> torch.Tensor:
+    r"""Hessian trace of :func:`network_loss` with :math:`U_1 \in \mathbb{R}^{d\times k_1}`,
+    :math:`U_2 \in \mathbb{R}^{d\times k_2}`:
+
+    .. math::
+       8c\sum_i \|x_i\|^2\big(\|U_1^\top x_i\|^2 + \|U_2^\top x_i\|^2\big)
+       + 4c\,(k_1 - k_2)\sum_i r_i\|x_i\|^2 ,
+
+    :math:`r_i` the residuals. On the solution set this is :math:`8\operatorname{tr}(U^\top D U)`,
+    :math:`U = [U_1, U_2]`, :math:`D = c\sum_i\|x_i\|^2x_ix_i^\top`. Unlike the :math:`(L, R)`
+    parameterisation, here the residual does reach the diagonal: each weight enters a measurement
+    quadratically.
+    """
+    y, U1, U2 = _network_data(op, y, U1, U2)
+    norms = op.x.square().sum(dim=1)
+    residual = op.apply(U1 @ U1.T - U2 @ U2.T) - y
+    fitted = (op.x @ U1).square().sum(dim=1) + (op.x @ U2).square().sum(dim=1)
+    return op.scale * (8 * (norms * fitted).sum() + 4 * (U1.shape[1] - U2.shape[1]) * (residual * norms).sum())
+
+
+def _network_data(op, y, U1, U2):
+    if not isinstance(op, SymmetricRankOneMeasurements):
+        raise ValueError(f"op: expected SymmetricRankOneMeasurements, got {type(op).__name__}")
+    d = op.shape[0]
+    U1 = _checks.tensor("U1", U1, ndim=2)
+    U2 = _checks.tensor("U2", U2, ndim=2).to(U1)
+    _checks.same_rows("U1", U1, d, "the input dimension d")
+    _checks.same_rows("U2", U2, d, "the input dimension d")
+    y = _checks.tensor("y", y, ndim=1).to(U1)
+    if y.shape[0] != op.num_measurements:
+        raise ValueError(f"y: expected {op.num_measurements} outputs to match the map, got {y.shape[0]}")
+    return y, U1, U2
