@@ -35,3 +35,12 @@ def test_scale_benchmark_writes_a_record(tmp_path):
     record = json.loads(out.read_text())
     assert len(record["results"]) == 3 and record["device"]["torch_device"] == "cpu"
     assert all(row["seconds_per_iteration"] > 0 for row in record["results"])
+
+
+def test_convex_benchmark_runs(tmp_path):
+    out = tmp_path / "convex.json"
+    stdout = run("convex_solver.py", "--sizes", "8", "--trials", "2", "--cvxpy-trials", "1", "--out", str(out))
+    assert stdout.strip().splitlines()[-1].startswith("speedup_vs_cvxpy_d40: ")
+    record = json.loads(out.read_text())
+    ours = [row for row in record["results"] if row["method"] == "ours (batched ADMM)"]
+    assert len(ours) == 2 and all(row["max_relative_error"] < 1e-7 for row in ours)
