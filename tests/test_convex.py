@@ -105,3 +105,54 @@ def test_non_convergence_is_reported_and_bad_input_rejected():
     for call, name in cases:
         with pytest.raises(ValueError, match=name):
             call()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_completion_path_equals_the_dense_formulation(seed, weighted):
+    """The overwrite projection solves the same problem as the dense stack of unit matrices."""
+    from recovery.convex import weighted_nuclear_completion
+    from recovery.measurements import bernoulli_completion
+
+    g = torch.Generator().manual_seed(seed)
+    T, d1, d2 = 2, 7, 6
+    maps = [bernoulli_completion(d1, d2, 0.8, g) for _ in range(T)]
+    truth = torch.stack([problems.low_rank_matrix(d1, d2, 1, g) for _ in range(T)])
+    mask = torch.zeros(T, d1, d2, dtype=torch.bool)
+    for t, op in enumerate(maps):
+        assert op.unobserved_rows().numel() == 0 and op.unobserved_cols().numel() == 0
+        mask[t, op.rows, op.cols] = True
+    rows = [torch.diagonal(flatness.rescaling_matrices(op)[0]) for op in maps]
+    cols = [torch.diagonal(flatness.rescaling_matrices(op)[1]) for op in maps]
+    w1, w2 = (torch.stack(rows), torch.stack(cols)) if weighted else (None, None)
+    fast = weighted_nuclear_completion(mask, truth, w1, w2, tol=1e-11, max_iter=100_000)
+    assert bool(fast.converged.all())
+    for t, op in enumerate(maps):
+        A = torch.zeros(op.num_measurements, d1, d2, dtype=F64)
+        A[torch.arange(op.num_measurements), op.rows, op.cols] = 1.0
+        D1 = None if w1 is None else torch.diag(w1[t])
+        D2 = None if w2 is None else torch.diag(w2[t])
+        dense = weighted_nuclear_minimization(A, op.apply(truth[t]), D1, D2, tol=1e-11)
+        assert bool(dense.converged.all())
+        assert float(torch.linalg.matrix_norm(fast.solution[t] - dense.solution)) <= 1e-7
+        assert torch.allclose(fast.solution[t][mask[t]], truth[t][mask[t]], rtol=0, atol=1e-10)
+
+
+def test_completion_recovers_and_rejects_empty_rows():
+    from recovery.convex import weighted_nuclear_completion
+
+    g = torch.Generator().manual_seed(5)
+    T, d = 3, 20
+    truth = torch.stack([problems.low_rank_matrix(d, d, 1, g) for _ in range(T)])
+    mask = torch.rand(T, d, d, generator=g) < 0.6
+    counts = mask.sum(dim=2).double(), mask.sum(dim=1).double()
+    result = weighted_nuclear_completion(mask, truth, counts[0].sqrt(), counts[1].sqrt())
+    assert bool(result.converged.all())
+    error = torch.linalg.matrix_norm(result.solution - truth) / torch.linalg.matrix_norm(truth)
+    assert float(error.max()) <= 1e-8
+    empty = mask.clone()
+    empty[0, 3] = False
+    with pytest.raises(ValueError, match="row_weights:"):
+        weighted_nuclear_completion(empty, truth, empty.sum(dim=2).double().sqrt(), None)
+    with pytest.raises(ValueError, match="mask:"):
+        weighted_nuclear_completion(mask.double(), truth)

@@ -19,12 +19,14 @@ flat-minima paper (Theorem 3.2) when :math:`D_1, D_2` are the rescaling matrices
      P(V) = V - \tilde{\mathcal{A}}^*(\tilde A\tilde A^\top)^{-1}(\tilde{\mathcal{A}}(V) - b),\\
    U^{k+1} &= U^k + X^{k+1} - Z^{k+1}.
 
-The projection uses :math:`Q = C^{-1}\tilde A` with :math:`\tilde A\tilde A^\top = CC^\top`
+For matrix completion (:func:`weighted_nuclear_completion`, diagonal :math:`D_1, D_2`) the
+projection is an overwrite of the observed entries. Otherwise it uses :math:`Q = C^{-1}\tilde A` with :math:`\tilde A\tilde A^\top = CC^\top`
 (one Cholesky factorisation per instance, done once): :math:`P(V) = V - Q^\top(QV - C^{-1}b)`, two
 batched matrix-vector products per iteration. :math:`\rho` is balanced per instance every 10
 iterations (doubled or halved when the primal residual :math:`\|X - Z\|_F` and the dual residual
 :math:`\rho\|Z^{k+1} - Z^k\|_F` differ by more than a factor 10). An instance has converged when
-both residuals are below ``tol`` times :math:`\max(\|X\|_F, 1)`; instances that have not by
+both residuals are below ``tol`` times :math:`\max(\|X\|_F, \|P(0)\|_F)` (:math:`P(0)` the
+minimum-norm feasible point, whose norm also sets the first threshold :math:`1/\rho`); instances that have not by
 ``max_iter`` are reported in ``converged`` (never silently returned as solutions). ADMM was
 chosen because both steps are exact and batched (an SVD and two products), it runs on any device
 in float64, and its iterates are exactly low-rank and exactly feasible respectively.
@@ -94,8 +96,57 @@ def weighted_nuclear_minimization(
         flat = V.reshape(T, -1, 1)
         return (flat - Q.transpose(-1, -2) @ (Q @ flat - c)).reshape(T, d1, d2)
 
-    rho = torch.ones(T, dtype=A.dtype, device=A.device)
-    Z = project(torch.zeros(T, d1, d2, dtype=A.dtype, device=A.device))
+    X, iteration, converged, primal, dual = _admm(project, (T, d1, d2), A, tol, max_iter)
+    Y = left @ X @ right
+    return ConvexResult(Y[0] if single else Y, iteration, converged, primal, dual)
+
+
+def weighted_nuclear_completion(
+    mask,
+    values,
+    row_weights=None,
+    col_weights=None,
+    *,
+    tol: float = 1e-10,
+    max_iter: int = 20_000,
+) -> ConvexResult:
+    r"""Completion: :math:`\min \|D_1 Y D_2\|_*` s.t. :math:`Y_{ij} = M_{ij}` on the mask, batched.
+
+    ``mask`` is boolean ``(T, d1, d2)``, ``values`` holds the data at the masked entries (the others
+    are ignored); :math:`D_1 = \operatorname{diag}` (``row_weights``, ``(T, d1)``) and
+    :math:`D_2 = \operatorname{diag}` (``col_weights``, ``(T, d2)``), ones when omitted. The flat
+    relaxation of completion uses weights proportional to the square roots of the row and column
+    counts (:func:`recovery.flatness.rescaling_matrices` of a completion map); a row or column with
+    no observation has weight zero and is rejected. In :math:`X = D_1 Y D_2` the constraint is
+    :math:`X_{ij} = (D_1)_{ii} M_{ij} (D_2)_{jj}` on the mask, so the projection of the ADMM is an
+    overwrite and nothing of size :math:`m\times d_1 d_2` is formed.
+    """
+    values = _checks.tensor("values", values)
+    mask = torch.as_tensor(mask, device=values.device)
+    if mask.dtype != torch.bool or mask.ndim != 3:
+        raise ValueError(f"mask: expected a boolean (T, d1, d2) array, got {mask.dtype} {tuple(mask.shape)}")
+    if tuple(values.shape) != tuple(mask.shape):
+        raise ValueError(f"values: expected the shape {tuple(mask.shape)} of the mask, got {tuple(values.shape)}")
+    T, d1, d2 = mask.shape
+    w1 = _diagonal_weights("row_weights", row_weights, (T, d1), values)
+    w2 = _diagonal_weights("col_weights", col_weights, (T, d2), values)
+    _checks.positive_int("max_iter", max_iter)
+    scale = w1[:, :, None] * w2[:, None, :]
+    target = scale * values
+
+    def project(V):
+        return torch.where(mask, target, V)
+
+    X, iteration, converged, primal, dual = _admm(project, (T, d1, d2), values, tol, max_iter)
+    return ConvexResult(X / scale, iteration, converged, primal, dual)
+
+
+def _admm(project, shape, like: torch.Tensor, tol: float, max_iter: int):
+    """The ADMM loop of the module docstring; returns ``X, iterations, converged, primal, dual``."""
+    Z = project(torch.zeros(shape, dtype=like.dtype, device=like.device))
+    # Scale-free start: the first threshold 1/rho is the norm of the minimum-norm feasible point.
+    data_size = torch.linalg.matrix_norm(Z).clamp(min=torch.finfo(like.dtype).tiny)
+    rho = 1 / data_size
     U = torch.zeros_like(Z)
     for iteration in range(1, max_iter + 1):
         u, s, vh = torch.linalg.svd(Z - U, full_matrices=False)
@@ -104,16 +155,25 @@ def weighted_nuclear_minimization(
         U = U + X - Z
         primal = torch.linalg.matrix_norm(X - Z)
         dual = rho * torch.linalg.matrix_norm(Z - Z_before)
-        scale = torch.linalg.matrix_norm(X).clamp(min=1.0)
-        converged = (primal <= tol * scale) & (dual <= tol * scale)
+        size = torch.maximum(torch.linalg.matrix_norm(X), data_size)
+        converged = (primal <= tol * size) & (dual <= tol * size)
         if bool(converged.all()):
             break
         if iteration % 10 == 0:
             change = torch.where(primal > 10 * dual, 2.0, torch.where(dual > 10 * primal, 0.5, 1.0)).to(rho)
             rho, U = rho * change, U / change[:, None, None]
-    Y = left @ X @ right
-    result = ConvexResult(Y[0] if single else Y, iteration, converged, primal, dual)
-    return result
+    return X, iteration, converged, primal, dual
+
+
+def _diagonal_weights(name, weights, shape, like) -> torch.Tensor:
+    if weights is None:
+        return torch.ones(shape, dtype=like.dtype, device=like.device)
+    weights = _checks.tensor(name, weights).to(like)
+    if tuple(weights.shape) != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {tuple(weights.shape)}")
+    if not bool((weights > 0).all()):
+        raise ValueError(f"{name}: weights must be positive (a zero weight is a row or column with no observation)")
+    return weights
 
 
 def _weight(name, D, T, size, A, single) -> torch.Tensor:
