@@ -20,16 +20,18 @@ flat-minima paper (Theorem 3.2) when :math:`D_1, D_2` are the rescaling matrices
    U^{k+1} &= U^k + X^{k+1} - Z^{k+1}.
 
 For matrix completion (:func:`weighted_nuclear_completion`, diagonal :math:`D_1, D_2`) the
-projection is an overwrite of the observed entries. Otherwise it uses :math:`Q = C^{-1}\tilde A` with :math:`\tilde A\tilde A^\top = CC^\top`
-(one Cholesky factorisation per instance, done once): :math:`P(V) = V - Q^\top(QV - C^{-1}b)`, two
-batched matrix-vector products per iteration. :math:`\rho` is balanced per instance every 10
-iterations (doubled or halved when the primal residual :math:`\|X - Z\|_F` and the dual residual
-:math:`\rho\|Z^{k+1} - Z^k\|_F` differ by more than a factor 10). An instance has converged when
-both residuals are below ``tol`` times :math:`\max(\|X\|_F, \|P(0)\|_F)` (:math:`P(0)` the
-minimum-norm feasible point, whose norm also sets the first threshold :math:`1/\rho`); instances that have not by
+projection is an overwrite of the observed entries. Otherwise it uses :math:`Q = C^{-1}\tilde A`
+with :math:`\tilde A\tilde A^\top = CC^\top` (one Cholesky factorisation per instance, done
+once): :math:`P(V) = V - Q^\top(QV - C^{-1}b)`, two batched matrix-vector products per iteration.
+:math:`\rho` is balanced per instance every 10 iterations (doubled or halved when the primal
+residual :math:`\|X - Z\|_F` and the dual residual :math:`\rho\|Z^{k+1} - Z^k\|_F` differ by
+more than a factor 10). An instance has converged when both residuals are below ``tol`` times
+:math:`\max(\|X\|_F, \|P(0)\|_F)`, where :math:`P(0)` is the minimum-norm feasible point,
+whose norm also sets the first threshold :math:`1/\rho`. Instances that have not converged by
 ``max_iter`` are reported in ``converged`` (never silently returned as solutions). ADMM was
-chosen because both steps are exact and batched (an SVD and two products), it runs on any device
-in float64, and its iterates are exactly low-rank and exactly feasible respectively.
+chosen because both steps are exact and batched (an SVD and two products or an overwrite), it
+runs on any device in float64, and its iterates are exactly low-rank and exactly feasible
+respectively.
 """
 
 from __future__ import annotations
