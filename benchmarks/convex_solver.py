@@ -15,7 +15,6 @@ counts only if it reaches 1e-7 on every trial. The last line is
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from pathlib import Path
@@ -114,8 +113,7 @@ def main() -> None:
         record = provenance.record(benchmark="convex_solver", parameters=vars(args) | {"out": str(args.out)},
                                    results=rows, speedup_vs_cvxpy_d40=speedup,
                                    runtime_seconds=time.perf_counter() - started)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        provenance.write(args.out, record)
     print(f"speedup_vs_cvxpy_d40: {speedup:.1f}")
 
 

@@ -18,7 +18,6 @@ iteration slows down long before that). The last line is
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -107,8 +106,7 @@ def main() -> None:
         record = provenance.record(benchmark="linrfm_reference", parameters=vars(args) | {"out": str(args.out)},
                                    results=rows, speedup_vs_loop_alpha_half=speedup,
                                    runtime_seconds=time.perf_counter() - started)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        provenance.write(args.out, record)
         print(f"wrote {args.out}")
     print(f"speedup_vs_loop_alpha_half: {speedup:.1f}")
 

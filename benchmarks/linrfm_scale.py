@@ -16,7 +16,6 @@ Results are printed as a table and written as JSON (--out) with parameters, vers
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -107,8 +106,7 @@ def main() -> None:
     if args.device.startswith("cuda"):
         record["device"]["cuda_device"] = torch.cuda.get_device_name()
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        provenance.write(args.out, record)
         print(f"wrote {args.out}")
 
 

@@ -138,9 +138,7 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".") -> Path:
         runtime_seconds=runtime,
         rows=len(rows),
     )
-    path = out / f"{figure_id}.json"
-    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    return path
+    return provenance.write(out / f"{figure_id}.json", record)
 
 
 def load(figure_id: str, directory: str | Path) -> tuple[list[Row], dict[str, Any]]:

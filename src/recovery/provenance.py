@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -69,3 +70,11 @@ def record(**fields: Any) -> dict[str, Any]:
         "device": device(),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def write(path: Path, record: dict[str, Any]) -> Path:
+    """Write ``record`` as sorted, indented JSON to ``path`` (creating its folder); return ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return path
