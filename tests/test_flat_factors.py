@@ -123,3 +123,34 @@ def test_network_trace_matches_autodiff(seed, k1, k2, on_solution_set):
         assert rel(flatness.network_trace(op, y, U1, U2), 8 * torch.trace(U.T @ D @ U)) < 1e-10
     with pytest.raises(ValueError, match="U2:"):
         flatness.network_trace(op, y, U1, U2[:-1])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_flat_factors_of_the_relaxation_are_flat_on_the_solution_set(seed):
+    """Theorem 3.2 on Gaussian sensing: factors of the flat relaxation's solution recover M*, and
+    no nearby point of the solution set {A(L R^T) = b} has a smaller scaled trace."""
+    from recovery.convex import weighted_nuclear_minimization
+
+    g = torch.Generator().manual_seed(seed)
+    d, rank, m, width = 8, 1, 40, 6
+    op = gaussian_sensing(m, d, d, g)
+    truth = problems.low_rank_matrix(d, d, rank, g)
+    b = op.apply(truth)
+    D1, D2 = flatness.rescaling_matrices(op)
+    Y = weighted_nuclear_minimization(op.A, b, D1, D2).solution
+    assert rel(Y, truth) < 1e-8
+    L, R = flatness.flat_factors(op, Y, width)
+    flat = float(flatness.scaled_hessian_trace(op, L, R))
+    # The steepest move along the orbit (L e^{-tG}, R e^{tG}), G = L^T D1^2 L - R^T D2^2 R, is zero.
+    G = L.T @ D1 @ D1 @ L - R.T @ D2 @ D2 @ R
+    B = torch.linalg.matrix_exp(-1e-2 * G / max(float(torch.linalg.matrix_norm(G)), 1e-300))
+    orbit = float(flatness.scaled_hessian_trace(op, L @ B, R @ torch.linalg.inv(B).T))
+    assert orbit >= flat * (1 - 1e-10)
+    for _ in range(30):
+        # Move R freely, then repair feasibility with the smallest change of L (48 unknowns, 40 equations).
+        R_moved = R + 1e-2 * torch.randn(R.shape, generator=g, dtype=F64)
+        jacobian = torch.stack([op.apply(E.reshape(d, width) @ R_moved.T) for E in torch.eye(d * width, dtype=F64)], 1)
+        step = torch.linalg.lstsq(jacobian, b - op.apply(L @ R_moved.T)).solution
+        L_moved = L + step.reshape(d, width)
+        assert float((op.apply(L_moved @ R_moved.T) - b).abs().max()) < 1e-10
+        assert float(flatness.scaled_hessian_trace(op, L_moved, R_moved)) >= flat * (1 - 1e-10)
