@@ -156,3 +156,58 @@ def test_completion_recovers_and_rejects_empty_rows():
         weighted_nuclear_completion(empty, truth, empty.sum(dim=2).double().sqrt(), None)
     with pytest.raises(ValueError, match="mask:"):
         weighted_nuclear_completion(mask.double(), truth)
+
+
+@pytest.mark.filterwarnings("ignore:Solution may be inaccurate:UserWarning")
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("kind", ["symmetric", "psd"])
+def test_symmetric_and_psd_relaxations_agree_with_cvxpy(seed, kind):
+    """Network (symmetric, nuclear norm) and covariance (PSD, trace) relaxations with x_i x_i^T."""
+    from recovery.measurements import gaussian_quadratic
+
+    g = torch.Generator().manual_seed(seed)
+    d, m = 6, 14
+    op = gaussian_quadratic(m, d, g)
+    U = torch.randn(d, 2, generator=g, dtype=F64)
+    truth = U @ U.T if kind == "psd" else U[:, :1] @ U[:, :1].T - U[:, 1:] @ U[:, 1:].T
+    A = op.x[:, :, None] * op.x[:, None, :]
+    b = op.apply(truth)
+    result = weighted_nuclear_minimization(A, b, kind=kind, tol=1e-11)
+    assert bool(result.converged.all())
+    ours = result.solution.numpy()
+    assert np.allclose(ours, ours.T, atol=1e-12)
+    X = cp.Variable((d, d), symmetric=True)
+    constraints = [cp.sum(cp.multiply(A[i].numpy(), X)) == b[i].item() for i in range(m)]
+    if kind == "psd":
+        constraints.append(X >> 0)
+        assert np.linalg.eigvalsh(ours).min() >= -1e-10
+    objective = cp.trace(X) if kind == "psd" else cp.normNuc(X)
+    problem = cp.Problem(cp.Minimize(objective), constraints)
+    problem.solve(solver=cp.SCS, eps_abs=1e-11, eps_rel=1e-11, max_iters=500_000)
+    ours_value = np.trace(ours) if kind == "psd" else np.abs(np.linalg.eigvalsh(ours)).sum()
+    assert abs(ours_value - problem.value) <= 1e-6 * abs(problem.value)
+    assert np.linalg.norm(ours - X.value) <= 1e-5 * np.linalg.norm(X.value)
+
+
+@pytest.mark.parametrize("kind", ["symmetric", "psd"])
+def test_network_and_covariance_recovery(kind):
+    from recovery.measurements import gaussian_quadratic
+
+    g = torch.Generator().manual_seed(7)
+    T, d = 3, 12
+    ops = [gaussian_quadratic(60, d, g) for _ in range(T)]  # 60 of the 78 symmetric dimensions
+    truths = []
+    for _ in range(T):
+        U = torch.randn(d, 2, generator=g, dtype=F64)
+        M = U @ U.T if kind == "psd" else U[:, :1] @ U[:, :1].T - U[:, 1:] @ U[:, 1:].T
+        truths.append(M / torch.linalg.matrix_norm(M))
+    truth = torch.stack(truths)
+    A = torch.stack([op.x[:, :, None] * op.x[:, None, :] for op in ops])
+    b = torch.stack([op.apply(truth[t]) for t, op in enumerate(ops)])
+    D = torch.stack([flatness.rescaling_matrices(op)[0] for op in ops])
+    for weights in ((None, None), (D, D)):
+        result = weighted_nuclear_minimization(A, b, *weights, kind=kind)
+        assert bool(result.converged.all())
+        assert float((torch.linalg.matrix_norm(result.solution - truth)).max()) <= 1e-8
+    with pytest.raises(ValueError, match="kind:"):
+        weighted_nuclear_minimization(torch.randn(2, 5, 4, 3, dtype=F64), torch.randn(2, 5, dtype=F64), kind="psd")

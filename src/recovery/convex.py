@@ -62,6 +62,7 @@ def weighted_nuclear_minimization(
     *,
     tol: float = 1e-10,
     max_iter: int = 20_000,
+    kind: str = "general",
 ) -> ConvexResult:
     r"""Solve :math:`\min \|D_1 Y D_2\|_*` s.t. :math:`\langle A_i, Y\rangle = b_i` for a batch.
 
@@ -69,6 +70,12 @@ def weighted_nuclear_minimization(
     ``D1`` (``(T, d1, d1)``) and ``D2`` (``(T, d2, d2)``) are invertible weights, identity when
     omitted. The measurements must be linearly independent (:math:`\tilde A\tilde A^\top`
     positive definite). Returns the solutions :math:`Y` in the original coordinates.
+
+    ``kind`` selects the nuclear norm's domain: ``"general"``; ``"symmetric"`` (symmetric
+    :math:`A_i` and :math:`D_1 = D_2`, e.g. the quadratic-activation network's
+    :math:`x_ix_i^\top`; the threshold acts on eigenvalue magnitudes, so the iterates stay
+    symmetric); ``"psd"`` (the same, restricted to :math:`X \succeq 0`, where the nuclear norm is
+    the trace: covariance estimation).
     """
     A = _checks.tensor("A", A)
     single = A.ndim == 3
@@ -84,6 +91,10 @@ def weighted_nuclear_minimization(
     D1 = _weight("D1", D1, T, d1, A, single)
     D2 = _weight("D2", D2, T, d2, A, single)
     _checks.positive_int("max_iter", max_iter)
+    if kind not in _PROXIMAL:
+        raise ValueError(f"kind: expected one of {sorted(_PROXIMAL)}, got {kind!r}")
+    if kind != "general" and not (d1 == d2 and torch.allclose(D1, D2) and torch.allclose(A, A.transpose(-1, -2))):
+        raise ValueError("kind: symmetric and psd problems need square symmetric A_i and D1 = D2")
     # Work with X = D1 Y D2 and the rescaled stack A_i D1^{-1} ... D2^{-1}.
     left, right = torch.linalg.inv(D1), torch.linalg.inv(D2)
     rescaled = (left.transpose(-1, -2)[:, None] @ A @ right.transpose(-1, -2)[:, None]).reshape(T, m, -1)
@@ -98,7 +109,7 @@ def weighted_nuclear_minimization(
         flat = V.reshape(T, -1, 1)
         return (flat - Q.transpose(-1, -2) @ (Q @ flat - c)).reshape(T, d1, d2)
 
-    X, iteration, converged, primal, dual = _admm(project, (T, d1, d2), A, tol, max_iter)
+    X, iteration, converged, primal, dual = _admm(project, (T, d1, d2), A, tol, max_iter, _PROXIMAL[kind])
     Y = left @ X @ right
     return ConvexResult(Y[0] if single else Y, iteration, converged, primal, dual)
 
@@ -143,7 +154,26 @@ def weighted_nuclear_completion(
     return ConvexResult(X / scale, iteration, converged, primal, dual)
 
 
-def _admm(project, shape, like: torch.Tensor, tol: float, max_iter: int):
+def _singular_value_threshold(W: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+    u, s, vh = torch.linalg.svd(W, full_matrices=False)
+    return (u * (s - threshold[:, None]).clamp(min=0)[:, None, :]) @ vh
+
+
+def _eigenvalue_threshold(W: torch.Tensor, threshold: torch.Tensor, *, psd: bool) -> torch.Tensor:
+    w, V = torch.linalg.eigh((W + W.transpose(-1, -2)) / 2)
+    t = threshold[:, None]
+    shrunk = (w - t).clamp(min=0) if psd else torch.sign(w) * (w.abs() - t).clamp(min=0)
+    return (V * shrunk[:, None, :]) @ V.transpose(-1, -2)
+
+
+_PROXIMAL = {
+    "general": _singular_value_threshold,
+    "symmetric": lambda W, t: _eigenvalue_threshold(W, t, psd=False),
+    "psd": lambda W, t: _eigenvalue_threshold(W, t, psd=True),
+}
+
+
+def _admm(project, shape, like: torch.Tensor, tol: float, max_iter: int, prox=_singular_value_threshold):
     """The ADMM loop of the module docstring; returns ``X, iterations, converged, primal, dual``."""
     Z = project(torch.zeros(shape, dtype=like.dtype, device=like.device))
     # Scale-free start: the first threshold 1/rho is the norm of the minimum-norm feasible point.
@@ -151,8 +181,7 @@ def _admm(project, shape, like: torch.Tensor, tol: float, max_iter: int):
     rho = 1 / data_size
     U = torch.zeros_like(Z)
     for iteration in range(1, max_iter + 1):
-        u, s, vh = torch.linalg.svd(Z - U, full_matrices=False)
-        X = (u * (s - 1 / rho[:, None]).clamp(min=0)[:, None, :]) @ vh
+        X = prox(Z - U, 1 / rho)
         Z_before, Z = Z, project(X + U)
         U = U + X - Z
         primal = torch.linalg.matrix_norm(X - Z)
