@@ -211,3 +211,48 @@ def test_network_and_covariance_recovery(kind):
         assert float((torch.linalg.matrix_norm(result.solution - truth)).max()) <= 1e-8
     with pytest.raises(ValueError, match="kind:"):
         weighted_nuclear_minimization(torch.randn(2, 5, 4, 3, dtype=F64), torch.randn(2, 5, dtype=F64), kind="psd")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_l1_ball_projection_satisfies_its_optimality_conditions(seed):
+    """W = Pi(V) iff W = sign(V) max(|V| - theta, 0) with ||W||_1 = radius (theta >= 0), or W = V inside."""
+    from recovery.convex import _l1_ball
+
+    g = torch.Generator().manual_seed(seed)
+    V = torch.randn(3, 4, 5, generator=g, dtype=F64)
+    radius = torch.tensor([0.5, 3.0, 100.0], dtype=F64)  # the last one is inside: unchanged
+    projected = _l1_ball(V, radius)
+    assert torch.equal(projected[2], V[2])
+    for t in range(2):
+        W, v = projected[t].flatten(), V[t].flatten()
+        assert abs(float(W.abs().sum()) - float(radius[t])) <= 1e-12 * float(radius[t])
+        support = W != 0
+        theta = (v.abs() - W.abs())[support]
+        assert float(theta.max() - theta.min()) <= 1e-12 and float(theta.min()) > 0
+        assert torch.equal(torch.sign(W[support]), torch.sign(v[support]))
+        assert float(v[~support].abs().max()) <= float(theta.mean()) + 1e-12
+
+
+@pytest.mark.filterwarnings("ignore:Solution may be inaccurate:UserWarning")
+@pytest.mark.parametrize("seed", [0, 1])
+def test_robust_pca_recovers_and_agrees_with_cvxpy(seed):
+    from recovery.convex import robust_pca
+
+    g = torch.Generator().manual_seed(seed)
+    T, d = 2, 20
+    M = torch.stack([problems.low_rank_matrix(d, d, 1, g) for _ in range(T)])
+    S = torch.zeros(T, d, d, dtype=F64)
+    for t in range(T):  # at most one outlier per row and per column: half a random permutation
+        rows = torch.randperm(d, generator=g)[: d // 2]
+        S[t, rows, torch.randperm(d, generator=g)[: d // 2]] = 0.1 * torch.randn(d // 2, generator=g, dtype=F64)
+    Y = M + S
+    budget = S.abs().sum(dim=(1, 2))
+    result = robust_pca(Y, budget)
+    assert bool(result.converged.all())
+    assert float((torch.linalg.matrix_norm(result.solution - M) / torch.linalg.matrix_norm(M)).max()) <= 1e-8
+    X = cp.Variable((d, d))
+    problem = cp.Problem(cp.Minimize(cp.normNuc(X)), [cp.sum(cp.abs(Y[0].numpy() - X)) <= budget[0].item()])
+    problem.solve(solver=cp.SCS, eps_abs=1e-11, eps_rel=1e-11, max_iters=500_000)
+    assert np.linalg.norm(result.solution[0].numpy() - X.value) <= 1e-6 * np.linalg.norm(X.value)
+    with pytest.raises(ValueError, match="budget:"):
+        robust_pca(Y, torch.tensor([1.0, -1.0], dtype=F64))

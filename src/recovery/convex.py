@@ -154,6 +154,48 @@ def weighted_nuclear_completion(
     return ConvexResult(X / scale, iteration, converged, primal, dual)
 
 
+def robust_pca(Y, budget, *, tol: float = 1e-10, max_iter: int = 20_000) -> ConvexResult:
+    r"""Robust PCA relaxation :math:`\min \|X\|_*` s.t. :math:`\|Y - X\|_{1,1} \le \tau`, batched.
+
+    ``Y`` is ``(T, d1, d2)`` (or one ``d1 x d2`` matrix) and ``budget`` the entrywise
+    :math:`\ell_1` budget :math:`\tau` per instance (a number or ``(T,)``); flat solutions of the
+    robust PCA loss solve this problem with :math:`\tau = \|S^\star\|_{1,1}` (paper A, Theorem 1.3).
+    The ADMM's projection is :math:`Z = Y - \Pi_\tau(Y - V)`, with :math:`\Pi_\tau` the Euclidean
+    projection onto the :math:`\ell_1` ball of radius :math:`\tau` (by sorting).
+    """
+    Y = _checks.tensor("Y", Y)
+    single = Y.ndim == 2
+    Y = Y[None] if single else Y
+    if Y.ndim != 3:
+        raise ValueError(f"Y: expected shape (T, d1, d2) or (d1, d2), got {tuple(Y.shape)}")
+    T = Y.shape[0]
+    budget = _checks.tensor("budget", budget).to(Y)
+    budget = budget.expand(T) if budget.ndim == 0 else budget
+    if tuple(budget.shape) != (T,) or not bool((budget >= 0).all()):
+        raise ValueError(f"budget: expected {T} non-negative l1 budgets, got {budget.tolist()}")
+    _checks.positive_int("max_iter", max_iter)
+
+    def project(V):
+        return Y - _l1_ball(Y - V, budget)
+
+    X, iteration, converged, primal, dual = _admm(project, tuple(Y.shape), Y, tol, max_iter)
+    return ConvexResult(X[0] if single else X, iteration, converged, primal, dual)
+
+
+def _l1_ball(V: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Project each ``V[t]`` (entrywise) onto ``{||W||_1 <= radius[t]}`` by the sorting method."""
+    flat = V.reshape(V.shape[0], -1)
+    magnitude = flat.abs()
+    inside = magnitude.sum(dim=1) <= radius
+    ordered = torch.sort(magnitude, dim=1, descending=True).values
+    cumulative = torch.cumsum(ordered, dim=1) - radius[:, None]
+    index = torch.arange(1, flat.shape[1] + 1, dtype=V.dtype, device=V.device)
+    count = (ordered - cumulative / index > 0).sum(dim=1, keepdim=True).clamp(min=1)
+    shift = (cumulative.gather(1, count - 1) / count.to(V.dtype)).clamp(min=0)
+    projected = torch.sign(flat) * (magnitude - shift).clamp(min=0)
+    return torch.where(inside[:, None], flat, projected).reshape(V.shape)
+
+
 def _singular_value_threshold(W: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
     u, s, vh = torch.linalg.svd(W, full_matrices=False)
     return (u * (s - threshold[:, None]).clamp(min=0)[:, None, :]) @ vh
