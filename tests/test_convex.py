@@ -256,3 +256,32 @@ def test_robust_pca_recovers_and_agrees_with_cvxpy(seed):
     assert np.linalg.norm(result.solution[0].numpy() - X.value) <= 1e-6 * np.linalg.norm(X.value)
     with pytest.raises(ValueError, match="budget:"):
         robust_pca(Y, torch.tensor([1.0, -1.0], dtype=F64))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_weighted_l1_against_linear_programming_and_recovery(seed):
+    """Basis pursuit: the optimal value matches cvxpy's LP (HiGHS/Clarabel); sparse vectors are recovered."""
+    from recovery.convex import weighted_l1_minimization
+
+    g = torch.Generator().manual_seed(seed)
+    T, n, d, s = 3, 20, 50, 3
+    X = torch.randn(T, n, d, generator=g, dtype=F64)
+    beta = torch.zeros(T, d, dtype=F64)
+    for t in range(T):
+        beta[t, torch.randperm(d, generator=g)[:s]] = torch.randn(s, generator=g, dtype=F64)
+    y = torch.einsum("tnd,td->tn", X, beta)
+    weights = X.square().sum(dim=1) / n
+    result = weighted_l1_minimization(X, y, weights)
+    assert bool(result.converged.all())
+    assert float((result.solution - beta).abs().max()) <= 1e-8
+    noise_y = torch.randn(T, n, generator=g, dtype=F64)
+    noisy = weighted_l1_minimization(X, noise_y, weights, tol=1e-11, max_iter=100_000)
+    assert bool(noisy.converged.all())
+    for t in range(T):
+        b = cp.Variable(d)
+        problem = cp.Problem(cp.Minimize(weights[t].numpy() @ cp.abs(b)), [X[t].numpy() @ b == noise_y[t].numpy()])
+        problem.solve(solver=cp.CLARABEL)
+        ours = float((weights[t] * noisy.solution[t].abs()).sum())
+        assert abs(ours - problem.value) <= 1e-7 * problem.value
+    with pytest.raises(ValueError, match="weights:"):
+        weighted_l1_minimization(X, y, -weights)

@@ -25,7 +25,8 @@ with :math:`\tilde A\tilde A^\top = CC^\top` (one Cholesky factorisation per ins
 once): :math:`P(V) = V - Q^\top(QV - C^{-1}b)`, two batched matrix-vector products per iteration.
 :math:`\rho` is balanced per instance every 10 iterations (doubled or halved when the primal
 residual :math:`\|X - Z\|_F` and the dual residual :math:`\rho\|Z^{k+1} - Z^k\|_F` differ by
-more than a factor 10). An instance has converged when both residuals are below ``tol`` times
+more than a factor 10) during the first 2000 iterations, and then held fixed, so that the usual
+convergence guarantee of ADMM applies. An instance has converged when both residuals are below ``tol`` times
 :math:`\max(\|X\|_F, \|P(0)\|_F)`, where :math:`P(0)` is the minimum-norm feasible point,
 whose norm also sets the first threshold :math:`1/\rho`. Instances that have not converged by
 ``max_iter`` are reported in ``converged`` (never silently returned as solutions). ADMM was
@@ -98,20 +99,59 @@ def weighted_nuclear_minimization(
     # Work with X = D1 Y D2 and the rescaled stack A_i D1^{-1} ... D2^{-1}.
     left, right = torch.linalg.inv(D1), torch.linalg.inv(D2)
     rescaled = (left.transpose(-1, -2)[:, None] @ A @ right.transpose(-1, -2)[:, None]).reshape(T, m, -1)
-    factor, info = torch.linalg.cholesky_ex(rescaled @ rescaled.transpose(-1, -2))
-    if bool(info.any()):
-        raise ValueError("A: the measurements of some instance are linearly dependent")
-    # With A A^T = C C^T: P(V) = V - Q^T (Q V - c), Q = C^{-1} A (orthonormal rows), c = C^{-1} b.
-    Q = torch.linalg.solve_triangular(factor, rescaled, upper=False)
-    c = torch.linalg.solve_triangular(factor, b[..., None], upper=False)
-
-    def project(V):
-        flat = V.reshape(T, -1, 1)
-        return (flat - Q.transpose(-1, -2) @ (Q @ flat - c)).reshape(T, d1, d2)
-
+    project = _affine_projection("A", rescaled, b, (T, d1, d2))
     X, iteration, converged, primal, dual = _admm(project, (T, d1, d2), A, tol, max_iter, _PROXIMAL[kind])
     Y = left @ X @ right
     return ConvexResult(Y[0] if single else Y, iteration, converged, primal, dual)
+
+
+def weighted_l1_minimization(X, y, weights=None, *, tol: float = 1e-10, max_iter: int = 20_000) -> ConvexResult:
+    r"""Batched basis pursuit :math:`\min \sum_i w_i|\beta_i|` s.t. :math:`X\beta = y`.
+
+    ``X`` is ``(T, n, d)`` (or ``(n, d)``), ``y`` is ``(T, n)``, ``weights`` positive ``(T, d)``
+    (ones when omitted; the flattest depth-2 Hadamard factorisations solve the problem with
+    :math:`w_i = \|X_{:,i}\|^2/n`, paper A, Section 9). Same ADMM, with the soft threshold
+    :math:`\operatorname{sign}(v)\max(|v| - w/\rho, 0)` in place of the singular-value one;
+    ``solution`` is ``(T, d)``.
+    """
+    X = _checks.tensor("X", X)
+    single = X.ndim == 2
+    X = X[None] if single else X
+    if X.ndim != 3:
+        raise ValueError(f"X: expected shape (T, n, d) or (n, d), got {tuple(X.shape)}")
+    T, n, d = X.shape
+    y = _checks.tensor("y", y).to(X)
+    y = y[None] if single and y.ndim == 1 else y
+    if tuple(y.shape) != (T, n):
+        raise ValueError(f"y: expected shape {(T, n)} to match X, got {tuple(y.shape)}")
+    weights = _diagonal_weights("weights", None if weights is None else torch.as_tensor(weights).reshape(T, d),
+                                (T, d), X)
+    _checks.positive_int("max_iter", max_iter)
+    project = _affine_projection("X", X, y, (T, d, 1))
+
+    def soft_threshold(V, threshold):
+        t = threshold[:, None, None] * weights[:, :, None]
+        return torch.sign(V) * (V.abs() - t).clamp(min=0)
+
+    beta, iteration, converged, primal, dual = _admm(project, (T, d, 1), X, tol, max_iter, soft_threshold)
+    beta = beta[..., 0]
+    return ConvexResult(beta[0] if single else beta, iteration, converged, primal, dual)
+
+
+def _affine_projection(name: str, rows: torch.Tensor, b: torch.Tensor, shape: tuple[int, ...]):
+    r"""Projection onto :math:`\{v : R v = b\}` for a batch of ``(m, N)`` matrices ``rows``:
+    :math:`P(V) = V - Q^\top(QV - C^{-1}b)` with :math:`RR^\top = CC^\top` and :math:`Q = C^{-1}R`."""
+    factor, info = torch.linalg.cholesky_ex(rows @ rows.transpose(-1, -2))
+    if bool(info.any()):
+        raise ValueError(f"{name}: the measurements of some instance are linearly dependent")
+    Q = torch.linalg.solve_triangular(factor, rows, upper=False)
+    c = torch.linalg.solve_triangular(factor, b[..., None], upper=False)
+
+    def project(V):
+        flat = V.reshape(shape[0], -1, 1)
+        return (flat - Q.transpose(-1, -2) @ (Q @ flat - c)).reshape(shape)
+
+    return project
 
 
 def weighted_nuclear_completion(
@@ -232,7 +272,7 @@ def _admm(project, shape, like: torch.Tensor, tol: float, max_iter: int, prox=_s
         converged = (primal <= tol * size) & (dual <= tol * size)
         if bool(converged.all()):
             break
-        if iteration % 10 == 0:
+        if iteration % 10 == 0 and iteration <= 2000:  # then keep rho fixed, as ADMM theory asks
             change = torch.where(primal > 10 * dual, 2.0, torch.where(dual > 10 * primal, 0.5, 1.0)).to(rho)
             rho, U = rho * change, U / change[:, None, None]
     return X, iteration, converged, primal, dual
