@@ -76,3 +76,15 @@ def indices(name: str, value, size: int, device=None) -> torch.Tensor:
     if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
         raise ValueError(f"{name}: indices must lie in [0, {size}), got range [{int(index.min())}, {int(index.max())}]")
     return index.to(torch.int64)
+
+
+def positive_number(name: str, value, *, at_most: float = float("inf")) -> float:
+    """Return ``value`` as a float in ``(0, at_most]`` (finite), else raise ``ValueError`` naming ``name``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    if not (0 < number <= at_most and number < float("inf")):
+        bound = "" if at_most == float("inf") else f" and at most {at_most:g}"
+        raise ValueError(f"{name}: expected a finite number > 0{bound}, got {value!r}")
+    return number

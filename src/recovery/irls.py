@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import torch
 
+from recovery import _checks
 from recovery.iterations import Callback, IterationResult, iterate
 from recovery.kernel_interpolation import (
     DEFAULT_MEMORY_BUDGET,
@@ -72,12 +73,6 @@ def regression_step(X: torch.Tensor, y: torch.Tensor, beta: torch.Tensor, p: flo
     return weighted_min_norm(X, y, (square + smoothing * float(square.mean())) ** (1 - p / 2))
 
 
-def _decay(decay) -> float:
-    if not 0 < decay <= 1:
-        raise ValueError(f"decay: expected a factor in (0, 1], got {decay}")
-    return float(decay)
-
-
 def irls_completion(
     observations: Observations,
     p: float = 0.0,
@@ -93,7 +88,7 @@ def irls_completion(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> IterationResult:
     """Matrix completion by IRLS-p from the zero-filled data (schedule in the module docstring)."""
-    p, decay = validate_p(p), _decay(decay)
+    p, decay = validate_p(p), _checks.positive_number("decay", decay, at_most=1)
     observations, groups = completion_data(observations, dtype, device)
 
     def step(Z, epsilon):
@@ -117,7 +112,7 @@ def irls_regression(
     record_every: int = 1,
 ) -> IterationResult:
     """Sparse regression :math:`y = X\\beta` by IRLS-p from the minimum-norm solution."""
-    p, decay = validate_p(p), _decay(decay)
+    p, decay = validate_p(p), _checks.positive_number("decay", decay, at_most=1)
     X, y, start = regression_data(X, y)
     return iterate(lambda beta, epsilon: regression_step(X, y, beta, p, epsilon), start, smoothing=smoothing,
                    update=lambda epsilon, change: decay * epsilon, max_iter=max_iter, tol=tol,

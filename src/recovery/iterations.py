@@ -89,8 +89,7 @@ def iterate(
     :func:`smoothing_floor`; the run stops when the relative change ``|F(x) - x| / |F(x)|`` falls
     below ``tol`` or after ``max_iter`` steps.
     """
-    if not 0 < smoothing < float("inf"):
-        raise ValueError(f"smoothing: expected a positive finite number, got {smoothing}")
+    smoothing = _checks.positive_number("smoothing", smoothing)
     if not 0 <= momentum < 1:
         raise ValueError(f"momentum: expected a number in [0, 1), got {momentum}")
     _checks.positive_int("max_iter", max_iter)

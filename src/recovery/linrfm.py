@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import torch
 
+from recovery import _checks
 from recovery.iterations import Callback, IterationResult, iterate
 from recovery.kernel_interpolation import (
     DEFAULT_MEMORY_BUDGET,
@@ -98,12 +99,6 @@ def validate_exponent(alpha) -> float:
     return alpha
 
 
-def _decay(decay) -> float:
-    if not 0 < decay < float("inf"):
-        raise ValueError(f"decay: expected a positive finite number, got {decay}")
-    return float(decay)
-
-
 def lin_rfm_completion(
     observations: Observations,
     alpha: float = 0.5,
@@ -127,7 +122,7 @@ def lin_rfm_completion(
     starts, and stays, zero): nothing in the data speaks for them. ``callback(iteration, Z)`` may
     return a dict of metrics for the history. Runs on ``device`` in ``dtype`` (defaults: those of the observations).
     """
-    alpha, decay = validate_exponent(alpha), _decay(decay)
+    alpha, decay = validate_exponent(alpha), _checks.positive_number("decay", decay)
     observations, groups = completion_data(observations, dtype, device)
 
     def step(Z, epsilon):
@@ -156,7 +151,7 @@ def lin_rfm_regression(
     Starts from the minimum-norm solution (:math:`M_0 = I`) and applies :func:`regression_step`
     with the schedule of the module docstring.
     """
-    alpha, decay = validate_exponent(alpha), _decay(decay)
+    alpha, decay = validate_exponent(alpha), _checks.positive_number("decay", decay)
     X, y, start = regression_data(X, y)
     return iterate(lambda beta, epsilon: regression_step(X, y, beta, alpha, epsilon), start, smoothing=smoothing,
                    update=lambda epsilon, change: min(epsilon, decay * change), momentum=momentum,
