@@ -261,7 +261,7 @@ def test_robust_pca_recovers_and_agrees_with_cvxpy(seed):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_weighted_l1_against_linear_programming_and_recovery(seed):
     """Basis pursuit: the optimal value matches cvxpy's LP (HiGHS/Clarabel); sparse vectors are recovered."""
-    from recovery.convex import weighted_l1_minimization
+    from recovery.convex import weighted_lq_minimization
 
     g = torch.Generator().manual_seed(seed)
     T, n, d, s = 3, 20, 50, 3
@@ -271,11 +271,11 @@ def test_weighted_l1_against_linear_programming_and_recovery(seed):
         beta[t, torch.randperm(d, generator=g)[:s]] = torch.randn(s, generator=g, dtype=F64)
     y = torch.einsum("tnd,td->tn", X, beta)
     weights = X.square().sum(dim=1) / n
-    result = weighted_l1_minimization(X, y, weights)
+    result = weighted_lq_minimization(X, y, weights)
     assert bool(result.converged.all())
     assert float((result.solution - beta).abs().max()) <= 1e-8
     noise_y = torch.randn(T, n, generator=g, dtype=F64)
-    noisy = weighted_l1_minimization(X, noise_y, weights, tol=1e-11, max_iter=100_000)
+    noisy = weighted_lq_minimization(X, noise_y, weights, tol=1e-11, max_iter=100_000)
     assert bool(noisy.converged.all())
     for t in range(T):
         b = cp.Variable(d)
@@ -284,4 +284,71 @@ def test_weighted_l1_against_linear_programming_and_recovery(seed):
         ours = float((weights[t] * noisy.solution[t].abs()).sum())
         assert abs(ours - problem.value) <= 1e-7 * problem.value
     with pytest.raises(ValueError, match="weights:"):
-        weighted_l1_minimization(X, y, -weights)
+        weighted_lq_minimization(X, y, -weights)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("q", [4 / 3, 1.5, 1.8])
+def test_weighted_lq_is_stationary_and_matches_cvxpy(seed, q):
+    """For 1 < q < 2 the objective is smooth and strictly convex: at the minimiser its gradient
+    w q |beta|^(q-1) sign(beta) lies in the row space of X (KKT); cvxpy's optimum value agrees."""
+    from recovery.convex import weighted_lq_minimization
+
+    g = torch.Generator().manual_seed(seed)
+    T, n, d = 2, 8, 20
+    X = torch.randn(T, n, d, generator=g, dtype=F64)
+    y = torch.randn(T, n, generator=g, dtype=F64)
+    weights = torch.rand(T, d, generator=g, dtype=F64) + 0.5
+    result = weighted_lq_minimization(X, y, weights, q=q, tol=1e-12, max_iter=50_000)
+    assert bool(result.converged.all())
+    beta = result.solution
+    assert float((torch.einsum("tnd,td->tn", X, beta) - y).abs().max()) <= 1e-9
+    gradient = weights * q * beta.abs() ** (q - 1) * torch.sign(beta)
+    for t in range(T):
+        coefficients = torch.linalg.lstsq(X[t].T, gradient[t]).solution
+        off_row_space = gradient[t] - X[t].T @ coefficients
+        assert float(off_row_space.norm()) <= 1e-6 * float(gradient[t].norm())
+        b = cp.Variable(d)
+        objective = cp.Minimize(weights[t].numpy() @ cp.power(cp.abs(b), q, approx=False))
+        problem = cp.Problem(objective, [X[t].numpy() @ b == y[t].numpy()])
+        problem.solve(solver=cp.CLARABEL)
+        ours = float((weights[t] * beta[t].abs() ** q).sum())
+        assert abs(ours - problem.value) <= 1e-6 * problem.value
+        assert float((beta[t] - torch.as_tensor(b.value)).norm()) <= 1e-4 * float(beta[t].norm())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_weighted_l2_limit_is_the_weighted_minimum_norm_solution(seed):
+    from recovery.convex import weighted_lq_minimization
+    from recovery.kernel_interpolation import weighted_min_norm
+
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(15, 40, generator=g, dtype=F64)
+    y = torch.randn(15, generator=g, dtype=F64)
+    weights = torch.rand(40, generator=g, dtype=F64) + 0.5
+    result = weighted_lq_minimization(X, y, weights, q=2.0, tol=1e-12)
+    # min sum w_i b_i^2 s.t. Xb = y is the minimum-norm solution in the metric diag(w).
+    reference = weighted_min_norm(X, y, 1 / weights)
+    assert bool(result.converged.all())
+    assert float((result.solution - reference).norm()) <= 1e-8 * float(reference.norm())
+
+
+def test_lq_proximal_magnitude_solves_its_equation():
+    from recovery.convex import _lq_magnitude
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.cat([torch.zeros(3, dtype=F64), 10 ** (8 * torch.rand(200, generator=g, dtype=F64) - 6)])
+    c = 10 ** (8 * torch.rand(203, generator=g, dtype=F64) - 4)
+    for q in (1.05, 4 / 3, 1.5, 1.95):
+        u = _lq_magnitude(a, c, q)
+        assert bool((u >= 0).all()) and bool((u <= a).all())
+        assert float((u + c * u ** (q - 1) - a).abs().max()) <= 1e-12 * max(1.0, float(a.max()))
+
+
+def test_lq_rejects_exponents_outside_one_two():
+    from recovery.convex import weighted_lq_minimization
+
+    X, y = torch.randn(3, 5, dtype=F64), torch.randn(3, dtype=F64)
+    for q in (0.5, 2.5, float("nan")):
+        with pytest.raises(ValueError, match="q:"):
+            weighted_lq_minimization(X, y, q=q)

@@ -105,14 +105,24 @@ def weighted_nuclear_minimization(
     return ConvexResult(Y[0] if single else Y, iteration, converged, primal, dual)
 
 
-def weighted_l1_minimization(X, y, weights=None, *, tol: float = 1e-10, max_iter: int = 20_000) -> ConvexResult:
-    r"""Batched basis pursuit :math:`\min \sum_i w_i|\beta_i|` s.t. :math:`X\beta = y`.
+def weighted_lq_minimization(
+    X, y, weights=None, *, q: float = 1.0, tol: float = 1e-10, max_iter: int = 20_000
+) -> ConvexResult:
+    r"""Batched :math:`\min \sum_i w_i|\beta_i|^q` s.t. :math:`X\beta = y`, for :math:`q \in [1, 2]`.
 
     ``X`` is ``(T, n, d)`` (or ``(n, d)``), ``y`` is ``(T, n)``, ``weights`` positive ``(T, d)``
-    (ones when omitted; the flattest depth-2 Hadamard factorisations solve the problem with
-    :math:`w_i = \|X_{:,i}\|^2/n`, paper A, Section 9). Same ADMM, with the soft threshold
-    :math:`\operatorname{sign}(v)\max(|v| - w/\rho, 0)` in place of the singular-value one;
-    ``solution`` is ``(T, d)``.
+    (ones when omitted); ``solution`` is ``(T, d)``. ``q = 1`` is (weighted) basis pursuit. The
+    flattest depth-:math:`k` Hadamard factorisations :math:`\beta = v_1\odot\cdots\odot v_k` of an
+    interpolant minimise this objective with :math:`q = 2 - 2/k` and :math:`w_i = \|X_{:,i}\|^2`
+    (up to a constant; see :func:`recovery.flatness.hadamard_trace` and paper A, Section 9): l1 for
+    depth 2, :math:`q = 4/3, 3/2` for depths 3, 4, tending to the weighted :math:`\ell_2` norm.
+
+    Same ADMM as the nuclear norms, with the entrywise proximal map of
+    :math:`\frac{w}{\rho}|u|^q` in place of the singular-value threshold: the soft threshold
+    :math:`\operatorname{sign}(v)\max(|v| - w/\rho, 0)` for :math:`q = 1`, the shrinkage
+    :math:`v/(1 + 2w/\rho)` for :math:`q = 2`, and otherwise
+    :math:`\operatorname{sign}(v)\,u` with :math:`u \ge 0` the root of
+    :math:`u + c\,u^{q-1} = |v|`, :math:`c = qw/\rho` (see :func:`_lq_magnitude`).
     """
     X = _checks.tensor("X", X)
     single = X.ndim == 2
@@ -126,16 +136,40 @@ def weighted_l1_minimization(X, y, weights=None, *, tol: float = 1e-10, max_iter
         raise ValueError(f"y: expected shape {(T, n)} to match X, got {tuple(y.shape)}")
     weights = _diagonal_weights("weights", None if weights is None else torch.as_tensor(weights).reshape(T, d),
                                 (T, d), X)
+    q = _checks.positive_number("q", q, at_most=2.0)
+    if q < 1:
+        raise ValueError(f"q: expected 1 <= q <= 2 (the problem is convex only for q >= 1), got {q!r}")
     _checks.positive_int("max_iter", max_iter)
     project = _affine_projection("X", X, y, (T, d, 1))
 
-    def soft_threshold(V, threshold):
-        t = threshold[:, None, None] * weights[:, :, None]
-        return torch.sign(V) * (V.abs() - t).clamp(min=0)
+    def proximal(V, threshold):
+        c = threshold[:, None, None] * weights[:, :, None]
+        if q == 1:
+            return torch.sign(V) * (V.abs() - c).clamp(min=0)
+        if q == 2:
+            return V / (1 + 2 * c)
+        return torch.sign(V) * _lq_magnitude(V.abs(), q * c, q)
 
-    beta, iteration, converged, primal, dual = _admm(project, (T, d, 1), X, tol, max_iter, soft_threshold)
+    beta, iteration, converged, primal, dual = _admm(project, (T, d, 1), X, tol, max_iter, proximal)
     beta = beta[..., 0]
     return ConvexResult(beta[0] if single else beta, iteration, converged, primal, dual)
+
+
+def _lq_magnitude(a: torch.Tensor, c: torch.Tensor, q: float, steps: int = 60) -> torch.Tensor:
+    r"""Solve :math:`u + c\,u^{q-1} = a` for :math:`u \ge 0` (``a, c >= 0``, :math:`1 < q < 2`).
+
+    In :math:`t = u^{q-1}` the equation reads :math:`\varphi(t) = t^{1/(q-1)} + ct - a = 0` with
+    :math:`\varphi` convex and increasing on :math:`t \ge 0`, so Newton's method started to the
+    right of the root, at :math:`t_0 = \min(a/c, a^{q-1})` (where :math:`\varphi \ge 0`),
+    decreases monotonically to it and converges quadratically; ``steps`` iterations reach
+    rounding level for the data of a convex solve.
+    """
+    power = 1 / (q - 1)
+    t = torch.minimum(a / c.clamp(min=torch.finfo(a.dtype).tiny), a ** (q - 1))
+    for _ in range(steps):
+        step = (t**power + c * t - a) / (power * t ** (power - 1) + c)
+        t = torch.where(t > 0, (t - step).clamp(min=0), t)
+    return t**power
 
 
 def _affine_projection(name: str, rows: torch.Tensor, b: torch.Tensor, shape: tuple[int, ...]):

@@ -35,7 +35,7 @@ raising ``ValueError`` that names the argument.
 from __future__ import annotations
 
 import torch
-from torch.func import hessian
+from torch.func import grad, hessian, jvp, vmap
 
 from recovery import _checks
 from recovery.measurements import MeasurementMap, SymmetricRankOneMeasurements
@@ -151,6 +151,52 @@ def autodiff_traces(op: MeasurementMap, b, L, R) -> tuple[torch.Tensor, torch.Te
     d1, d2 = op.shape
     over_L, over_R = diagonal[:n_L].sum(), diagonal[n_L:].sum()
     return over_L + over_R, over_L / d1 + over_R / d2
+
+
+def hutchinson_trace(
+    function,
+    blocks,
+    samples: int,
+    generator: torch.Generator,
+    weights=None,
+) -> tuple[float, float]:
+    r"""Seeded Hutchinson estimate of a (weighted) Hessian trace, for sizes where the exact Hessian is too big.
+
+    ``function`` maps the tensors ``blocks`` (e.g. ``(L, R)``) to a scalar; ``weights`` gives one
+    number :math:`w_j` per block (ones when omitted; ``(1/d1, 1/d2)`` gives the scaled trace).
+    With Rademacher probes :math:`z` (entries :math:`\pm1`, drawn from ``generator``) scaled by
+    :math:`\sqrt{w_j}` on block :math:`j`, :math:`\mathbb{E}\,z^\top\nabla^2 f\,z = \sum_j w_j
+    \operatorname{tr}_j \nabla^2 f`; each :math:`\nabla^2 f\,z` is a forward-over-reverse
+    Hessian-vector product (``torch.func.jvp`` of ``torch.func.grad``, vectorised over probes), so
+    nothing of size :math:`n^2` is formed. Returns ``(estimate, standard_error)``, the mean of
+    ``samples`` probes and its standard error.
+    """
+    blocks = [_checks.tensor(f"blocks[{j}]", block) for j, block in enumerate(blocks)]
+    if not blocks:
+        raise ValueError("blocks: expected at least one tensor")
+    samples = _checks.positive_int("samples", samples)
+    if samples < 2:
+        raise ValueError(f"samples: need at least 2 probes for a standard error, got {samples}")
+    weights = [1.0] * len(blocks) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(blocks) or not all(w > 0 for w in weights):
+        raise ValueError(f"weights: expected {len(blocks)} positive numbers, one per block, got {weights}")
+    like = blocks[0]
+    sizes = [block.numel() for block in blocks]
+    point = torch.cat([block.reshape(-1) for block in blocks])
+
+    def flat_function(theta: torch.Tensor) -> torch.Tensor:
+        pieces = torch.split(theta, sizes)
+        return function(*(piece.reshape(block.shape) for piece, block in zip(pieces, blocks, strict=True)))
+
+    signs = torch.randint(0, 2, (samples, point.numel()), generator=generator, device=generator.device)
+    scale = torch.cat([torch.full((n,), w**0.5, dtype=like.dtype) for n, w in zip(sizes, weights, strict=True)])
+    probes = (2 * signs.to(like.dtype) - 1).to(like.device) * scale.to(like.device)
+
+    def quadratic_form(probe: torch.Tensor) -> torch.Tensor:
+        return probe @ jvp(grad(flat_function), (point,), (probe,))[1]
+
+    values = vmap(quadratic_form)(probes)
+    return float(values.mean()), float(values.std() / samples**0.5)
 
 
 def balancedness_gap(L, R) -> torch.Tensor:

@@ -31,6 +31,90 @@ def low_rank_matrix(
     return M / torch.linalg.matrix_norm(M)
 
 
+def robust_pca_problem(
+    d1: int,
+    d2: int,
+    rank: int,
+    outliers: int,
+    generator: torch.Generator,
+    *,
+    magnitude: float = 10.0,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Return :math:`(M^\star, S^\star)` for robust PCA, :math:`Y = M^\star + S^\star` (Theorem 1.3).
+
+    :math:`M^\star` is :func:`low_rank_matrix` (unit Frobenius norm). :math:`S^\star` has at
+    most ``outliers`` nonzeros in every row and in every column: with :math:`d_1 \le d_2`, row
+    :math:`i` is corrupted in the columns :math:`\pi_2((\pi_1(i) + s) \bmod d_2)`,
+    :math:`s = 0,\dots,l-1`, for random permutations :math:`\pi_1, \pi_2` (so every row has
+    exactly :math:`l` outliers, every column at most :math:`l`; transposed when :math:`d_1 > d_2`).
+    The support is thus random but never violates the budget, which a Bernoulli support would.
+    Values are i.i.d. :math:`N(0, 1)` times ``magnitude`` times the root-mean-square entry
+    :math:`1/\sqrt{d_1d_2}` of :math:`M^\star`: gross corruptions, ten times a typical entry by
+    default. ``outliers = 0`` gives :math:`S^\star = 0`; more than :math:`\min(d_1, d_2)` per row
+    and column is impossible and raises ``ValueError``.
+    """
+    M = low_rank_matrix(d1, d2, rank, generator, dtype=dtype)
+    if isinstance(outliers, bool) or not isinstance(outliers, int) or outliers < 0:
+        raise ValueError(f"outliers: expected a non-negative integer, got {outliers!r}")
+    if outliers > min(d1, d2):
+        raise ValueError(
+            f"outliers: at most min(d1, d2) = {min(d1, d2)} per row and column fit a {d1} x {d2} "
+            f"matrix, got {outliers}"
+        )
+    magnitude = _checks.positive_number("magnitude", magnitude)
+    short, long = min(d1, d2), max(d1, d2)
+    start = torch.randperm(short, generator=generator)
+    shift = torch.arange(outliers)
+    rows = torch.arange(short).repeat_interleave(outliers)
+    cols = torch.randperm(long, generator=generator)[((start[:, None] + shift) % long).reshape(-1)]
+    S = torch.zeros(short, long, dtype=dtype)
+    S[rows, cols] = magnitude / (d1 * d2) ** 0.5 * torch.randn(rows.numel(), generator=generator, dtype=dtype)
+    return M, (S if d1 <= d2 else S.T.contiguous())
+
+
+def network_target(
+    d: int,
+    positive: int,
+    negative: int,
+    generator: torch.Generator,
+    *,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Return teacher weights :math:`(U_1^\star, U_2^\star)` of a quadratic-activation network.
+
+    The teacher is :math:`y(x) = \|U_1^{\star\top} x\|^2 - \|U_2^{\star\top} x\|^2`, with
+    :math:`U_1^\star \in \mathbb{R}^{d\times r_1}` (``positive`` components) and
+    :math:`U_2^\star \in \mathbb{R}^{d\times r_2}` (``negative``, possibly 0: covariance
+    estimation), i.i.d. Gaussian and scaled together so that
+    :math:`M^\star = U_1^\star U_1^{\star\top} - U_2^\star U_2^{\star\top}` has unit Frobenius
+    norm (Theorem 1.4). :math:`M^\star` has :math:`r_1` positive and :math:`r_2` negative
+    eigenvalues almost surely, so :math:`r_1 + r_2 \le d` is required.
+    """
+    _checks.positive_int("d", d)
+    _checks.positive_int("positive", positive)
+    if isinstance(negative, bool) or not isinstance(negative, int) or negative < 0:
+        raise ValueError(f"negative: expected a non-negative integer, got {negative!r}")
+    if positive + negative > d:
+        raise ValueError(f"negative: positive + negative = {positive + negative} components exceed d = {d}")
+    U1 = torch.randn(d, positive, generator=generator, dtype=dtype)
+    U2 = torch.randn(d, negative, generator=generator, dtype=dtype)
+    size = torch.linalg.matrix_norm(U1 @ U1.T - U2 @ U2.T) ** 0.5
+    return U1 / size, U2 / size
+
+
+def sparse_vector(d: int, sparsity: int, generator: torch.Generator, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    r"""Return a unit-norm :math:`x^\star \in \mathbb{R}^d` with ``sparsity`` Gaussian nonzeros on a
+    uniformly random support (the sparse-recovery model of the depth discussion, Section 9)."""
+    _checks.positive_int("d", d)
+    _checks.positive_int("sparsity", sparsity)
+    if sparsity > d:
+        raise ValueError(f"sparsity: must be at most d = {d}, got {sparsity}")
+    x = torch.zeros(d, dtype=dtype)
+    x[torch.randperm(d, generator=generator)[:sparsity]] = torch.randn(sparsity, generator=generator, dtype=dtype)
+    return x / torch.linalg.vector_norm(x)
+
+
 def completion_problem(
     d1: int,
     d2: int,

@@ -1,0 +1,86 @@
+"""Ground-truth samplers: the structure each model promises, reproducibility, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from recovery import problems
+from recovery.convex import robust_pca
+
+F64 = torch.float64
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("d1", "d2", "outliers"), [(12, 12, 3), (8, 15, 2), (15, 8, 4), (6, 9, 6), (5, 5, 0)])
+def test_robust_pca_outliers_respect_the_budget_per_row_and_column(seed, d1, d2, outliers):
+    M, S = problems.robust_pca_problem(d1, d2, 2, outliers, torch.Generator().manual_seed(seed))
+    assert M.shape == S.shape == (d1, d2)
+    assert float(torch.linalg.matrix_norm(M)) == pytest.approx(1.0, rel=1e-14)
+    assert int(torch.linalg.matrix_rank(M)) == 2
+    support = S != 0
+    assert int(support.sum(dim=1).max()) <= outliers and int(support.sum(dim=0).max()) <= outliers
+    # The shorter side is fully used: every row (d1 <= d2) or column gets exactly `outliers`.
+    per_short_side = support.sum(dim=1) if d1 <= d2 else support.sum(dim=0)
+    assert bool((per_short_side == outliers).all())
+    again = problems.robust_pca_problem(d1, d2, 2, outliers, torch.Generator().manual_seed(seed))
+    assert torch.equal(again[0], M) and torch.equal(again[1], S)
+
+
+def test_robust_pca_support_is_random():
+    """Different seeds give different supports, and over many draws every entry gets corrupted."""
+    hits = torch.zeros(6, 9)
+    for seed in range(200):
+        _, S = problems.robust_pca_problem(6, 9, 1, 2, torch.Generator().manual_seed(seed))
+        hits += S != 0
+    assert bool((hits > 0).all())
+    # Each of the 6 x 2 outliers lands uniformly on 9 columns: about 200 * 2 / 9 hits per entry.
+    assert float(hits.min()) > 20 and float(hits.max()) < 70
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sampled_robust_pca_is_recovered_by_the_relaxation(seed):
+    """Theorem 1.3's regime: few outliers per row and column, budget ||S*||_1 exactly."""
+    g = torch.Generator().manual_seed(seed)
+    M, S = problems.robust_pca_problem(25, 25, 1, 1, g)
+    result = robust_pca(M + S, float(S.abs().sum()))
+    assert bool(result.converged)
+    assert float(torch.linalg.matrix_norm(result.solution - M)) <= 1e-6
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("positive", "negative"), [(3, 0), (2, 1), (1, 2), (1, 0)])
+def test_network_target_has_the_promised_inertia_and_unit_norm(seed, positive, negative):
+    U1, U2 = problems.network_target(10, positive, negative, torch.Generator().manual_seed(seed))
+    assert U1.shape == (10, positive) and U2.shape == (10, negative)
+    M = U1 @ U1.T - U2 @ U2.T
+    assert float(torch.linalg.matrix_norm(M)) == pytest.approx(1.0, rel=1e-14)
+    eigenvalues = torch.linalg.eigvalsh(M)
+    assert int((eigenvalues > 1e-10).sum()) == positive and int((eigenvalues < -1e-10).sum()) == negative
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sparse_vector(seed):
+    x = problems.sparse_vector(50, 7, torch.Generator().manual_seed(seed))
+    assert int((x != 0).sum()) == 7 and float(x.norm()) == pytest.approx(1.0, rel=1e-14)
+    assert torch.equal(x, problems.sparse_vector(50, 7, torch.Generator().manual_seed(seed)))
+
+
+def test_samplers_reject_bad_input():
+    g = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match="outliers: at most min"):
+        problems.robust_pca_problem(5, 8, 1, 6, g)
+    with pytest.raises(ValueError, match="outliers:"):
+        problems.robust_pca_problem(5, 8, 1, -1, g)
+    with pytest.raises(ValueError, match="rank:"):
+        problems.robust_pca_problem(5, 8, 6, 1, g)
+    with pytest.raises(ValueError, match="magnitude:"):
+        problems.robust_pca_problem(5, 8, 1, 1, g, magnitude=float("inf"))
+    with pytest.raises(ValueError, match="negative:"):
+        problems.network_target(4, 3, 2, g)
+    with pytest.raises(ValueError, match="negative:"):
+        problems.network_target(4, 1, -1, g)
+    with pytest.raises(ValueError, match="positive:"):
+        problems.network_target(4, 0, 1, g)
+    with pytest.raises(ValueError, match="sparsity:"):
+        problems.sparse_vector(4, 5, g)
