@@ -67,6 +67,16 @@ def test_provenance_names_commit_and_versions(tmp_path):
     assert record["runtime_seconds"] >= 0
 
 
+def test_provenance_records_the_code_state_when_the_run_started(tmp_path, monkeypatch):
+    """The checkout may change during a long run; the record must describe the code that ran."""
+    from recovery import provenance
+
+    states = iter([{"commit": "a" * 40, "dirty": False}, {"commit": "b" * 40, "dirty": True}])
+    monkeypatch.setattr(provenance, "git_state", lambda: next(states))
+    record = json.loads(figures.reproduce(FIGURE_IDS[0], out=tmp_path).read_text())
+    assert record["git"] == {"commit": "a" * 40, "dirty": False}
+
+
 def test_cli_list_and_errors(capsys, tmp_path):
     assert cli.main(["list"]) == 0
     listing = capsys.readouterr().out

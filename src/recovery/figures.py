@@ -48,7 +48,7 @@ class FigureSpec:
 
 _REGISTRY: dict[str, FigureSpec] = {}
 # Modules whose import registers figures; later chapters append theirs.
-_FIGURE_MODULES = ("recovery.experiments.identity_map",)
+_FIGURE_MODULES = ("recovery.experiments.identity_map", "recovery.experiments.network")
 
 
 def register(spec: FigureSpec) -> FigureSpec:
@@ -120,6 +120,7 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".") -> Path:
     params = parameters(figure_id, scale)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    code = provenance.git_state()  # the code that computes, not the checkout at the end
     start = time.perf_counter()
     rows = spec.compute(params)
     runtime = time.perf_counter() - start
@@ -130,6 +131,7 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".") -> Path:
         fig.savefig(out / f"{figure_id}.png", metadata={"Software": None})
     plt.close(fig)
     record = provenance.record(
+        git=code,
         figure=figure_id,
         scale=scale,
         notebook=spec.notebook,

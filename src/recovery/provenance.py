@@ -59,12 +59,16 @@ def device() -> dict[str, Any]:
     return info
 
 
-def record(**fields: Any) -> dict[str, Any]:
-    """Return ``fields`` plus versions, git state, device and a UTC timestamp."""
+def record(*, git: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """Return ``fields`` plus versions, git state, device and a UTC timestamp.
+
+    ``git`` is the :func:`git_state` to record, read now when omitted; a long run should pass the
+    state read when it *started*, since the checkout may change while it computes.
+    """
     return {
         **fields,
         "package": {"name": "recovery", "version": recovery.__version__},
-        "git": git_state(),
+        "git": git_state() if git is None else git,
         "python": sys.version.split()[0],
         "libraries": {name: metadata.version(name) for name in _LIBRARIES},
         "device": device(),

@@ -1,0 +1,205 @@
+r"""Quadratic-activation networks and covariance estimation (flat-minima paper, Theorem 1.4).
+
+The student :math:`x \mapsto \|U_1^\top x\|^2 - \|U_2^\top x\|^2` fits :math:`m` samples of a teacher
+with :math:`r_1` positive and :math:`r_2` negative components, :math:`y_i = x_i^\top M^\star x_i`,
+:math:`x_i \sim N(0, I_d)`: matrix sensing with :math:`A_i = x_ix_i^\top` of a symmetric target.
+Its flat interpolants solve the *flat relaxation*
+:math:`\min \|D^{1/2}XD^{1/2}\|_*` subject to :math:`x_i^\top X x_i = y_i`, with
+:math:`D = \frac1m\sum_i\|x_i\|^2x_ix_i^\top` (up to a constant factor, which changes no minimiser);
+covariance estimation (:math:`r_2 = 0`, :math:`M^\star \succeq 0`) restricts to :math:`X \succeq 0`,
+where the weighted nuclear norm is :math:`\operatorname{tr}(DX)`.
+
+The sweep solves, for each :math:`(d, m)` and each trial, the flat relaxation, plain nuclear-norm
+minimisation (the baseline of the paper's Figure 3(d)) and the minimum-Frobenius-norm interpolant
+(another interpolating solution, the one a linear model in the features :math:`xx^\top` returns),
+all on the same draw, and records recovery errors and the *generalisation error* on fresh
+inputs, in closed form: for :math:`E = X - M^\star` symmetric and :math:`x \sim N(0, I)`,
+
+.. math::
+   \mathbb{E}\,(x^\top E x)^2 = 2\|E\|_F^2 + (\operatorname{tr} E)^2 ,
+
+reported relative to :math:`\mathbb{E}\,(x^\top M^\star x)^2`, the error of predicting zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from recovery import convex, flatness, problems
+from recovery.experiments import trial_generator
+from recovery.figures import FigureSpec, Row, column, register
+from recovery.measurements import gaussian_quadratic
+
+FIGURE_ID = "flat-network"
+SUCCESS = 1e-6  # recovery when ||X - M*||_F < SUCCESS (||M*||_F = 1), as in the paper
+MODELS = {"network": "symmetric", "covariance": "psd"}
+METHODS = ("flat", "nuclear", "min-norm")
+
+
+def expected_squared_error(E: torch.Tensor) -> torch.Tensor:
+    r"""Return :math:`\mathbb{E}(x^\top E x)^2 = 2\|E\|_F^2 + (\operatorname{tr}E)^2` for symmetric
+    ``E`` (batched over leading dimensions) and :math:`x \sim N(0, I)`."""
+    trace = torch.diagonal(E, dim1=-2, dim2=-1).sum(dim=-1)
+    return 2 * torch.linalg.matrix_norm(E).square() + trace.square()
+
+
+def degrees_of_freedom(d: int, rank: int) -> int:
+    """Dimension of the manifold of symmetric ``d x d`` matrices of rank ``rank``."""
+    return rank * d - rank * (rank - 1) // 2
+
+
+def solve_point(d: int, m: int, model: str, params: Mapping[str, Any], index: tuple[int, ...]) -> list[Row]:
+    """Draw ``params["trials"]`` instances at ``(d, m)`` and solve them, batched; one row per
+    (trial, method)."""
+    if model not in MODELS:
+        raise ValueError(f"model: expected one of {sorted(MODELS)}, got {model!r}")
+    positive, negative = params["components"][model]
+    stacks, data, truths, weights = [], [], [], []
+    for trial in range(params["trials"]):
+        generator = trial_generator(params["seed"], *index, trial)
+        U1, U2 = problems.network_target(d, positive, negative, generator)
+        op = gaussian_quadratic(m, d, generator)
+        M = U1 @ U1.T - U2 @ U2.T
+        stacks.append(op.x[:, :, None] * op.x[:, None, :])
+        data.append(op.apply(M))
+        truths.append(M)
+        weights.append(flatness.rescaling_matrices(op)[0])
+    A, y, M, D = (torch.stack(item) for item in (stacks, data, truths, weights))
+    kind = MODELS[model]
+    options = {"kind": kind, "tol": params["tol"], "max_iter": params["max_iter"]}
+    flat = convex.weighted_nuclear_minimization(A, y, D, D, **options)
+    nuclear = convex.weighted_nuclear_minimization(A, y, **options)
+    flat_features = A.reshape(A.shape[0], m, -1)
+    min_norm = torch.linalg.pinv(flat_features) @ y[..., None]
+    solutions = {
+        "flat": (flat.solution, flat.converged, flat.iterations),
+        "nuclear": (nuclear.solution, nuclear.converged, nuclear.iterations),
+        "min-norm": (min_norm.reshape(M.shape), torch.ones(M.shape[0], dtype=torch.bool), 0),
+    }
+    baseline = expected_squared_error(M)
+    rows = []
+    for method, (X, converged, iterations) in solutions.items():
+        error = torch.linalg.matrix_norm(X - M)
+        generalisation = expected_squared_error(X - M) / baseline
+        for trial in range(M.shape[0]):
+            rows.append(
+                {
+                    "model": model, "d": d, "m": m, "trial": trial, "method": method,
+                    "error": float(error[trial]),
+                    "success": int(bool(error[trial] < SUCCESS)),
+                    "generalisation_error": float(generalisation[trial]),
+                    "converged": int(bool(converged[trial])),
+                    "iterations": iterations,
+                }
+            )
+    return rows
+
+
+def compute(params: Mapping[str, Any]) -> list[Row]:
+    """Sweep ``models x dims x ratios``; trial ``t`` at grid point ``(i, j)`` of model number
+    ``k`` is drawn from ``trial_generator(seed, k, i, j, t)``.
+
+    The number of samples is ``m = round(ratio * degrees_of_freedom(d, r1 + r2))``. It must stay
+    below :math:`d(d+1)/2`, the dimension of the symmetric matrices: beyond it the samples
+    determine :math:`X` by linear algebra alone and there is nothing to compare.
+    Parameters: ``models``, ``components`` (``{model: [r1, r2]}``), ``dims``, ``ratios``,
+    ``trials``, ``tol``, ``max_iter``, ``seed``.
+    """
+    rows: list[Row] = []
+    for k, model in enumerate(params["models"]):
+        rank = sum(params["components"][model])
+        for i, d in enumerate(params["dims"]):
+            for j, ratio in enumerate(params["ratios"]):
+                m = samples(d, rank, ratio)
+                if m >= d * (d + 1) // 2:
+                    raise ValueError(f"ratios: {ratio} gives m = {m} >= d(d+1)/2 = {d * (d + 1) // 2} at d = {d}")
+                rows += [{**row, "ratio": ratio} for row in solve_point(d, m, model, params, (k, i, j))]
+    return rows
+
+
+def samples(d: int, rank: int, ratio: float) -> int:
+    """Number of samples ``round(ratio * degrees_of_freedom(d, rank))``."""
+    return round(ratio * degrees_of_freedom(d, rank))
+
+
+def success_frequency(rows: list[Row], model: str, method: str, dims, ratios) -> np.ndarray:
+    """Fraction of successful trials, ``(len(ratios), len(dims))`` for a phase diagram."""
+    return np.array(
+        [[np.mean(column(rows, "success", model=model, method=method, d=d, ratio=ratio)) for d in dims]
+         for ratio in ratios]
+    )
+
+
+def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
+    """Per model (rows): flat and nuclear success frequency over (d, m / degrees of freedom), and
+    the generalisation error against m at the largest d for flat, nuclear and minimum-norm
+    interpolants."""
+    dims, ratios, models = params["dims"], params["ratios"], params["models"]
+    fig, axes = plt.subplots(len(models), 3, figsize=(11.5, 3.5 * len(models)), layout="constrained",
+                             squeeze=False)
+    half_d = (dims[-1] - dims[0]) / max(len(dims) - 1, 1) / 2
+    half_r = (ratios[-1] - ratios[0]) / max(len(ratios) - 1, 1) / 2
+    extent = (dims[0] - half_d, dims[-1] + half_d, ratios[0] - half_r, ratios[-1] + half_r)
+    for row_axes, model in zip(axes, models, strict=True):
+        positive, negative = params["components"][model]
+        rank = positive + negative
+        for axis, method in zip(row_axes[:2], ("flat", "nuclear"), strict=True):
+            image = axis.imshow(success_frequency(rows, model, method, dims, ratios), origin="lower",
+                                cmap="gray", vmin=0, vmax=1, extent=extent, aspect="auto",
+                                interpolation="nearest")
+            axis.axhline(1.0, color="tab:red", lw=1.2, label=f"m = {rank}d - {rank * (rank - 1) // 2}")
+            axis.set(xlabel="dimension d", ylabel="m / degrees of freedom",
+                     title=f"{model} (r1 = {positive}, r2 = {negative}): {method}")
+            axis.grid(False)
+            axis.legend(loc="upper left", frameon=False, labelcolor="tab:red")
+        fig.colorbar(image, ax=row_axes[1], label="success frequency")
+        last = dims[-1]
+        for method, marker in zip(METHODS, ("o", "s", "^"), strict=True):
+            medians = [np.median(column(rows, "generalisation_error", model=model, method=method, d=last,
+                                        ratio=ratio)) for ratio in ratios]
+            row_axes[2].plot(ratios, np.maximum(medians, FLOOR), marker=marker, label=method)
+        row_axes[2].axvline(1.0, color="tab:red", lw=1, ls="--")
+        row_axes[2].set(yscale="log", xlabel="m / degrees of freedom",
+                        ylabel="relative test error (median)",
+                        title=f"{model}, d = {last}: error on fresh inputs")
+        row_axes[2].legend(frameon=False)
+    fig.suptitle(f"Flat vs nuclear-norm relaxation, {params['trials']} trials per point; white: every "
+                 f"trial recovers M* (error < {SUCCESS:g}); test errors below {FLOOR:g} drawn at {FLOOR:g}")
+    return fig
+
+
+FLOOR = 1e-18
+
+
+register(
+    FigureSpec(
+        id=FIGURE_ID,
+        notebook="notebooks/flat_network.ipynb",
+        claim=(
+            "Theorem 1.4 (flat-minima paper): flat interpolants of quadratic-activation networks and "
+            "of covariance estimation recover M* (zero generalisation error) once m is a small "
+            "multiple of (r1 + r2) d, where nuclear-norm minimisation does."
+        ),
+        scales={
+            "ci": {
+                "models": ["network", "covariance"], "components": {"network": [2, 1], "covariance": [3, 0]},
+                "dims": [10, 12], "ratios": [1.0, 2.0], "trials": 2,
+                "tol": 1e-10, "max_iter": 5000, "seed": 2024,
+            },
+            "paper": {
+                "models": ["network", "covariance"], "components": {"network": [2, 1], "covariance": [3, 0]},
+                "dims": [12, 16, 20, 24, 28, 32, 36, 40],
+                "ratios": [0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25],
+                "trials": 10, "tol": 1e-9, "max_iter": 5000, "seed": 2024,
+            },
+        },
+        compute=compute,
+        plot=plot,
+    )
+)
