@@ -27,6 +27,7 @@ from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 
 from recovery import provenance
@@ -48,7 +49,8 @@ class FigureSpec:
 
 _REGISTRY: dict[str, FigureSpec] = {}
 # Modules whose import registers figures; later chapters append theirs.
-_FIGURE_MODULES = ("recovery.experiments.identity_map", "recovery.experiments.network")
+_FIGURE_MODULES = ("recovery.experiments.identity_map", "recovery.experiments.network",
+                  "recovery.experiments.robust_pca")
 
 
 def register(spec: FigureSpec) -> FigureSpec:
@@ -184,3 +186,23 @@ def _number(text: str) -> int | float | str:
 def column(rows: list[Row], name: str, **where: Any) -> list[Any]:
     """Return the values of ``name`` over the rows whose fields equal ``where``."""
     return [row[name] for row in rows if all(row[k] == v for k, v in where.items())]
+
+
+def phase_diagram(axis, frequency, xs, ys, *, xlabel: str, ylabel: str, title: str):
+    """Draw a success-frequency grid ``frequency[len(ys), len(xs)]`` in grey scale on ``axis``.
+
+    White is 1 (every trial succeeded), black 0; cells are centred on the (equally spaced) grid
+    values ``xs`` and ``ys``. Returns the image, for a colour bar.
+    """
+    frequency = np.asarray(frequency, dtype=float)
+    if frequency.shape != (len(ys), len(xs)):
+        raise ValueError(f"frequency: expected shape {(len(ys), len(xs))}, got {frequency.shape}")
+    half_x = (xs[-1] - xs[0]) / max(len(xs) - 1, 1) / 2 or 0.5
+    half_y = (ys[-1] - ys[0]) / max(len(ys) - 1, 1) / 2 or 0.5
+    extent = (xs[0] - half_x, xs[-1] + half_x, ys[0] - half_y, ys[-1] + half_y)
+    image = axis.imshow(frequency, origin="lower", cmap="gray", vmin=0, vmax=1, extent=extent,
+                        aspect="auto", interpolation="nearest")
+    axis.set(xlabel=xlabel, ylabel=ylabel, title=title, xlim=extent[:2], ylim=extent[2:])
+    axis.grid(False)
+    return image
+

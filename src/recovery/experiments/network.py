@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 
 from recovery import convex, flatness, problems
 from recovery.experiments import trial_generator
-from recovery.figures import FigureSpec, Row, column, register
+from recovery.figures import FigureSpec, Row, column, phase_diagram, register
 from recovery.measurements import gaussian_quadratic
 
 FIGURE_ID = "flat-network"
@@ -143,20 +143,14 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     dims, ratios, models = params["dims"], params["ratios"], params["models"]
     fig, axes = plt.subplots(len(models), 3, figsize=(11.5, 3.5 * len(models)), layout="constrained",
                              squeeze=False)
-    half_d = (dims[-1] - dims[0]) / max(len(dims) - 1, 1) / 2
-    half_r = (ratios[-1] - ratios[0]) / max(len(ratios) - 1, 1) / 2
-    extent = (dims[0] - half_d, dims[-1] + half_d, ratios[0] - half_r, ratios[-1] + half_r)
     for row_axes, model in zip(axes, models, strict=True):
         positive, negative = params["components"][model]
         rank = positive + negative
         for axis, method in zip(row_axes[:2], ("flat", "nuclear"), strict=True):
-            image = axis.imshow(success_frequency(rows, model, method, dims, ratios), origin="lower",
-                                cmap="gray", vmin=0, vmax=1, extent=extent, aspect="auto",
-                                interpolation="nearest")
+            image = phase_diagram(axis, success_frequency(rows, model, method, dims, ratios), dims, ratios,
+                                  xlabel="dimension d", ylabel="m / degrees of freedom",
+                                  title=f"{model} (r1 = {positive}, r2 = {negative}): {method}")
             axis.axhline(1.0, color="tab:red", lw=1.2, label=f"m = {rank}d - {rank * (rank - 1) // 2}")
-            axis.set(xlabel="dimension d", ylabel="m / degrees of freedom",
-                     title=f"{model} (r1 = {positive}, r2 = {negative}): {method}")
-            axis.grid(False)
             axis.legend(loc="upper left", frameon=False, labelcolor="tab:red")
         fig.colorbar(image, ax=row_axes[1], label="success frequency")
         last = dims[-1]
