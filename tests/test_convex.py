@@ -352,3 +352,21 @@ def test_lq_rejects_exponents_outside_one_two():
     for q in (0.5, 2.5, float("nan")):
         with pytest.raises(ValueError, match="q:"):
             weighted_lq_minimization(X, y, q=q)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_symmetric_projection_equals_the_general_one_on_symmetric_matrices(seed):
+    """The half-size svec projection must be the Frobenius projection onto {A(V) = b}."""
+    from recovery.convex import _affine_projection, _symmetric_affine_projection
+
+    g = torch.Generator().manual_seed(seed)
+    T, m, d = 2, 15, 7
+    x = torch.randn(T, m, d, generator=g, dtype=F64)
+    A = x[..., :, None] * x[..., None, :]
+    b = torch.randn(T, m, generator=g, dtype=F64)
+    V = torch.randn(T, d, d, generator=g, dtype=F64)
+    V = V + V.transpose(-1, -2)
+    general = _affine_projection("A", A.reshape(T, m, -1), b, (T, d, d))(V)
+    symmetric = _symmetric_affine_projection(A, b)(V)
+    assert float((general - symmetric).abs().max()) <= 1e-12 * float(general.abs().max())
+    assert float((torch.einsum("tmij,tij->tm", A, symmetric) - b).abs().max()) <= 1e-11

@@ -20,7 +20,8 @@ flat-minima paper (Theorem 3.2) when :math:`D_1, D_2` are the rescaling matrices
    U^{k+1} &= U^k + X^{k+1} - Z^{k+1}.
 
 For matrix completion (:func:`weighted_nuclear_completion`, diagonal :math:`D_1, D_2`) the
-projection is an overwrite of the observed entries. Otherwise it uses :math:`Q = C^{-1}\tilde A`
+projection is an overwrite of the observed entries; for symmetric problems it works in the
+:math:`d(d+1)/2` coordinates of the symmetric matrices. Otherwise it uses :math:`Q = C^{-1}\tilde A`
 with :math:`\tilde A\tilde A^\top = CC^\top` (one Cholesky factorisation per instance, done
 once): :math:`P(V) = V - Q^\top(QV - C^{-1}b)`, two batched matrix-vector products per iteration.
 :math:`\rho` is balanced per instance every 10 iterations (doubled or halved when the primal
@@ -98,8 +99,11 @@ def weighted_nuclear_minimization(
         raise ValueError("kind: symmetric and psd problems need square symmetric A_i and D1 = D2")
     # Work with X = D1 Y D2 and the rescaled stack A_i D1^{-1} ... D2^{-1}.
     left, right = torch.linalg.inv(D1), torch.linalg.inv(D2)
-    rescaled = (left.transpose(-1, -2)[:, None] @ A @ right.transpose(-1, -2)[:, None]).reshape(T, m, -1)
-    project = _affine_projection("A", rescaled, b, (T, d1, d2))
+    rescaled = left.transpose(-1, -2)[:, None] @ A @ right.transpose(-1, -2)[:, None]
+    if kind == "general":
+        project = _affine_projection("A", rescaled.reshape(T, m, -1), b, (T, d1, d2))
+    else:
+        project = _symmetric_affine_projection(rescaled, b)
     X, iteration, converged, primal, dual = _admm(project, (T, d1, d2), A, tol, max_iter, _PROXIMAL[kind])
     Y = left @ X @ right
     return ConvexResult(Y[0] if single else Y, iteration, converged, primal, dual)
@@ -184,6 +188,28 @@ def _affine_projection(name: str, rows: torch.Tensor, b: torch.Tensor, shape: tu
     def project(V):
         flat = V.reshape(shape[0], -1, 1)
         return (flat - Q.transpose(-1, -2) @ (Q @ flat - c)).reshape(shape)
+
+    return project
+
+
+def _symmetric_affine_projection(rows: torch.Tensor, b: torch.Tensor):
+    r"""Projection onto :math:`\{V = V^\top : \langle A_i, V\rangle = b_i\}` for symmetric ``(T, m, d, d)``
+    ``rows``, computed in the isometric coordinates
+    :math:`\operatorname{svec}(V) = (V_{jj}, \sqrt2 V_{jk})_{j<k}` of the symmetric matrices, where
+    :math:`\langle A_i, V\rangle = \operatorname{svec}(A_i)\cdot\operatorname{svec}(V)`: vectors of
+    length :math:`d(d+1)/2` instead of :math:`d^2`, half the work of the general projection."""
+    T, _, d, _ = rows.shape
+    upper, lower = torch.triu_indices(d, d, device=rows.device)
+    weight = torch.full(upper.shape, 2.0, dtype=rows.dtype, device=rows.device).sqrt()
+    weight[upper == lower] = 1.0
+    inner = _affine_projection("A", rows[:, :, upper, lower] * weight, b, (T, upper.numel(), 1))
+
+    def project(V):
+        v = inner((V[:, upper, lower] * weight)[..., None])[..., 0] / weight
+        projected = torch.zeros_like(V)
+        projected[:, upper, lower] = v
+        projected[:, lower, upper] = v
+        return projected
 
     return project
 

@@ -190,7 +190,7 @@ register(
                 "models": ["network", "covariance"], "components": {"network": [2, 1], "covariance": [3, 0]},
                 "dims": [12, 16, 20, 24, 28, 32, 36, 40],
                 "ratios": [0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25],
-                "trials": 10, "tol": 1e-9, "max_iter": 5000, "seed": 2024,
+                "trials": 10, "tol": 1e-9, "max_iter": 3000, "seed": 2024,
             },
         },
         compute=compute,
