@@ -163,7 +163,8 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
         excess = np.maximum(column(rows, "trace_excess", family=family), FLOOR)
         error = column(rows, "error", family=family)
         left.scatter(excess, error, label=label, **styles[family])
-    left.axvline(FLOOR, color="grey", lw=0.8, ls=":")
+    if min(column(rows, "trace_excess")) <= FLOOR:
+        left.axvline(FLOOR, color="grey", lw=0.8, ls=":", label=f"excess at or below {FLOOR:g}")
     left.set(
         xscale="log", yscale="log",
         xlabel=r"trace excess: scaled trace / $4\|D_1M^\star D_2\|_*$ $-$ 1",
@@ -183,9 +184,8 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     )
     right.legend(loc="center right", frameon=False)
     fig.suptitle(
-        f"Gaussian sensing, {params['d']} x {params['d']}, rank {params['rank']}, "
-        f"m = {params['m']}, width k = {params['width']}; dotted line: excess at or below "
-        f"{FLOOR:g}"
+        f"One Gaussian sensing instance: {params['d']} x {params['d']}, rank {params['rank']}, "
+        f"m = {params['m']} measurements, width k = {params['width']}"
     )
     return fig
 
