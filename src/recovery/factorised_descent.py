@@ -135,9 +135,9 @@ def trace_penalised_descent(
     (Srebro-Shraibman), whose solutions tend, as :math:`\lambda \to 0`, to those of the flat
     relaxation (Theorem 3.2). Two conditions make the homotopy work: the decay must be slow enough
     for the iterates to follow that path, with :math:`\lambda_0/(1-q)` large enough to shrink the
-    surplus columns away while the pull is strong; and :math:`\lambda_0` should stay below about
+    surplus columns away while the pull is strong; and :math:`\lambda_0` should not be far above
     half the largest singular value of :math:`D_1 M D_2` for the target :math:`M`, or everything
-    shrinks to the saddle point at zero faster than the decay can release it.
+    may shrink towards the saddle point at zero faster than the decay can release it.
     """
     penalty = _checks.positive_number("penalty", penalty)
     decay = _checks.positive_number("decay", decay, at_most=1.0)

@@ -83,6 +83,19 @@ def null_space_interpolant(op: DenseMeasurements, M, distance: float, generator:
     return M + distance * N / torch.linalg.matrix_norm(N)
 
 
+def instance(params: Mapping[str, Any]) -> tuple[DenseMeasurements, torch.Tensor, torch.Tensor]:
+    """Return the map, the truth and the data ``(op, M, b)`` of the experiment with ``params``.
+
+    A ``d x d`` truth of rank ``rank`` (unit Frobenius norm) seen through ``m`` Gaussian
+    measurements, both drawn from ``trial_generator(seed, 0)``.
+    """
+    generator = trial_generator(params["seed"], 0)
+    d = params["d"]
+    op = gaussian_sensing(params["m"], d, d, generator)
+    M = problems.low_rank_matrix(d, d, params["rank"], generator)
+    return op, M, op.measure(M)
+
+
 def compute(params: Mapping[str, Any]) -> list[Row]:
     """Scaled trace, recovery error and loss of every interpolant of one instance.
 
@@ -91,15 +104,12 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
     trace-penalised descent, with ``penalty`` and ``decay``), ``tol`` and ``max_iter`` (both
     optimisers), ``null_points`` (random interpolants at distances log-spaced from ``1e-6`` to
     ``1``, each factorised flatly and by a random orbit point of spread uniform in ``[0, 2]``),
-    ``seed``. The instance uses ``trial_generator(seed, 0)``; start ``j`` at scale index ``i`` of
+    ``seed``. The instance is :func:`instance`; start ``j`` at scale index ``i`` of
     family ``f`` (0 gradient, 1 penalised) uses ``trial_generator(seed, 1 + f, i, j)``; the random
     interpolants ``trial_generator(seed, 3)``.
     """
-    d, rank, width = params["d"], params["rank"], params["width"]
-    instance = trial_generator(params["seed"], 0)
-    op = gaussian_sensing(params["m"], d, d, instance)
-    M = problems.low_rank_matrix(d, d, rank, instance)
-    b = op.measure(M)
+    d, width = params["d"], params["width"]
+    op, M, b = instance(params)
     D1, D2 = flatness.rescaling_matrices(op)
     flat_value = float(4 * flatness.nuclear_norm(D1 @ M @ D2))
     data_loss = op.scale * float(b @ b)  # f(0, 0)
