@@ -190,7 +190,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
         xscale="log", yscale="log",
         xlabel=r"scale $s$ of the random start (column norms)",
         ylabel=r"recovery error $\|LR^\top - M^\star\|_F$",
-        title="(b) plain descent recovers only from small starts",
+        title="(b) plain descent misses M* by more, the larger its start",
     )
     right.legend(loc="center right", frameon=False)
     fig.suptitle(
