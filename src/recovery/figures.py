@@ -49,8 +49,12 @@ class FigureSpec:
 
 _REGISTRY: dict[str, FigureSpec] = {}
 # Modules whose import registers figures; later chapters append theirs.
-_FIGURE_MODULES = ("recovery.experiments.identity_map", "recovery.experiments.network",
-                  "recovery.experiments.robust_pca")
+_FIGURE_MODULES = (
+    "recovery.experiments.identity_map",
+    "recovery.experiments.network",
+    "recovery.experiments.robust_pca",
+    "recovery.experiments.landscape",
+)
 
 
 def register(spec: FigureSpec) -> FigureSpec:
