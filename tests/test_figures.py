@@ -77,6 +77,16 @@ def test_provenance_records_the_code_state_when_the_run_started(tmp_path, monkey
     assert record["git"] == {"commit": "a" * 40, "dirty": False}
 
 
+def test_redraw_reproduces_the_figure_from_its_data_alone(tmp_path):
+    figure_id = FIGURE_IDS[0]
+    figures.reproduce(figure_id, out=tmp_path)
+    data = {suffix: (tmp_path / f"{figure_id}.{suffix}").read_bytes() for suffix in ("csv", "json", "svg")}
+    (tmp_path / f"{figure_id}.svg").unlink()
+    assert cli.main(["redraw", figure_id, "--out", str(tmp_path)]) == 0
+    for suffix, content in data.items():
+        assert (tmp_path / f"{figure_id}.{suffix}").read_bytes() == content
+
+
 def test_cli_list_and_errors(capsys, tmp_path):
     assert cli.main(["list"]) == 0
     listing = capsys.readouterr().out

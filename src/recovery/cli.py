@@ -1,4 +1,4 @@
-"""The ``recovery`` command: list the book's figures and regenerate any one of them."""
+"""The ``recovery`` command: list the book's figures, regenerate any one of them, or redraw it from its data."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _redraw(args: argparse.Namespace) -> int:
+    path = figures.redraw(args.figure_id, args.out)
+    print(f"{args.figure_id}: redrew {path} and {path.with_suffix('.png')} from {path.with_suffix('.csv')}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for documentation and tests)."""
     top = argparse.ArgumentParser(
@@ -45,6 +51,10 @@ def parser() -> argparse.ArgumentParser:
     again.add_argument("--scale", default="ci", help="parameter set: ci (minutes) or paper")
     again.add_argument("--out", default=".", help="directory for ID.{csv,json,svg,png}")
     again.set_defaults(run=_reproduce)
+    redraw = commands.add_parser("redraw", help="redraw ID.{svg,png} from committed ID.{csv,json}")
+    redraw.add_argument("figure_id", metavar="ID", help="a figure id from `recovery list`")
+    redraw.add_argument("--out", default=".", help="directory holding ID.csv and ID.json")
+    redraw.set_defaults(run=_redraw)
     return top
 
 

@@ -131,11 +131,7 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".") -> Path:
     rows = spec.compute(params)
     runtime = time.perf_counter() - start
     write_csv(out / f"{figure_id}.csv", rows)
-    with style():
-        fig = spec.plot(rows, params)
-        fig.savefig(out / f"{figure_id}.svg", metadata={"Date": None})
-        fig.savefig(out / f"{figure_id}.png", metadata={"Software": None})
-    plt.close(fig)
+    _save(figure_id, rows, params, out)
     record = provenance.record(
         git=code,
         figure=figure_id,
@@ -147,6 +143,26 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".") -> Path:
         rows=len(rows),
     )
     return provenance.write(out / f"{figure_id}.json", record)
+
+
+def redraw(figure_id: str, directory: str | Path) -> Path:
+    """Redraw ``ID.svg`` and ``ID.png`` in ``directory`` from its ``ID.csv`` and ``ID.json``.
+
+    Nothing is recomputed and the data and provenance are left untouched: use it after a change
+    to a figure's ``plot`` only. Returns the path of the SVG.
+    """
+    directory = Path(directory)
+    rows, record = load(figure_id, directory)
+    _save(figure_id, rows, record["parameters"], directory)
+    return directory / f"{figure_id}.svg"
+
+
+def _save(figure_id: str, rows: list[Row], params: Mapping[str, Any], out: Path) -> None:
+    with style():
+        fig = get(figure_id).plot(rows, params)
+        fig.savefig(out / f"{figure_id}.svg", metadata={"Date": None})
+        fig.savefig(out / f"{figure_id}.png", metadata={"Software": None})
+    plt.close(fig)
 
 
 def load(figure_id: str, directory: str | Path) -> tuple[list[Row], dict[str, Any]]:

@@ -151,7 +151,12 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
                                   xlabel="dimension d", ylabel="m / degrees of freedom",
                                   title=f"{model} (r1 = {positive}, r2 = {negative}): {method}")
             axis.axhline(1.0, color="tab:red", lw=1.2, label=f"m = {rank}d - {rank * (rank - 1) // 2}")
-            axis.legend(loc="upper left", frameon=False, labelcolor="tab:red")
+            unfinished = [(d, ratio) for d in dims for ratio in ratios
+                          if not all(column(rows, "converged", model=model, method=method, d=d, ratio=ratio))]
+            if unfinished:
+                axis.scatter(*zip(*unfinished, strict=True), marker="x", s=14, color="tab:orange", lw=1,
+                             label=f"some solves stopped at {params['max_iter']} iterations")
+            axis.legend(loc="upper left", frameon=False, labelcolor="linecolor", fontsize=7)
         fig.colorbar(image, ax=row_axes[1], label="success frequency")
         last = dims[-1]
         for method, marker in zip(METHODS, ("o", "s", "^"), strict=True):
