@@ -183,3 +183,15 @@ def test_bad_input():
         experiment.flat_solutions(X, torch.ones(3), 2)
     with pytest.raises(ValueError, match="init_scales:"):
         experiment.compute({**parameters(experiment.FIGURE_ID, "ci"), "init_scales": [1e-2]})
+
+
+def test_success_rates_count_recoveries_and_other_interpolants():
+    rows = [
+        {"m": m, "method": "gd", "depth": 3, "relative_error": error, "relative_residual": residual}
+        for m, error, residual in [(5, 1e-3, 1e-4), (5, 0.2, 1e-5), (5, 0.2, 0.1), (5, 0.5, 1e-2),
+                                   (9, 1e-4, 1e-5), (9, 2e-3, 1e-3)]
+    ]
+    m_values, rates = experiment.success_rates(rows, "gd", 3, 1e-2)
+    assert m_values.tolist() == [5, 9] and rates.tolist() == [0.25, 1.0]
+    _, other = experiment.success_rates(rows, "gd", 3, 1e-2, residual_below=1e-3)
+    assert other.tolist() == [0.25, 0.0]
