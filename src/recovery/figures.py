@@ -53,6 +53,7 @@ _FIGURE_MODULES = (
     "recovery.experiments.identity_map",
     "recovery.experiments.network",
     "recovery.experiments.robust_pca",
+    "recovery.experiments.depth",
     "recovery.experiments.landscape",
 )
 

@@ -304,6 +304,38 @@ def _hadamard_factors(factors, d: int) -> list[torch.Tensor]:
     return factors
 
 
+def balanced_hadamard_factors(x, depth: int) -> list[torch.Tensor]:
+    r"""Return the flattest depth-``depth`` factorisation of ``x``: :math:`|v_l(i)| = |x_i|^{1/k}`.
+
+    :math:`v_1 = \operatorname{sign}(x)\,|x|^{1/k}` and :math:`v_2 = \dots = v_k = |x|^{1/k}`, so
+    :math:`v_1\odot\cdots\odot v_k = x`. For each :math:`i` the terms of
+    :func:`hadamard_trace` are :math:`\|X_{:,i}\|^2\sum_j\prod_{l\ne j} v_l(i)^2`, and by AM-GM
+    :math:`\sum_j \prod_{l\ne j} p_l \ge k\,(\prod_l p_l)^{(k-1)/k}` with equality exactly when
+    all :math:`p_l = v_l(i)^2` are equal: these factors attain :func:`hadamard_flat_value`.
+    """
+    x = _checks.tensor("x", x, ndim=1)
+    depth = _checks.positive_int("depth", depth)
+    root = x.abs() ** (1 / depth)
+    return [torch.sign(x) * root] + [root.clone() for _ in range(depth - 1)]
+
+
+def hadamard_flat_value(X, x, depth: int) -> torch.Tensor:
+    r"""Smallest :func:`hadamard_trace` over depth-``depth`` factorisations of ``x``:
+    :math:`\frac{2k}{m}\sum_i \|X_{:,i}\|^2 |x_i|^{2-2/k}`.
+
+    Attained by :func:`balanced_hadamard_factors`. Over the interpolants :math:`X x = b` it is a
+    weighted :math:`\ell_q` objective with :math:`q = 2 - 2/k`, minimised by
+    :func:`recovery.convex.weighted_lq_minimization` with weights :math:`\|X_{:,i}\|^2`.
+    """
+    X = _checks.tensor("X", X, ndim=2)
+    x = _checks.tensor("x", x, ndim=1).to(X)
+    if x.shape[0] != X.shape[1]:
+        raise ValueError(f"x: expected length {X.shape[1]} to match the columns of X, got {x.shape[0]}")
+    depth = _checks.positive_int("depth", depth)
+    column_norms = X.square().sum(dim=0)
+    return 2 * depth / X.shape[0] * (column_norms * x.abs() ** (2 - 2 / depth)).sum()
+
+
 def network_loss(op: SymmetricRankOneMeasurements, y, U1, U2) -> torch.Tensor:
     r"""Loss of the quadratic-activation network :math:`x \mapsto \|U_1^\top x\|^2 - \|U_2^\top x\|^2`:
     :math:`f(U_1, U_2) = c\sum_i (x_i^\top (U_1U_1^\top - U_2U_2^\top) x_i - y_i)^2` (Theorem 1.4;
