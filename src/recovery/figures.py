@@ -48,7 +48,7 @@ class FigureSpec:
 
 _REGISTRY: dict[str, FigureSpec] = {}
 # Modules whose import registers figures; later chapters append theirs.
-_FIGURE_MODULES = ("recovery.experiments.identity_map",)
+_FIGURE_MODULES = ("recovery.experiments.identity_map", "recovery.experiments.phase_transition")
 
 
 def register(spec: FigureSpec) -> FigureSpec:
