@@ -359,9 +359,9 @@ _PAPER_GRIDS = {
     "sensing": {"dims": [12, 16, 20, 24, 28, 32, 36, 40],
                 "oversampling": [0.5, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]},
     "bilinear": {"dims": [12, 16, 20, 24, 28, 32, 36, 40],
-                 "oversampling": [0.5, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]},
+                 "oversampling": [0.5, 1.0, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0]},
     "completion": {"dims": [18, 24, 30, 36, 42, 48, 54, 60],
-                   "oversampling": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]},
+                   "oversampling": [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5]},
 }
 for _number, _model_name in enumerate(MODELS):
     register(
