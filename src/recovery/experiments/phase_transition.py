@@ -227,17 +227,60 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
     return rows
 
 
+def _per_cell(rows: list[Row], params: Mapping[str, Any], reduce) -> np.ndarray:
+    """``reduce`` of each grid cell's rows, shape ``(len(oversampling), len(dims))``."""
+    grid = np.zeros((len(params["oversampling"]), len(params["dims"])))
+    for i, d in enumerate(params["dims"]):
+        for j, oversampling in enumerate(params["oversampling"]):
+            grid[j, i] = reduce([row for row in rows if row["d"] == d and row["oversampling"] == oversampling])
+    return grid
+
+
 def success_frequencies(rows: list[Row], method: str, params: Mapping[str, Any]) -> np.ndarray:
     """Success frequency of ``method`` (``"nuclear"`` or ``"flat"``), shape ``(len(oversampling), len(dims))``."""
     if method not in ("nuclear", "flat"):
         raise ValueError(f"method: expected 'nuclear' or 'flat', got {method!r}")
-    grid = np.zeros((len(params["oversampling"]), len(params["dims"])))
-    for i, d in enumerate(params["dims"]):
-        for j, oversampling in enumerate(params["oversampling"]):
-            hits = [row[f"{method}_success"] for row in rows
-                    if row["d"] == d and row["oversampling"] == oversampling]
-            grid[j, i] = np.mean(hits)
-    return grid
+    return _per_cell(rows, params, lambda cell: np.mean([row[f"{method}_success"] for row in cell]))
+
+
+def median_weak_error(rows: list[Row], params: Mapping[str, Any]) -> np.ndarray:
+    r"""Per cell, the median of :math:`\|LR^\top - M^\star\|_* / \|M^\star\|_*` over the trials whose
+    flat relaxation is defined (the quantity Theorem 1.2 bounds); ``nan`` where none is."""
+    def median(cell):
+        values = [row["flat_nuclear_error"] for row in cell if defined(row["flat_nuclear_error"])]
+        return np.median(values) if values else np.nan
+
+    return _per_cell(rows, params, median)
+
+
+def success_table(rows: list[Row], params: Mapping[str, Any]) -> str:
+    """Text table of successes, ``nuclear|flat`` out of ``trials``, oversampling down the rows
+    (largest first) and ``d`` across."""
+    nuclear, flat = (success_frequencies(rows, method, params) for method in ("nuclear", "flat"))
+    trials = params["trials"]
+    lines = ["rho \\ d " + "".join(f"{d:>8}" for d in params["dims"])]
+    for j in reversed(range(len(params["oversampling"]))):
+        cells = "".join(f"{round(nuclear[j, i] * trials):>5}|{round(flat[j, i] * trials):<2}"
+                        for i in range(len(params["dims"])))
+        lines.append(f"{params['oversampling'][j]:>8} {cells}")
+    return "\n".join(lines)
+
+
+def compare_methods(rows: list[Row], params: Mapping[str, Any]) -> dict[str, Any]:
+    """Summary of a grid: successes of each method, cells whose frequencies differ, the largest
+    difference, and how many solves did not converge."""
+    nuclear, flat = (success_frequencies(rows, method, params) for method in ("nuclear", "flat"))
+    return {
+        "cells": nuclear.size,
+        "trials": len(rows),
+        "nuclear_successes": sum(row["nuclear_success"] for row in rows),
+        "flat_successes": sum(row["flat_success"] for row in rows),
+        "cells_differing": int((nuclear != flat).sum()),
+        "largest_difference": float(np.abs(flat - nuclear).max()),
+        "nuclear_not_converged": sum(1 - row["nuclear_converged"] for row in rows),
+        "flat_not_converged": sum(1 - row["flat_converged"] for row in rows if defined(row["flat_converged"])),
+        "unobserved": sum(row["unobserved"] > 0 for row in rows),
+    }
 
 
 def _edges(values: Sequence[float]) -> np.ndarray:
@@ -256,27 +299,32 @@ def _vertical(model: str, oversampling, d, rank):
 
 
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
-    """Success frequency of (a) nuclear norm, (b) the flat relaxation, (c) their difference, in the
-    (d, m) or (d, p) plane; the dashed line is m = r(2d - r)."""
+    """Success frequency of (a) nuclear norm, (b) the flat relaxation, (c) their difference, and
+    (d) the median weak-recovery error of flat solutions, in the (d, m) or (d, p) plane; the dashed
+    line is m = r(2d - r)."""
     model, rank, dims = params["model"], params["rank"], params["dims"]
     d_edges = _edges(dims)
     X = np.broadcast_to(d_edges, (len(params["oversampling"]) + 1, len(d_edges)))
     Y = _vertical(model, _edges(params["oversampling"]), d_edges, rank)
     nuclear = success_frequencies(rows, "nuclear", params)
     flat = success_frequencies(rows, "flat", params)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.9), layout="constrained", sharey=True)
+    weak = np.log10(np.maximum(median_weak_error(rows, params), 1e-12))
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.9), layout="constrained", sharey=True)
     panels = [
-        ("(a) nuclear norm min $\\|X\\|_*$", nuclear, 0, 1, "success frequency"),
-        ("(b) flat relaxation $\\|D_1 Y D_2\\|_*$", flat, 0, 1, "success frequency"),
-        ("(c) flat $-$ nuclear", flat - nuclear, -1, 1, "difference of frequencies"),
+        ("(a) nuclear norm min $\\|X\\|_*$", nuclear, "gray", (0, 1), "success frequency"),
+        ("(b) flat relaxation $\\|D_1 Y D_2\\|_*$", flat, "gray", (0, 1), "success frequency"),
+        ("(c) flat $-$ nuclear", flat - nuclear, "gray", (-1, 1), "difference of frequencies"),
+        ("(d) flat: $\\|LR^\\top - M^\\star\\|_* / \\|M^\\star\\|_*$", weak, "gray_r", (-12, 0),
+         "log10 median (white: $\\leq 10^{-12}$)"),
     ]
     line_d = np.linspace(d_edges[0], d_edges[-1], 100)
-    for axis, (title, values, low, high, label) in zip(axes, panels, strict=True):
-        mesh = axis.pcolormesh(X, Y, values, cmap="gray", vmin=low, vmax=high, edgecolors="face")
+    for axis, (title, values, colours, (low, high), label) in zip(axes, panels, strict=True):
+        mesh = axis.pcolormesh(X, Y, np.ma.masked_invalid(values), cmap=colours, vmin=low, vmax=high,
+                               edgecolors="face")
         axis.plot(line_d, _vertical(model, 1.0, line_d, rank), "--", color="tab:red", lw=1.2,
                   label="$m = r(2d - r)$ (degrees of freedom)")
         axis.set(title=title, xlabel="dimension $d$ ($d_1 = d_2 = d$)", xlim=(d_edges[0], d_edges[-1]),
-                 ylim=(Y.min(), Y.max()))
+                 ylim=(Y.min(), Y.max()), facecolor="lightsteelblue")
         axis.grid(False)
         fig.colorbar(mesh, ax=axis, label=label, shrink=0.9)
     if model == "completion":
@@ -292,7 +340,8 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     axes[0].legend(loc="upper left", fontsize=7)
     fig.suptitle(
         f"{model}: rank {rank}, unit-norm truth, {params['trials']} trials per cell; success = converged "
-        f"and $\\|\\cdot - M^\\star\\|_F < {params['success_tol']:g}$ (white = always)"
+        f"and $\\|\\cdot - M^\\star\\|_F < {params['success_tol']:g}$ (white = always; blue = outside the grid "
+        "or undefined)"
     )
     return fig
 
@@ -371,7 +420,7 @@ for _number, _model_name in enumerate(MODELS):
             claim=_CLAIMS[_model_name],
             scales={
                 "ci": {"model": _model_name, "dims": [10, 12], "oversampling": [0.75, 2.5],
-                       "trials": 3, "seed": 300 + _number, **_SOLVER},
+                       "trials": 3, "seed": 300 + _number, **_SOLVER, "max_iter": 1000},
                 "paper": {"model": _model_name, **_PAPER_GRIDS[_model_name], "trials": 10,
                           "seed": 300 + _number, **_SOLVER},
             },
@@ -389,7 +438,7 @@ register(
               "(kappa^2 - 1)||X_nuc||_*.",
         scales={
             "ci": {"slices": [{"model": model, "d": 10, "oversampling": [2.5]} for model in MODELS],
-                   "trials": 3, "seed": 400, **_SOLVER},
+                   "trials": 3, "seed": 400, **_SOLVER, "max_iter": 1000},
             "paper": {"slices": [{"model": "sensing", "d": 40, "oversampling": [1.0, 2.0, 3.0, 4.0, 6.0]},
                                  {"model": "bilinear", "d": 40, "oversampling": [1.0, 2.0, 3.0, 4.0, 6.0]},
                                  {"model": "completion", "d": 60,
