@@ -176,3 +176,34 @@ def test_bad_input_is_rejected():
     op, _ = pt.draw_instance("completion", 8, 2.0, 2, g)
     with pytest.raises(ValueError, match="op:"):
         pt.measurement_stack(op)
+
+
+def test_summaries_count_what_the_rows_say():
+    """Hand-made rows with known outcomes: tables, comparisons and regularity summaries."""
+    params = {"dims": [4, 6], "oversampling": [1.0, 2.0], "trials": 2}
+    outcomes = {(4, 1.0): [(0, 0), (0, 0)], (6, 1.0): [(1, 0), (0, 0)],
+                (4, 2.0): [(1, 1), (1, 1)], (6, 2.0): [(1, 1), (0, 1)]}
+    rows = []
+    for (d, rho), trials in outcomes.items():
+        for t, (nuclear, flat) in enumerate(trials):
+            gap = 0.1 * (t + 1)
+            rows.append({"model": "sensing", "d": d, "oversampling": rho, "trial": t, "unobserved": 0,
+                         "nuclear_success": nuclear, "flat_success": flat, "nuclear_converged": 1,
+                         "flat_converged": 1, "flat_nuclear_error": 1e-9 if flat else 0.5,
+                         "balancedness_gap": gap, "norm_gap": gap**2, "norm_gap_bound": 0.015,
+                         "kappa": 1.5})
+    rows[-1].update(unobserved=2, flat_converged=None, flat_nuclear_error="",
+                    balancedness_gap=None, norm_gap=None, norm_gap_bound=None, kappa=None)
+    rows[-1]["flat_success"] = 0
+    summary = pt.compare_methods(rows, params)
+    assert summary == {"cells": 4, "trials": 8, "nuclear_successes": 4, "flat_successes": 3,
+                       "cells_differing": 1, "largest_difference": 0.5, "nuclear_not_converged": 0,
+                       "flat_not_converged": 0, "unobserved": 1}
+    table = pt.success_table(rows, params).splitlines()
+    assert table[1].split() == ["2.0", "2|2", "1|1"] and table[2].split() == ["1.0", "0|0", "1|0"]
+    weak = pt.median_weak_error(rows, params)
+    assert weak[0, 0] == 0.5 and weak[1, 0] == 1e-9 and weak[1, 1] == 1e-9
+    regular = pt.regularity_summary(rows)
+    assert [(s["d"], s["oversampling"], s["recovered"]) for s in regular] == [(4, 2.0, 2), (6, 2.0, 1)]
+    assert regular[0]["balancedness_gap_min"] == 0.1 and regular[0]["norm_gap"] == pytest.approx(0.025)
+    assert regular[0]["within_bound"] is False and regular[1]["within_bound"] is True

@@ -358,6 +358,29 @@ def regularity_compute(params: Mapping[str, Any]) -> list[Row]:
     return rows
 
 
+def regularity_summary(rows: list[Row]) -> list[dict[str, Any]]:
+    """Per ``(model, d, oversampling)``, over the trials where both relaxations converged and the
+    flat one recovered M*: their number, the smallest and median gaps, the median condition number
+    of the rescaling, and whether every norm gap lies in ``(0, (kappa^2 - 1)||X_nuc||_*]``."""
+    groups: dict[tuple, list[Row]] = {}
+    for row in rows:
+        if row["flat_success"] == 1 and row["nuclear_converged"] == 1:
+            groups.setdefault((row["model"], row["d"], row["oversampling"]), []).append(row)
+    summary = []
+    for (model, d, oversampling), group in sorted(groups.items()):
+        balance = np.array([row["balancedness_gap"] for row in group])
+        norm = np.array([row["norm_gap"] for row in group])
+        bound = np.array([row["norm_gap_bound"] for row in group])
+        summary.append({
+            "model": model, "d": d, "oversampling": oversampling, "recovered": len(group),
+            "kappa": float(np.median([row["kappa"] for row in group])),
+            "balancedness_gap_min": float(balance.min()), "balancedness_gap": float(np.median(balance)),
+            "norm_gap_min": float(norm.min()), "norm_gap": float(np.median(norm)),
+            "within_bound": bool(((norm > 0) & (norm <= bound)).all()),
+        })
+    return summary
+
+
 FLOOR = 1e-16  # gaps at rounding level are drawn on this line of the log axes
 
 
