@@ -465,9 +465,9 @@ register(
         scales={
             "ci": {"slices": [{"model": model, "d": 10, "oversampling": [2.5]} for model in MODELS],
                    "trials": 3, "seed": 400, **_SOLVER, "max_iter": 1000},
-            "paper": {"slices": [{"model": "sensing", "d": 40, "oversampling": [2.0, 3.0, 4.0, 6.0]},
-                                 {"model": "bilinear", "d": 40, "oversampling": [2.0, 3.0, 4.0, 6.0]},
-                                 {"model": "completion", "d": 60, "oversampling": [3.0, 4.0, 6.0, 8.0]}],
+            "paper": {"slices": [{"model": "sensing", "d": 40, "oversampling": [2.5, 3.0, 4.0, 6.0]},
+                                 {"model": "bilinear", "d": 40, "oversampling": [2.5, 3.0, 4.0, 6.0]},
+                                 {"model": "completion", "d": 60, "oversampling": [4.0, 5.0, 6.0, 8.0]}],
                       "trials": 10, "seed": 400, **_SOLVER},
         },
         compute=regularity_compute,
