@@ -31,6 +31,13 @@ the smallest eigenvalue of :math:`D_1` and :math:`D_2` together, any interpolati
 :math:`(L', R')` satisfies :math:`\|D_1L\|^2 + \|D_2R\|^2 \le \|D_1L'\|^2 + \|D_2R'\|^2`, hence
 (Theorem 3.3) the norm gap is at most :math:`(\kappa^2 - 1)\|X_{\mathrm{nuc}}\|_*`.
 
+**Rows.** One per trial: ``model, d, oversampling``; ``rate`` (:math:`p` for completion,
+:math:`m/d^2` on average otherwise); ``m`` (the measurements actually drawn); ``trial``;
+``unobserved``; for each method ``*_error`` (Frobenius), ``*_converged``, ``*_success`` and
+``*_iterations`` (of the whole batch); ``flat_nuclear_error``
+(:math:`\|Y_{\mathrm{flat}} - M^\star\|_* / \|M^\star\|_*`, the quantity Theorem 1.2 bounds);
+``balancedness_gap, norm_gap, kappa, norm_gap_bound``.
+
 **Unobserved rows or columns (completion).** Then :math:`D_1` or :math:`D_2` is singular: the
 weighted nuclear norm does not see that row or column, the flat relaxation has no unique solution
 and flat factors are undefined. Such a trial is flagged (``unobserved`` counts the empty rows and
