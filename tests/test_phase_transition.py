@@ -180,7 +180,7 @@ def test_bad_input_is_rejected():
 
 def test_summaries_count_what_the_rows_say():
     """Hand-made rows with known outcomes: tables, comparisons and regularity summaries."""
-    params = {"dims": [4, 6], "oversampling": [1.0, 2.0], "trials": 2}
+    params = {"dims": [4, 6], "oversampling": [1.0, 2.0], "trials": 2, "success_tol": 1e-6}
     outcomes = {(4, 1.0): [(0, 0), (0, 0)], (6, 1.0): [(1, 0), (0, 0)],
                 (4, 2.0): [(1, 1), (1, 1)], (6, 2.0): [(1, 1), (0, 1)]}
     rows = []
@@ -189,16 +189,22 @@ def test_summaries_count_what_the_rows_say():
             gap = 0.1 * (t + 1)
             rows.append({"model": "sensing", "d": d, "oversampling": rho, "trial": t, "unobserved": 0,
                          "nuclear_success": nuclear, "flat_success": flat, "nuclear_converged": 1,
+                         "nuclear_error": 1e-9 if nuclear else 0.3, "flat_error": 1e-9 if flat else 0.3,
                          "flat_converged": 1, "flat_nuclear_error": 1e-9 if flat else 0.5,
                          "balancedness_gap": gap, "norm_gap": gap**2, "norm_gap_bound": 0.015,
                          "kappa": 1.5})
     rows[-1].update(unobserved=2, flat_converged=None, flat_nuclear_error="",
                     balancedness_gap=None, norm_gap=None, norm_gap_bound=None, kappa=None)
-    rows[-1]["flat_success"] = 0
+    rows[-1].update(flat_success=0, flat_error=None)
+    # An accurate solve that did not converge is no success, but counts when accuracy alone is asked.
+    rows[0].update(flat_error=1e-8, flat_converged=0)
     summary = pt.compare_methods(rows, params)
-    assert summary == {"cells": 4, "trials": 8, "nuclear_successes": 4, "flat_successes": 3,
+    loose = pt.success_frequencies(rows, "flat", params, require_convergence=False)
+    assert loose[0, 0] == 0.5 and pt.success_frequencies(rows, "flat", params)[0, 0] == 0
+    assert summary == {"nuclear_accurate": 4, "flat_accurate": 4, "largest_difference_accurate": 0.5,
+                       "cells": 4, "trials": 8, "nuclear_successes": 4, "flat_successes": 3,
                        "cells_differing": 1, "largest_difference": 0.5, "nuclear_not_converged": 0,
-                       "flat_not_converged": 0, "unobserved": 1}
+                       "flat_not_converged": 1, "unobserved": 1}
     table = pt.success_table(rows, params).splitlines()
     assert table[1].split() == ["2.0", "2|2", "1|1"] and table[2].split() == ["1.0", "0|0", "1|0"]
     weak = pt.median_weak_error(rows, params)
