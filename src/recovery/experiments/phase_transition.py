@@ -405,9 +405,6 @@ def regularity_summary(rows: list[Row]) -> list[dict[str, Any]]:
     return summary
 
 
-FLOOR = 1e-16  # gaps at rounding level are drawn on this line of the log axes
-
-
 def regularity_plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """Per model: log10 of the balancedness and norm gaps of flat factors against the oversampling,
     filled where the flat relaxation recovered M*, with the Theorem 3.3 bound on the norm gap."""
@@ -422,11 +419,13 @@ def regularity_plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
         jitter = 1 + 0.04 * (np.array([row["trial"] for row in own]) / params["trials"] - 0.5)
         for name, marker, label in (("balancedness_gap", "o", r"$\|L^\top L - R^\top R\|_F$"),
                                     ("norm_gap", "^", r"$(\|L\|^2+\|R\|^2)/2 - \|X_{nuc}\|_*$")):
-            gap = np.log10(np.maximum([row[name] for row in own], FLOOR))
-            axis.scatter(rho[success] * jitter[success], gap[success], marker=marker, color="black",
-                         s=14, label=f"{label}, recovered")
-            axis.scatter(rho[~success] * jitter[~success], gap[~success], marker=marker,
-                         facecolors="none", edgecolors="grey", s=14, label="  not recovered")
+            gap = np.array([row[name] for row in own])
+            for chosen, style, text in ((success, {"color": "black"}, f"{label}, recovered"),
+                                        (~success, {"facecolors": "none", "edgecolors": "grey"},
+                                         "  not recovered")):
+                shown = chosen & (gap > 0)
+                axis.scatter(rho[shown] * jitter[shown], np.log10(gap[shown]), marker=marker, s=14,
+                             label=text, **style)
         levels = sorted(set(rho))
         bound = [np.median([row["norm_gap_bound"] for row in own if row["oversampling"] == level])
                  for level in levels]
@@ -436,9 +435,10 @@ def regularity_plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
                  xlabel="oversampling $m / r(2d - r)$" if piece["model"] != "completion"
                  else "oversampling $p\\,d^2 / r(2d - r)$")
     axes[0][0].set_ylabel("log10 gap")
-    axes[0][0].legend(fontsize=6, loc="lower left")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=5, fontsize=7)
     fig.suptitle(f"Regularity of flat factors (rank {params['rank']}, {params['trials']} trials per point; "
-                 "instances with an unobserved row or column are skipped)")
+                 "instances with an unobserved row or column,\nand non-positive norm gaps of unconverged "
+                 "solves, are not drawn)")
     return fig
 
 
