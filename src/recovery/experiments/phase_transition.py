@@ -346,7 +346,8 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
         mesh = axis.pcolormesh(X, Y, np.ma.masked_invalid(values), cmap=colours, vmin=low, vmax=high,
                                edgecolors="face")
         axis.plot(line_d, _vertical(model, 1.0, line_d, rank), "--", color="tab:red", lw=1.2,
-                  label="$m = r(2d - r)$ (degrees of freedom)")
+                  label=("$p = r(2d - r)/d^2$" if model == "completion" else "$m = r(2d - r)$")
+                  + " (degrees of freedom)")
         axis.set(title=title, xlabel="dimension $d$ ($d_1 = d_2 = d$)", xlim=(d_edges[0], d_edges[-1]),
                  ylim=(Y.min(), Y.max()), facecolor="lightsteelblue")
         axis.grid(False)
