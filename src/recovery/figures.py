@@ -51,6 +51,7 @@ _REGISTRY: dict[str, FigureSpec] = {}
 # Modules whose import registers figures; later chapters append theirs.
 _FIGURE_MODULES = (
     "recovery.experiments.identity_map",
+    "recovery.experiments.phase_transition",
     "recovery.experiments.network",
     "recovery.experiments.robust_pca",
     "recovery.experiments.depth",

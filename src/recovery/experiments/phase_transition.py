@@ -1,0 +1,501 @@
+r"""Phase transitions of the flat relaxation against nuclear-norm minimisation (paper A, Figure 3).
+
+For a model (Gaussian matrix ``"sensing"``, Theorem 4.10; rank-one ``"bilinear"`` sensing,
+Theorem 4.11; Bernoulli matrix ``"completion"``, Theorem 1.2), a square size :math:`d` and an
+*oversampling* :math:`\rho`, each trial draws a rank-:math:`r` truth :math:`M^\star` of unit
+Frobenius norm (:func:`recovery.problems.low_rank_matrix`) and a measurement map with, on
+average, :math:`\rho` times as many measurements as the :math:`r(d_1 + d_2 - r)` degrees of
+freedom of a rank-:math:`r` matrix: :math:`m = \operatorname{round}(\rho\, r(2d - r))` for
+sensing, the observation probability :math:`p = \rho\, r(2d - r)/d^2` for completion. Both
+relaxations are solved for all trials of a grid point in one batch:
+
+.. math::
+   X_{\mathrm{nuc}} = \arg\min \|X\|_* \ \text{s.t.}\ \mathcal{A}(X) = b, \qquad
+   Y_{\mathrm{flat}} = \arg\min \|D_1 Y D_2\|_* \ \text{s.t.}\ \mathcal{A}(Y) = b,
+
+with :math:`D_1, D_2` the rescaling matrices of the instance's map
+(:func:`recovery.flatness.rescaling_matrices`; diagonal, proportional to the square roots of the
+row and column counts, for completion). :math:`Y_{\mathrm{flat}} = D_1^{-1} X D_2^{-1}` is the
+product :math:`LR^\top` of every flat solution (Theorem 3.2), so the flat error is
+:math:`\|Y_{\mathrm{flat}} - M^\star\|_F`. A trial *succeeds* when the solver converged and the
+error is below ``success_tol``; a solve that did not converge within ``max_iter`` iterations
+counts as a failure, whatever its error.
+
+Regularity (paper A, Figure 4): from :math:`Y_{\mathrm{flat}}` the flat factors
+:math:`L = D_1^{-1}U\Sigma^{1/2}`, :math:`R = D_2^{-1}V\Sigma^{1/2}`
+(:func:`recovery.flatness.flat_factors`) give the balancedness gap
+:math:`\|L^\top L - R^\top R\|_F` and the norm gap
+:math:`\tfrac12(\|L\|_F^2 + \|R\|_F^2) - \|X_{\mathrm{nuc}}\|_*`, the excess over the norm-minimal
+interpolating factorisations (Srebro-Shraibman). With :math:`\kappa` the ratio of the largest to
+the smallest eigenvalue of :math:`D_1` and :math:`D_2` together, any interpolating
+:math:`(L', R')` satisfies :math:`\|D_1L\|^2 + \|D_2R\|^2 \le \|D_1L'\|^2 + \|D_2R'\|^2`, hence
+(Theorem 3.3) the norm gap is at most :math:`(\kappa^2 - 1)\|X_{\mathrm{nuc}}\|_*`.
+
+**Rows.** One per trial: ``model, d, oversampling``; ``rate`` (:math:`p` for completion,
+:math:`m/d^2` on average otherwise); ``m`` (the measurements actually drawn); ``trial``;
+``unobserved``; for each method ``*_error`` (Frobenius), ``*_converged``, ``*_success`` and
+``*_iterations`` (of the whole batch); ``flat_nuclear_error``
+(:math:`\|Y_{\mathrm{flat}} - M^\star\|_* / \|M^\star\|_*`, the quantity Theorem 1.2 bounds);
+``balancedness_gap, norm_gap, kappa, norm_gap_bound``.
+
+**Unobserved rows or columns (completion).** Then :math:`D_1` or :math:`D_2` is singular: the
+weighted nuclear norm does not see that row or column, the flat relaxation has no unique solution
+and flat factors are undefined. Such a trial is flagged (``unobserved`` counts the empty rows and
+columns), counts as a failure of the flat relaxation, and its flat columns are left empty (they
+are skipped by the regularity figure). Nuclear-norm minimisation is still solved and judged as
+usual (it cannot recover an unobserved row either, and the data show it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from recovery import _checks, convex, flatness, measurements, problems
+from recovery.experiments import trial_generator
+from recovery.figures import FigureSpec, Row, register
+
+MODELS = ("sensing", "bilinear", "completion")
+
+
+def degrees_of_freedom(d1: int, d2: int, rank: int) -> int:
+    r"""Return :math:`r(d_1 + d_2 - r)`, the dimension of the rank-:math:`r` matrices."""
+    return rank * (d1 + d2 - rank)
+
+
+def _model(model: str) -> str:
+    if model not in MODELS:
+        raise ValueError(f"model: expected one of {MODELS}, got {model!r}")
+    return model
+
+
+def draw_instance(
+    model: str, d: int, oversampling: float, rank: int, generator: torch.Generator
+) -> tuple[measurements.MeasurementMap, torch.Tensor]:
+    r"""Draw a ``d x d`` truth of rank ``rank`` and a map with ``oversampling`` x the degrees of freedom.
+
+    Sensing and bilinear: :math:`m = \operatorname{round}(\rho\,r(2d - r))` measurements, at most
+    :math:`d^2`; completion: observation probability :math:`p = \rho\,r(2d - r)/d^2 \le 1`.
+    Returns ``(op, M)``; the truth is drawn first, then the map, from ``generator``.
+    """
+    _model(model)
+    _checks.positive_int("d", d)
+    _checks.positive_int("rank", rank)
+    if isinstance(oversampling, bool) or not isinstance(oversampling, int | float) or not oversampling > 0:
+        raise ValueError(f"oversampling: expected a positive number, got {oversampling!r}")
+    M = problems.low_rank_matrix(d, d, rank, generator)
+    target = oversampling * degrees_of_freedom(d, d, rank)
+    if model == "completion":
+        if target > d * d:
+            raise ValueError(f"oversampling: p = {target / d**2:.3g} exceeds 1 at d = {d}")
+        return measurements.bernoulli_completion(d, d, target / d**2, generator), M
+    m = round(target)
+    if not 1 <= m <= d * d:
+        raise ValueError(f"oversampling: m = {m} must lie in [1, d^2 = {d * d}] at d = {d}")
+    sample = measurements.gaussian_sensing if model == "sensing" else measurements.bilinear_sensing
+    return sample(m, d, d, generator), M
+
+
+def measurement_stack(op: measurements.MeasurementMap) -> torch.Tensor:
+    r"""Return the dense stack :math:`(A_1, \dots, A_m)` of a sensing or bilinear map, ``(m, d1, d2)``."""
+    if isinstance(op, measurements.DenseMeasurements):
+        return op.A
+    if isinstance(op, measurements.BilinearMeasurements):
+        return op.a[:, :, None] * op.b[:, None, :]
+    raise ValueError(f"op: expected a dense or bilinear map, got {type(op).__name__}")
+
+
+def _solve_nuclear_and_flat(model, ops, truths, tol, max_iter):
+    """Batched solves; returns (nuclear result, flat result, indices of the flat batch)."""
+    if model == "completion":
+        d1, d2 = ops[0].shape
+        mask = torch.zeros(len(ops), d1, d2, dtype=torch.bool)
+        for t, op in enumerate(ops):
+            mask[t, op.rows, op.cols] = True
+        values = torch.where(mask, truths, torch.zeros_like(truths))
+        nuclear = convex.weighted_nuclear_completion(mask, values, tol=tol, max_iter=max_iter)
+        usable = [t for t, op in enumerate(ops)
+                  if op.unobserved_rows().numel() == 0 and op.unobserved_cols().numel() == 0]
+        if not usable:
+            return nuclear, None, usable
+        weights = [[torch.diagonal(D) for D in flatness.rescaling_matrices(ops[t])] for t in usable]
+        flat = convex.weighted_nuclear_completion(
+            mask[usable], values[usable],
+            torch.stack([w[0] for w in weights]), torch.stack([w[1] for w in weights]),
+            tol=tol, max_iter=max_iter,
+        )
+        return nuclear, flat, usable
+    A = torch.stack([measurement_stack(op) for op in ops])
+    b = torch.stack([op.apply(M) for op, M in zip(ops, truths, strict=True)])
+    nuclear = convex.weighted_nuclear_minimization(A, b, tol=tol, max_iter=max_iter)
+    D1, D2 = (torch.stack(Ds) for Ds in zip(*(flatness.rescaling_matrices(op) for op in ops), strict=True))
+    flat = convex.weighted_nuclear_minimization(A, b, D1, D2, tol=tol, max_iter=max_iter)
+    return nuclear, flat, list(range(len(ops)))
+
+
+def _regularity(op, Y, X_nuclear) -> dict[str, float]:
+    """Gaps of the flat factors of ``Y`` and the condition number of the rescaling."""
+    d1, d2 = op.shape
+    L, R = flatness.flat_factors(op, Y, min(d1, d2))
+    eigenvalues = torch.cat([torch.linalg.eigvalsh(D) for D in flatness.rescaling_matrices(op)])
+    kappa = float(eigenvalues.max() / eigenvalues.min())
+    nuclear = float(flatness.nuclear_norm(X_nuclear))
+    return {
+        "balancedness_gap": float(flatness.balancedness_gap(L, R)),
+        "norm_gap": float(L.square().sum() + R.square().sum()) / 2 - nuclear,
+        "kappa": kappa,
+        "norm_gap_bound": (kappa**2 - 1) * nuclear,
+    }
+
+
+FLAT_COLUMNS = ("flat_error", "flat_converged", "flat_success", "flat_nuclear_error",
+                "balancedness_gap", "norm_gap", "kappa", "norm_gap_bound")
+
+
+def defined(value) -> bool:
+    """Whether a flat column holds a value: ``None`` in computed rows, ``""`` in rows read back
+    from CSV, for trials whose flat relaxation is undefined (unobserved row or column)."""
+    return value is not None and value != ""
+
+
+def grid_point(
+    model: str,
+    d: int,
+    oversampling: float,
+    *,
+    rank: int,
+    trials: int,
+    seed: int,
+    index: Sequence[int],
+    tol: float,
+    max_iter: int,
+    success_tol: float,
+) -> list[Row]:
+    """Draw ``trials`` instances with ``trial_generator(seed, *index, trial)``, solve both relaxations
+    in one batch each, and return one row per trial (columns in the module docstring)."""
+    _checks.positive_int("trials", trials)
+    ops, truths = zip(*(draw_instance(model, d, oversampling, rank, trial_generator(seed, *index, t))
+                        for t in range(trials)), strict=True)
+    truths = torch.stack(truths)
+    nuclear, flat, usable = _solve_nuclear_and_flat(model, ops, truths, tol, max_iter)
+    dof = degrees_of_freedom(d, d, rank)
+    rows = []
+    for t, (op, M) in enumerate(zip(ops, truths, strict=True)):
+        nuclear_error = float(torch.linalg.matrix_norm(nuclear.solution[t] - M))
+        nuclear_converged = bool(nuclear.converged[t])
+        unobserved = (op.unobserved_rows().numel() + op.unobserved_cols().numel()
+                      if model == "completion" else 0)
+        row: Row = {
+            "model": model, "d": d, "oversampling": float(oversampling),
+            "rate": oversampling * dof / d**2, "m": op.num_measurements, "trial": t,
+            "unobserved": unobserved,
+            "nuclear_error": nuclear_error, "nuclear_converged": int(nuclear_converged),
+            "nuclear_success": int(nuclear_converged and nuclear_error < success_tol),
+            "nuclear_iterations": nuclear.iterations,
+            "flat_iterations": flat.iterations if flat is not None else 0,
+            **dict.fromkeys(FLAT_COLUMNS),
+        }
+        if t in usable:
+            s = usable.index(t)
+            Y = flat.solution[s]
+            flat_error = float(torch.linalg.matrix_norm(Y - M))
+            flat_converged = bool(flat.converged[s])
+            row.update(
+                flat_error=flat_error,
+                flat_converged=int(flat_converged),
+                flat_success=int(flat_converged and flat_error < success_tol),
+                flat_nuclear_error=float(flatness.nuclear_norm(Y - M) / flatness.nuclear_norm(M)),
+                **_regularity(op, Y, nuclear.solution[t]),
+            )
+        else:
+            row["flat_success"] = 0
+        rows.append(row)
+    return rows
+
+
+def compute(params: Mapping[str, Any]) -> list[Row]:
+    """Rows for every ``(d, oversampling)`` of the grid: parameters ``model, dims, oversampling,
+    rank, trials, seed, tol, max_iter, success_tol``; grid point ``(i, j)`` uses the seeds
+    ``trial_generator(seed, i, j, trial)``."""
+    model = _model(params["model"])
+    rows: list[Row] = []
+    for i, d in enumerate(params["dims"]):
+        for j, oversampling in enumerate(params["oversampling"]):
+            rows += grid_point(
+                model, d, oversampling, rank=params["rank"], trials=params["trials"],
+                seed=params["seed"], index=(i, j), tol=params["tol"],
+                max_iter=params["max_iter"], success_tol=params["success_tol"],
+            )
+    return rows
+
+
+def _per_cell(rows: list[Row], params: Mapping[str, Any], reduce) -> np.ndarray:
+    """``reduce`` of each grid cell's rows, shape ``(len(oversampling), len(dims))``."""
+    grid = np.zeros((len(params["oversampling"]), len(params["dims"])))
+    for i, d in enumerate(params["dims"]):
+        for j, oversampling in enumerate(params["oversampling"]):
+            grid[j, i] = reduce([row for row in rows if row["d"] == d and row["oversampling"] == oversampling])
+    return grid
+
+
+def accurate(row: Row, method: str, params: Mapping[str, Any]) -> bool:
+    """Whether ``method``'s error is below ``success_tol``, converged or not (the paper's criterion)."""
+    error = row[f"{method}_error"]
+    return defined(error) and error < params["success_tol"]
+
+
+def success_frequencies(
+    rows: list[Row], method: str, params: Mapping[str, Any], *, require_convergence: bool = True
+) -> np.ndarray:
+    """Success frequency of ``method`` (``"nuclear"`` or ``"flat"``), shape ``(len(oversampling), len(dims))``;
+    with ``require_convergence=False`` an accurate but unconverged solve counts too."""
+    if method not in ("nuclear", "flat"):
+        raise ValueError(f"method: expected 'nuclear' or 'flat', got {method!r}")
+    if require_convergence:
+        return _per_cell(rows, params, lambda cell: np.mean([row[f"{method}_success"] for row in cell]))
+    return _per_cell(rows, params, lambda cell: np.mean([accurate(row, method, params) for row in cell]))
+
+
+def median_weak_error(rows: list[Row], params: Mapping[str, Any]) -> np.ndarray:
+    r"""Per cell, the median of :math:`\|LR^\top - M^\star\|_* / \|M^\star\|_*` over the trials whose
+    flat relaxation is defined (the quantity Theorem 1.2 bounds); ``nan`` where none is."""
+    def median(cell):
+        values = [row["flat_nuclear_error"] for row in cell if defined(row["flat_nuclear_error"])]
+        return np.median(values) if values else np.nan
+
+    return _per_cell(rows, params, median)
+
+
+def success_table(rows: list[Row], params: Mapping[str, Any]) -> str:
+    """Text table of successes, ``nuclear|flat`` out of ``trials``, oversampling down the rows
+    (largest first) and ``d`` across."""
+    nuclear, flat = (success_frequencies(rows, method, params) for method in ("nuclear", "flat"))
+    trials = params["trials"]
+    lines = ["rho \\ d " + "".join(f"{d:>8}" for d in params["dims"])]
+    for j in reversed(range(len(params["oversampling"]))):
+        cells = "".join(f"{round(nuclear[j, i] * trials):>5}|{round(flat[j, i] * trials):<2}"
+                        for i in range(len(params["dims"])))
+        lines.append(f"{params['oversampling'][j]:>8} {cells}")
+    return "\n".join(lines)
+
+
+def compare_methods(rows: list[Row], params: Mapping[str, Any]) -> dict[str, Any]:
+    """Summary of a grid: successes of each method, cells whose frequencies differ, the largest
+    difference, how many solves did not converge, and the same comparison when accurate but
+    unconverged solves count (``*_accurate``)."""
+    nuclear, flat = (success_frequencies(rows, method, params) for method in ("nuclear", "flat"))
+    loose = [success_frequencies(rows, method, params, require_convergence=False)
+             for method in ("nuclear", "flat")]
+    return {
+        "nuclear_accurate": sum(accurate(row, "nuclear", params) for row in rows),
+        "flat_accurate": sum(accurate(row, "flat", params) for row in rows),
+        "largest_difference_accurate": float(np.abs(loose[1] - loose[0]).max()),
+        "cells": nuclear.size,
+        "trials": len(rows),
+        "nuclear_successes": sum(row["nuclear_success"] for row in rows),
+        "flat_successes": sum(row["flat_success"] for row in rows),
+        "cells_differing": int((nuclear != flat).sum()),
+        "largest_difference": float(np.abs(flat - nuclear).max()),
+        "nuclear_not_converged": sum(1 - row["nuclear_converged"] for row in rows),
+        "flat_not_converged": sum(1 - row["flat_converged"] for row in rows if defined(row["flat_converged"])),
+        "unobserved": sum(row["unobserved"] > 0 for row in rows),
+    }
+
+
+def _edges(values: Sequence[float]) -> np.ndarray:
+    """Cell edges halfway between grid values, extended by half a step at both ends (not below 0)."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 1:
+        return values[0] * np.array([0.9, 1.1])
+    middle = (values[1:] + values[:-1]) / 2
+    return np.concatenate([[max(2 * values[0] - middle[0], 0)], middle, [2 * values[-1] - middle[-1]]])
+
+
+def _vertical(model: str, oversampling, d, rank):
+    """The plotted quantity: m = rho r(2d - r) for sensing, p = m / d^2 for completion."""
+    m = np.multiply.outer(oversampling, rank * (2 * np.asarray(d, dtype=float) - rank))
+    return m / np.asarray(d, dtype=float) ** 2 if model == "completion" else m
+
+
+def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
+    """Success frequency of (a) nuclear norm, (b) the flat relaxation, (c) their difference, and
+    (d) the median weak-recovery error of flat solutions, in the (d, m) or (d, p) plane; the dashed
+    line is m = r(2d - r)."""
+    model, rank, dims = params["model"], params["rank"], params["dims"]
+    d_edges = _edges(dims)
+    X = np.broadcast_to(d_edges, (len(params["oversampling"]) + 1, len(d_edges)))
+    Y = _vertical(model, _edges(params["oversampling"]), d_edges, rank)
+    nuclear = success_frequencies(rows, "nuclear", params)
+    flat = success_frequencies(rows, "flat", params)
+    weak = np.log10(np.maximum(median_weak_error(rows, params), 1e-12))
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.9), layout="constrained", sharey=True)
+    panels = [
+        ("(a) nuclear norm min $\\|X\\|_*$", nuclear, "gray", (0, 1), "success frequency"),
+        ("(b) flat relaxation $\\|D_1 Y D_2\\|_*$", flat, "gray", (0, 1), "success frequency"),
+        ("(c) flat $-$ nuclear", flat - nuclear, "gray", (-1, 1), "difference of frequencies"),
+        ("(d) flat: $\\|LR^\\top - M^\\star\\|_* / \\|M^\\star\\|_*$", weak, "gray_r", (-8, 0),
+         "log10 median (white: $\\leq 10^{-8}$)"),
+    ]
+    line_d = np.linspace(d_edges[0], d_edges[-1], 100)
+    for axis, (title, values, colours, (low, high), label) in zip(axes, panels, strict=True):
+        mesh = axis.pcolormesh(X, Y, np.ma.masked_invalid(values), cmap=colours, vmin=low, vmax=high,
+                               edgecolors="face")
+        axis.plot(line_d, _vertical(model, 1.0, line_d, rank), "--", color="tab:red", lw=1.2,
+                  label=("$p = r(2d - r)/d^2$" if model == "completion" else "$m = r(2d - r)$")
+                  + " (degrees of freedom)")
+        axis.set(title=title, xlabel="dimension $d$ ($d_1 = d_2 = d$)", xlim=(d_edges[0], d_edges[-1]),
+                 ylim=(Y.min(), Y.max()), facecolor="lightsteelblue")
+        axis.grid(False)
+        fig.colorbar(mesh, ax=axis, label=label, shrink=0.9)
+    if model == "completion":
+        unobserved = {(row["d"], row["oversampling"]) for row in rows if row["unobserved"] > 0}
+        marks = sorted(unobserved)
+        for axis in axes:
+            axis.scatter([d for d, _ in marks],
+                         [float(_vertical(model, rho, d, rank)) for d, rho in marks],
+                         marker="x", color="tab:orange", s=14,
+                         label="a trial with an unobserved row or column")
+    axes[0].set_ylabel("observation probability $p$" if model == "completion"
+                       else "number of measurements $m$")
+    axes[0].legend(loc="upper left", fontsize=7)
+    fig.suptitle(
+        f"{model}: rank {rank}, unit-norm truth, {params['trials']} trials per cell; success = converged "
+        f"and $\\|\\cdot - M^\\star\\|_F < {params['success_tol']:g}$ (white = always; blue = outside the grid "
+        "or undefined)"
+    )
+    return fig
+
+
+def regularity_compute(params: Mapping[str, Any]) -> list[Row]:
+    """Rows of :func:`compute` along one slice ``(d, oversampling)`` per model: parameters ``slices``
+    (a list of ``{"model", "d", "oversampling"}``) and ``rank, trials, seed, tol, max_iter,
+    success_tol``; slice ``k`` uses the seed ``seed + k``."""
+    rows: list[Row] = []
+    for k, piece in enumerate(params["slices"]):
+        common = {key: params[key] for key in ("rank", "trials", "tol", "max_iter", "success_tol")}
+        rows += compute({**common, "model": piece["model"], "dims": [piece["d"]],
+                         "oversampling": piece["oversampling"], "seed": params["seed"] + k})
+    return rows
+
+
+def regularity_summary(rows: list[Row]) -> list[dict[str, Any]]:
+    """Per ``(model, d, oversampling)``, over the trials where both relaxations converged and the
+    flat one recovered M*: their number, the smallest and median gaps, the median condition number
+    of the rescaling, and whether every norm gap lies in ``(0, (kappa^2 - 1)||X_nuc||_*]``."""
+    groups: dict[tuple, list[Row]] = {}
+    for row in rows:
+        if row["flat_success"] == 1 and row["nuclear_converged"] == 1:
+            groups.setdefault((row["model"], row["d"], row["oversampling"]), []).append(row)
+    summary = []
+    for (model, d, oversampling), group in sorted(groups.items()):
+        balance = np.array([row["balancedness_gap"] for row in group])
+        norm = np.array([row["norm_gap"] for row in group])
+        bound = np.array([row["norm_gap_bound"] for row in group])
+        summary.append({
+            "model": model, "d": d, "oversampling": oversampling, "recovered": len(group),
+            "kappa": float(np.median([row["kappa"] for row in group])),
+            "balancedness_gap_min": float(balance.min()), "balancedness_gap": float(np.median(balance)),
+            "norm_gap_min": float(norm.min()), "norm_gap": float(np.median(norm)),
+            "within_bound": bool(((norm > 0) & (norm <= bound)).all()),
+        })
+    return summary
+
+
+def regularity_plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
+    """Per model: log10 of the balancedness and norm gaps of flat factors against the oversampling,
+    filled where the flat relaxation recovered M*, with the Theorem 3.3 bound on the norm gap."""
+    slices = params["slices"]
+    fig, axes = plt.subplots(1, len(slices), figsize=(4 * len(slices), 3.8), layout="constrained",
+                             sharey=True, squeeze=False)
+    for axis, piece in zip(axes[0], slices, strict=True):
+        own = [row for row in rows if row["model"] == piece["model"] and row["d"] == piece["d"]
+               and defined(row["kappa"])]
+        success = np.array([row["flat_success"] == 1 for row in own], dtype=bool)
+        rho = np.array([row["oversampling"] for row in own])
+        jitter = 1 + 0.04 * (np.array([row["trial"] for row in own]) / params["trials"] - 0.5)
+        for name, marker, label in (("balancedness_gap", "o", r"$\|L^\top L - R^\top R\|_F$"),
+                                    ("norm_gap", "^", r"$(\|L\|^2+\|R\|^2)/2 - \|X_{nuc}\|_*$")):
+            gap = np.array([row[name] for row in own])
+            for chosen, style, text in ((success, {"color": "black"}, f"{label}, recovered"),
+                                        (~success, {"facecolors": "none", "edgecolors": "grey"},
+                                         "  not recovered")):
+                shown = chosen & (gap > 0)
+                axis.scatter(rho[shown] * jitter[shown], np.log10(gap[shown]), marker=marker, s=14,
+                             label=text, **style)
+        levels = sorted(set(rho))
+        bound = [np.median([row["norm_gap_bound"] for row in own if row["oversampling"] == level])
+                 for level in levels]
+        axis.plot(levels, np.log10(bound), "--", marker="_", color="tab:red", lw=1,
+                  label=r"$(\kappa^2 - 1)\|X_{nuc}\|_*$, median (Thm 3.3 bound)")
+        axis.set(title=f"{piece['model']}, d = {piece['d']}",
+                 xlabel="oversampling $m / r(2d - r)$" if piece["model"] != "completion"
+                 else "oversampling $p\\,d^2 / r(2d - r)$")
+    axes[0][0].set_ylabel("log10 gap")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=5, fontsize=7)
+    fig.suptitle(f"Regularity of flat factors (rank {params['rank']}, {params['trials']} trials per point; "
+                 "instances with an unobserved row or column,\nand non-positive norm gaps of unconverged "
+                 "solves, are not drawn)")
+    return fig
+
+
+_SOLVER = {"rank": 2, "tol": 1e-10, "max_iter": 3000, "success_tol": 1e-6}
+_CLAIMS = {
+    "sensing": "Theorem 4.10 (flat-minima paper): with Gaussian measurements the flat relaxation "
+               "recovers M* wherever nuclear-norm minimisation does (Figure 3a).",
+    "bilinear": "Theorem 4.11 (flat-minima paper): with rank-one measurements a_i b_i^T the flat "
+                "relaxation recovers M* wherever nuclear-norm minimisation does (Figure 3b).",
+    "completion": "Theorem 1.2 (flat-minima paper): only weak recovery is proven for completion, "
+                  "yet flat solutions recover M* exactly where nuclear norm does (Figure 3c).",
+}
+_PAPER_GRIDS = {
+    "sensing": {"dims": [12, 16, 20, 24, 28, 32, 36, 40],
+                "oversampling": [0.5, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]},
+    "bilinear": {"dims": [12, 16, 20, 24, 28, 32, 36, 40],
+                 "oversampling": [0.5, 1.0, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0]},
+    # Completion's ADMM stalls below its transition: 2000 iterations keep the grid within budget.
+    # Completion needs about log(d) times more samples than the degrees of freedom, hence the
+    # higher oversampling (and d >= 25, where p stays below 1).
+    "completion": {"dims": [25, 30, 35, 40, 45, 50, 55, 60],
+                   "oversampling": [1.0, 2.0, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0], "max_iter": 2000},
+}
+for _number, _model_name in enumerate(MODELS):
+    register(
+        FigureSpec(
+            id=f"flat-{_model_name}",
+            notebook=f"notebooks/flat_{_model_name}.ipynb",
+            claim=_CLAIMS[_model_name],
+            scales={
+                "ci": {"model": _model_name, "dims": [10, 12], "oversampling": [0.75, 2.5],
+                       "trials": 3, "seed": 300 + _number, **_SOLVER, "max_iter": 1000},
+                "paper": {"model": _model_name, "trials": 10, "seed": 300 + _number, **_SOLVER,
+                          **_PAPER_GRIDS[_model_name]},
+            },
+            compute=compute,
+            plot=plot,
+        )
+    )
+
+register(
+    FigureSpec(
+        id="flat-regularity",
+        notebook="notebooks/flat_regularity.ipynb",
+        claim="Figure 4 / Theorem 3.3 (flat-minima paper): where they recover M*, flat factors are "
+              "nearly but not exactly balanced and norm-minimal; the norm gap is at most "
+              "(kappa^2 - 1)||X_nuc||_*.",
+        scales={
+            "ci": {"slices": [{"model": model, "d": 10, "oversampling": [2.5]} for model in MODELS],
+                   "trials": 3, "seed": 400, **_SOLVER, "max_iter": 1000},
+            "paper": {"slices": [{"model": "sensing", "d": 40, "oversampling": [2.5, 3.0, 4.0, 6.0]},
+                                 {"model": "bilinear", "d": 40, "oversampling": [2.5, 3.0, 4.0, 6.0]},
+                                 {"model": "completion", "d": 60, "oversampling": [4.0, 5.0, 6.0, 8.0]}],
+                      "trials": 10, "seed": 400, **_SOLVER},
+        },
+        compute=regularity_compute,
+        plot=regularity_plot,
+    )
+)
