@@ -126,7 +126,7 @@ def weighted_lq_minimization(
     :math:`\operatorname{sign}(v)\max(|v| - w/\rho, 0)` for :math:`q = 1`, the shrinkage
     :math:`v/(1 + 2w/\rho)` for :math:`q = 2`, and otherwise
     :math:`\operatorname{sign}(v)\,u` with :math:`u \ge 0` the root of
-    :math:`u + c\,u^{q-1} = |v|`, :math:`c = qw/\rho` (see :func:`_lq_magnitude`).
+    :math:`u + c\,u^{q-1} = |v|`, :math:`c = qw/\rho` (Newton's method, see the private ``_lq_magnitude``).
     """
     X = _checks.tensor("X", X)
     single = X.ndim == 2
