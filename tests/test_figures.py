@@ -126,3 +126,20 @@ def test_experiment_inputs_are_validated(tmp_path):
         identity_map.random_factorisation(torch.eye(3, dtype=torch.float64), 2, "orbit", 0.0, g)
     with pytest.raises(ValueError, match="rows:"):
         figures.write_csv(tmp_path / "empty.csv", [])
+
+
+@pytest.mark.parametrize("figure_id", FIGURE_IDS)
+def test_book_caption_labels_the_figure_and_links_its_data(figure_id):
+    """Each figure's caption in its notebook has a stable label, the command that regenerates it,
+    and download links to the committed data and provenance."""
+    spec = figures.get(figure_id)
+    notebook = json.loads((RESULTS.parent / spec.notebook).read_text())
+    captions = ["".join(cell["source"]) for cell in notebook["cells"]
+                if cell["cell_type"] == "markdown" and f"**Figure `{figure_id}`.**" in "".join(cell["source"])]
+    assert len(captions) == 1
+    caption = captions[0]
+    assert f"(fig-{figure_id})=" in caption
+    assert f"recovery reproduce {figure_id}" in caption
+    for suffix in ("csv", "json"):
+        assert f"<../results/paper/{figure_id}.{suffix}>`" in caption
+        assert (RESULTS / "paper" / f"{figure_id}.{suffix}").is_file()
