@@ -93,7 +93,10 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     right.axhline(SUCCESS, color="tab:red", lw=1, ls="--", label=f"success threshold {SUCCESS:g}")
     right.set(yscale="log", xlabel="outliers l per row and column", ylabel=r"median $\|X - M^\star\|_F$",
               title="(b) recovery error (||M*||_F = 1)")
-    right.legend(ncol=2, frameon=False, fontsize=7)
+    left.set_xticks(ranks)
+    left.set_yticks(outliers)
+    right.set_xticks(outliers)
+    right.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(f"Robust PCA, {params['d']} x {params['d']}, outliers {params['magnitude']:g} x the RMS "
                  f"entry of M*, budget = ||S*||_1, {params['trials']} trials per point")
     return fig
