@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from recovery import figures
+from recovery import figures, measurements
 from recovery.experiments import phase_transition as pt
 from recovery.experiments import trial_generator
 
@@ -52,7 +52,7 @@ def test_recovery_when_generous_and_failure_below_the_degrees_of_freedom(model, 
 
 def cvxpy_relaxation(op, b, D1, D2):
     """min ||D1 Y D2||_* s.t. A(Y) = b by cvxpy (SCS at tight tolerance), an independent solver."""
-    A = pt.measurement_stack(op).numpy()
+    A = measurements.dense_stack(op).numpy()
     Y = cp.Variable(op.shape)
     constraints = [cp.sum(cp.multiply(A[i], Y)) == float(b[i]) for i in range(A.shape[0])]
     cp.Problem(cp.Minimize(cp.normNuc(D1.numpy() @ Y @ D2.numpy())), constraints).solve(
@@ -175,7 +175,7 @@ def test_bad_input_is_rejected():
         pt.success_frequencies([], "rank", figures.parameters("flat-sensing", "ci"))
     op, _ = pt.draw_instance("completion", 8, 2.0, 2, g)
     with pytest.raises(ValueError, match="op:"):
-        pt.measurement_stack(op)
+        measurements.dense_stack(op)
 
 
 def test_summaries_count_what_the_rows_say():

@@ -340,6 +340,21 @@ class SymmetricRankOneMeasurements(MeasurementMap):
         return self.left_gram()
 
 
+def dense_stack(op: MeasurementMap) -> torch.Tensor:
+    r"""Return the explicit stack :math:`(A_1, \dots, A_m)`, ``(m, d1, d2)``, of a sensing, bilinear
+    (:math:`a_ib_i^\top`) or symmetric rank-one (:math:`x_ix_i^\top`) map, for solvers that need it.
+
+    Completion maps are index based and have no use for a dense stack; they raise ``ValueError``.
+    """
+    if isinstance(op, DenseMeasurements):
+        return op.A
+    if isinstance(op, BilinearMeasurements):
+        return op.a[:, :, None] * op.b[:, None, :]
+    if isinstance(op, SymmetricRankOneMeasurements):
+        return op.x[:, :, None] * op.x[:, None, :]
+    raise ValueError(f"op: expected a dense, bilinear or symmetric rank-one map, got {type(op).__name__}")
+
+
 def gaussian_sensing(
     m: int, d1: int, d2: int, generator: torch.Generator, dtype: torch.dtype = torch.float64
 ) -> DenseMeasurements:

@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from recovery import convex, flatness, problems
 from recovery.experiments import trial_generator
 from recovery.figures import FigureSpec, Row, column, phase_diagram, register
-from recovery.measurements import gaussian_quadratic
+from recovery.measurements import dense_stack, gaussian_quadratic
 
 FIGURE_ID = "flat-network"
 SUCCESS = 1e-6  # recovery when ||X - M*||_F < SUCCESS (||M*||_F = 1), as in the paper
@@ -66,7 +66,7 @@ def solve_point(d: int, m: int, model: str, params: Mapping[str, Any], index: tu
         U1, U2 = problems.network_target(d, positive, negative, generator)
         op = gaussian_quadratic(m, d, generator)
         M = U1 @ U1.T - U2 @ U2.T
-        stacks.append(op.x[:, :, None] * op.x[:, None, :])
+        stacks.append(dense_stack(op))
         data.append(op.apply(M))
         truths.append(M)
         weights.append(flatness.rescaling_matrices(op)[0])
@@ -75,8 +75,8 @@ def solve_point(d: int, m: int, model: str, params: Mapping[str, Any], index: tu
     options = {"kind": kind, "tol": params["tol"], "max_iter": params["max_iter"]}
     flat = convex.weighted_nuclear_minimization(A, y, D, D, **options)
     nuclear = convex.weighted_nuclear_minimization(A, y, **options)
-    flat_features = A.reshape(A.shape[0], m, -1)
-    min_norm = torch.linalg.pinv(flat_features) @ y[..., None]
+    features = A.reshape(A.shape[0], m, -1)  # row i: x_i x_i^T, flattened
+    min_norm = torch.linalg.pinv(features) @ y[..., None]
     solutions = {
         "flat": (flat.solution, flat.converged, flat.iterations),
         "nuclear": (nuclear.solution, nuclear.converged, nuclear.iterations),

@@ -101,15 +101,6 @@ def draw_instance(
     return sample(m, d, d, generator), M
 
 
-def measurement_stack(op: measurements.MeasurementMap) -> torch.Tensor:
-    r"""Return the dense stack :math:`(A_1, \dots, A_m)` of a sensing or bilinear map, ``(m, d1, d2)``."""
-    if isinstance(op, measurements.DenseMeasurements):
-        return op.A
-    if isinstance(op, measurements.BilinearMeasurements):
-        return op.a[:, :, None] * op.b[:, None, :]
-    raise ValueError(f"op: expected a dense or bilinear map, got {type(op).__name__}")
-
-
 def _solve_nuclear_and_flat(model, ops, truths, tol, max_iter):
     """Batched solves; returns (nuclear result, flat result, indices of the flat batch)."""
     if model == "completion":
@@ -130,7 +121,7 @@ def _solve_nuclear_and_flat(model, ops, truths, tol, max_iter):
             tol=tol, max_iter=max_iter,
         )
         return nuclear, flat, usable
-    A = torch.stack([measurement_stack(op) for op in ops])
+    A = torch.stack([measurements.dense_stack(op) for op in ops])
     b = torch.stack([op.apply(M) for op, M in zip(ops, truths, strict=True)])
     nuclear = convex.weighted_nuclear_minimization(A, b, tol=tol, max_iter=max_iter)
     D1, D2 = (torch.stack(Ds) for Ds in zip(*(flatness.rescaling_matrices(op) for op in ops), strict=True))
