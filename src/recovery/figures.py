@@ -45,6 +45,12 @@ class FigureSpec:
     scales: Mapping[str, Mapping[str, Any]]
     compute: Callable[[Mapping[str, Any]], list[Row]]
     plot: Callable[[list[Row], Mapping[str, Any]], Figure]
+    #: ``split(params)`` returns parameter overrides, one per independent unit of work, such that
+    #: concatenating ``compute({**params, **unit})`` over the units gives ``compute(params)``
+    #: (resumable and parallel sweeps run unit by unit); ``None``: the run is one unit.
+    split: Callable[[Mapping[str, Any]], list[dict[str, Any]]] | None = None
+    #: Columns holding wall-clock measurements: recorded, but not expected to regenerate exactly.
+    timing_columns: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, FigureSpec] = {}
