@@ -22,10 +22,11 @@ def _list(_: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    path = figures.reproduce(args.figure_id, scale=args.scale, out=args.out)
+    path = figures.reproduce(args.figure_id, scale=args.scale, out=args.out, jobs=args.jobs, progress=True)
     record = json.loads(path.read_text())
+    resumed = f", {record['resumed_units']} of them from an interrupted run" if record["resumed_units"] else ""
     print(f"{args.figure_id} ({args.scale}): {record['rows']} rows in "
-          f"{record['runtime_seconds']:.2f} s")
+          f"{record['runtime_seconds']:.2f} s ({record['units']} units{resumed}, {record['jobs']} jobs)")
     for suffix in ("csv", "json", "svg", "png"):
         print(f"  wrote {path.with_suffix('.' + suffix)}")
     return 0
@@ -50,6 +51,9 @@ def parser() -> argparse.ArgumentParser:
     again.add_argument("figure_id", metavar="ID", help="a figure id from `recovery list`")
     again.add_argument("--scale", default="ci", help="parameter set: ci (minutes) or paper")
     again.add_argument("--out", default=".", help="directory for ID.{csv,json,svg,png}")
+    again.add_argument("--jobs", type=int, default=1,
+                       help="units of work run in parallel processes (default 1); an interrupted "
+                            "run repeated with the same --out resumes where it stopped")
     again.set_defaults(run=_reproduce)
     redraw = commands.add_parser("redraw", help="redraw ID.{svg,png} from committed ID.{csv,json}")
     redraw.add_argument("figure_id", metavar="ID", help="a figure id from `recovery list`")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from recovery import provenance
+from recovery import provenance, sweep
 
 Row = dict[str, Any]
 
@@ -125,9 +126,13 @@ def draw(figure_id: str, rows: list[Row], params: Mapping[str, Any]) -> Figure:
         return get(figure_id).plot(rows, params)
 
 
-def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".") -> Path:
+def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".", *, jobs: int = 1,
+              progress: bool = False) -> Path:
     """Run ``figure_id`` at ``scale`` and write ``ID.{csv,json,svg,png}`` into ``out``.
 
+    The experiment runs unit by unit (:mod:`recovery.sweep`), checkpointed in
+    ``out/.ID.SCALE.partial/`` until the files are written: an interrupted run resumes where it
+    stopped when repeated, and ``jobs`` units run in parallel. ``progress`` shows a progress bar.
     Returns the path of the JSON provenance record.
     """
     spec = get(figure_id)
@@ -136,7 +141,10 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".") -> Path:
     out.mkdir(parents=True, exist_ok=True)
     code = provenance.git_state()  # the code that computes, not the checkout at the end
     start = time.perf_counter()
-    rows = spec.compute(params)
+    units = spec.split(params) if spec.split is not None else [{}]
+    checkpoint = out / f".{figure_id}.{scale}.partial"
+    rows, summary = sweep.run_units(figure_id, params, units, checkpoint, code=code, jobs=jobs,
+                                    progress=progress)
     runtime = time.perf_counter() - start
     write_csv(out / f"{figure_id}.csv", rows)
     _save(figure_id, rows, params, out)
@@ -149,8 +157,11 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".") -> Path:
         parameters=params,
         runtime_seconds=runtime,
         rows=len(rows),
+        **summary,
     )
-    return provenance.write(out / f"{figure_id}.json", record)
+    path = provenance.write(out / f"{figure_id}.json", record)
+    shutil.rmtree(checkpoint)
+    return path
 
 
 def redraw(figure_id: str, directory: str | Path) -> Path:

@@ -35,7 +35,7 @@ from scipy import optimize, stats
 
 from recovery import _checks, convex, deep, flatness, problems
 from recovery.convex import ConvexResult
-from recovery.experiments import trial_generator
+from recovery.experiments import parts, split_parts, trial_generator
 from recovery.figures import FigureSpec, Row, column, register
 
 FIGURE_ID = "flat-depth"
@@ -134,7 +134,8 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
     if len(depths) != len(scales):
         raise ValueError(f"init_scales: expected one per depth {depths}, got {scales}")
     rows: list[Row] = []
-    for m in params["m_values"]:
+    for index in parts(params, len(params["m_values"])):
+        m = params["m_values"][index]
         instances = [
             planted_instance(params["d"], params["sparsity"], m, trial_generator(params["seed"], m, t))
             for t in range(params["trials"])
@@ -264,5 +265,6 @@ register(
         },
         compute=compute,
         plot=plot,
+        split=split_parts(lambda params: len(params["m_values"])),
     )
 )

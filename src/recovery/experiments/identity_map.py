@@ -19,7 +19,7 @@ import torch
 from matplotlib.figure import Figure
 
 from recovery import _checks, flatness, problems
-from recovery.experiments import trial_generator
+from recovery.experiments import parts, split_parts, trial_generator
 from recovery.figures import FigureSpec, Row, column, register
 from recovery.measurements import IdentityMeasurements
 
@@ -86,7 +86,7 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
     d1, d2, rank = params["d1"], params["d2"], params["rank"]
     op = IdentityMeasurements(d1, d2)
     rows: list[Row] = []
-    for truth in range(params["truths"]):
+    for truth in parts(params, params["truths"]):
         generator = trial_generator(params["seed"], truth)
         M = problems.low_rank_matrix(d1, d2, rank, generator)
         flat_value = 4 * float(flatness.nuclear_norm(M))
@@ -175,5 +175,6 @@ register(
         },
         compute=compute,
         plot=plot,
+        split=split_parts(lambda params: params["truths"]),
     )
 )

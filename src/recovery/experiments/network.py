@@ -32,7 +32,7 @@ import torch
 from matplotlib.figure import Figure
 
 from recovery import convex, flatness, problems
-from recovery.experiments import trial_generator
+from recovery.experiments import parts, split_parts, trial_generator
 from recovery.figures import FigureSpec, Row, column, phase_diagram, register
 from recovery.measurements import dense_stack, gaussian_quadratic
 
@@ -112,14 +112,15 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
     ``trials``, ``tol``, ``max_iter``, ``seed``.
     """
     rows: list[Row] = []
-    for k, model in enumerate(params["models"]):
+    for part in parts(params, len(params["models"]) * len(params["dims"])):
+        k, i = divmod(part, len(params["dims"]))
+        model, d = params["models"][k], params["dims"][i]
         rank = sum(params["components"][model])
-        for i, d in enumerate(params["dims"]):
-            for j, ratio in enumerate(params["ratios"]):
-                m = samples(d, rank, ratio)
-                if m >= d * (d + 1) // 2:
-                    raise ValueError(f"ratios: {ratio} gives m = {m} >= d(d+1)/2 = {d * (d + 1) // 2} at d = {d}")
-                rows += [{**row, "ratio": ratio} for row in solve_point(d, m, model, params, (k, i, j))]
+        for j, ratio in enumerate(params["ratios"]):
+            m = samples(d, rank, ratio)
+            if m >= d * (d + 1) // 2:
+                raise ValueError(f"ratios: {ratio} gives m = {m} >= d(d+1)/2 = {d * (d + 1) // 2} at d = {d}")
+            rows += [{**row, "ratio": ratio} for row in solve_point(d, m, model, params, (k, i, j))]
     return rows
 
 
@@ -200,5 +201,6 @@ register(
         },
         compute=compute,
         plot=plot,
+        split=split_parts(lambda params: len(params["models"]) * len(params["dims"])),
     )
 )

@@ -57,7 +57,7 @@ import torch
 from matplotlib.figure import Figure
 
 from recovery import _checks, convex, flatness, measurements, problems
-from recovery.experiments import trial_generator
+from recovery.experiments import parts, split_parts, trial_generator
 from recovery.figures import FigureSpec, Row, register
 
 MODELS = ("sensing", "bilinear", "completion")
@@ -215,7 +215,8 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
     ``trial_generator(seed, i, j, trial)``."""
     model = _model(params["model"])
     rows: list[Row] = []
-    for i, d in enumerate(params["dims"]):
+    for i in parts(params, len(params["dims"])):
+        d = params["dims"][i]
         for j, oversampling in enumerate(params["oversampling"]):
             rows += grid_point(
                 model, d, oversampling, rank=params["rank"], trials=params["trials"],
@@ -367,7 +368,8 @@ def regularity_compute(params: Mapping[str, Any]) -> list[Row]:
     (a list of ``{"model", "d", "oversampling"}``) and ``rank, trials, seed, tol, max_iter,
     success_tol``; slice ``k`` uses the seed ``seed + k``."""
     rows: list[Row] = []
-    for k, piece in enumerate(params["slices"]):
+    for k in parts(params, len(params["slices"])):
+        piece = params["slices"][k]
         common = {key: params[key] for key in ("rank", "trials", "tol", "max_iter", "success_tol")}
         rows += compute({**common, "model": piece["model"], "dims": [piece["d"]],
                          "oversampling": piece["oversampling"], "seed": params["seed"] + k})
@@ -468,6 +470,7 @@ for _number, _model_name in enumerate(MODELS):
             },
             compute=compute,
             plot=plot,
+            split=split_parts(lambda params: len(params["dims"])),
         )
     )
 
@@ -488,5 +491,6 @@ register(
         },
         compute=regularity_compute,
         plot=regularity_plot,
+        split=split_parts(lambda params: len(params["slices"])),
     )
 )

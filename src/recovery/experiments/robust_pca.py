@@ -26,7 +26,7 @@ import torch
 from matplotlib.figure import Figure
 
 from recovery import convex, problems
-from recovery.experiments import trial_generator
+from recovery.experiments import parts, split_parts, trial_generator
 from recovery.figures import FigureSpec, Row, column, phase_diagram, register
 
 FIGURE_ID = "flat-robust-pca"
@@ -71,7 +71,8 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
     records whether the solver also met its tolerance.
     """
     rows: list[Row] = []
-    for i, rank in enumerate(params["ranks"]):
+    for i in parts(params, len(params["ranks"])):
+        rank = params["ranks"][i]
         for j, outliers in enumerate(params["outliers"]):
             rows += solve_point(params["d"], rank, outliers, params, (i, j))
     return rows
@@ -123,5 +124,6 @@ register(
         },
         compute=compute,
         plot=plot,
+        split=split_parts(lambda params: len(params["ranks"])),
     )
 )

@@ -1,0 +1,46 @@
+"""A deliberately slow, split figure for the resume tests (not collected: no ``test_`` prefix).
+
+Each unit sleeps, leaves a marker file in ``$SLOW_FIGURE_LOG`` (so a test can count which units
+were computed by which run) and returns two rows.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from recovery.experiments import parts, split_parts
+from recovery.figures import FigureSpec
+
+ID = "test-slow-sweep"
+
+
+def compute(params):
+    rows = []
+    for part in parts(params, params["units"]):
+        time.sleep(params["sleep"])
+        marker = Path(os.environ["SLOW_FIGURE_LOG"]) / f"unit-{part}-pid-{os.getpid()}-{time.time_ns()}"
+        marker.touch()
+        rows += [{"part": part, "trial": t, "value": (part + 1) ** 0.5 / (t + 3), "ok": t == 0} for t in range(2)]
+    return rows
+
+
+def plot(rows, params):
+    fig, axis = plt.subplots()
+    axis.plot([row["value"] for row in rows])
+    axis.set(xlabel="row", ylabel="value")
+    return fig
+
+
+SPEC = FigureSpec(
+    id=ID,
+    notebook="none",
+    claim="test only",
+    scales={"ci": {"units": 6, "sleep": 0.4}, "paper": {"units": 6, "sleep": 0.0}},
+    compute=compute,
+    plot=plot,
+    split=split_parts(lambda params: params["units"]),
+)
