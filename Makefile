@@ -10,8 +10,9 @@ STAMP  := $(VENV)/.installed-stamp
 # the two CI cores go to two notebooks or test workers running side by side.
 THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 JOBS   ?= 2
+CHROMIUM := chromium
 
-.PHONY: book test lint unit notebooks execute clean lock
+.PHONY: book browser test lint unit notebooks execute clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +36,16 @@ notebooks: $(STAMP)
 	$(THREADS) $(BIN)/pytest -n $(JOBS) --dist loadfile -p no:cacheprovider \
 	  --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks
 
-test: lint unit notebooks book
+# Every page of the built book opened in headless Chromium (Debian's package, installed when
+# missing and possible; without it the check says SKIPPED rather than pretending to pass).
+browser: book
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { echo "browser: installing Debian's chromium"; \
+	  ( apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends chromium ) >/dev/null 2>&1 || true; }
+	@if command -v $(CHROMIUM) >/dev/null 2>&1; then $(BIN)/python scripts/check_book.py _build/html; \
+	else echo "browser: SKIPPED: no chromium, and apt-get could not install it here"; fi
+
+test: lint unit notebooks book browser
 
 # Re-execute notebooks in place before committing them (NB=notebooks/one.ipynb for one).
 NB ?= $(wildcard notebooks/*.ipynb)

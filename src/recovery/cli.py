@@ -52,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
     again.add_argument("--scale", default="ci", help="parameter set: ci (minutes) or paper")
     again.add_argument("--out", default=".", help="directory for ID.{csv,json,svg,png}")
     again.add_argument("--jobs", type=int, default=1,
-                       help="units of work run in parallel processes (default 1); an interrupted "
+                       help="units of work run in parallel processes (default 1; -1: one per core); an interrupted "
                             "run repeated with the same --out resumes where it stopped")
     again.set_defaults(run=_reproduce)
     redraw = commands.add_parser("redraw", help="redraw ID.{svg,png} from committed ID.{csv,json}")

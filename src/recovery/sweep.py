@@ -26,8 +26,6 @@ from typing import Any
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from recovery import _checks
-
 Row = dict[str, Any]
 
 
@@ -45,9 +43,11 @@ def run_units(
 
     Returns the rows (in unit order) and a summary: ``units``, ``resumed_units`` (loaded from an
     earlier, interrupted run), ``unit_seconds`` (compute time summed over all units, whichever run
-    computed them) and ``jobs``.
+    computed them) and ``jobs``. ``jobs`` is a number of worker processes, or ``-1`` for every
+    worker of the active joblib backend (e.g. a Dask cluster under ``joblib.parallel_config``).
     """
-    jobs = _checks.positive_int("jobs", jobs)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not (jobs >= 1 or jobs == -1):
+        raise ValueError(f"jobs: expected a positive integer, or -1 for every worker of the joblib backend; got {jobs!r}")
     manifest = _canonical({"figure": figure_id, "parameters": params, "units": list(units),
                            "commit": (code or {}).get("commit")})
     checkpoint = Path(checkpoint)
