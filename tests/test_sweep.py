@@ -3,6 +3,7 @@ runs give the same rows; a checkpoint of other parameters is refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import slow_sweep_figure
 
-from recovery import figures
+from recovery import cli, figures
 
 TESTS = Path(__file__).resolve().parent
 
@@ -105,3 +106,18 @@ def test_units_partition_the_sweep(figure_id):
 def test_jobs_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="jobs"):
         figures.reproduce("flat-identity", "ci", tmp_path, jobs=0)
+
+
+def test_device_is_checked_and_recorded(slow_figure, tmp_path, monkeypatch, capsys):
+    with pytest.raises(ValueError, match="runs on the CPU only"):
+        figures.reproduce(slow_sweep_figure.ID, "paper", tmp_path, device="cpu")
+    paper = {"units": 2, "sleep": 0.0, "device": "cpu"}
+    with_device = dataclasses.replace(slow_sweep_figure.SPEC, scales={**slow_sweep_figure.SPEC.scales, "paper": paper})
+    monkeypatch.setitem(figures._REGISTRY, slow_sweep_figure.ID, with_device)
+    record = json.loads(figures.reproduce(slow_sweep_figure.ID, "paper", tmp_path, device="cpu").read_text())
+    assert record["parameters"]["device"] == "cpu"
+    with pytest.raises(ValueError, match="expected cpu or cuda"):
+        figures.reproduce(slow_sweep_figure.ID, "paper", tmp_path, device="gpu")
+    monkeypatch.setattr(figures.torch.cuda, "is_available", lambda: False)
+    assert cli.main(["reproduce", slow_sweep_figure.ID, "--scale", "paper", "--out", str(tmp_path), "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err

@@ -22,7 +22,8 @@ def _list(_: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    path = figures.reproduce(args.figure_id, scale=args.scale, out=args.out, jobs=args.jobs, progress=True)
+    path = figures.reproduce(args.figure_id, scale=args.scale, out=args.out, jobs=args.jobs,
+                               device=args.device, progress=True)
     record = json.loads(path.read_text())
     resumed = f", {record['resumed_units']} of them from an interrupted run" if record["resumed_units"] else ""
     print(f"{args.figure_id} ({args.scale}): {record['rows']} rows in "
@@ -54,6 +55,9 @@ def parser() -> argparse.ArgumentParser:
     again.add_argument("--jobs", type=int, default=1,
                        help="units of work run in parallel processes (default 1; -1: one per core); an interrupted "
                             "run repeated with the same --out resumes where it stopped")
+    again.add_argument("--device", default=None,
+                       help="cpu or cuda[:N], for figures whose experiments take a device "
+                            "(default: the figure's own)")
     again.set_defaults(run=_reproduce)
     redraw = commands.add_parser("redraw", help="redraw ID.{svg,png} from committed ID.{csv,json}")
     redraw.add_argument("figure_id", metavar="ID", help="a figure id from `recovery list`")

@@ -29,6 +29,7 @@ from typing import Any
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 
 from recovery import provenance, sweep
@@ -127,16 +128,20 @@ def draw(figure_id: str, rows: list[Row], params: Mapping[str, Any]) -> Figure:
 
 
 def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".", *, jobs: int = 1,
-              progress: bool = False) -> Path:
+              device: str | None = None, progress: bool = False) -> Path:
     """Run ``figure_id`` at ``scale`` and write ``ID.{csv,json,svg,png}`` into ``out``.
 
     The experiment runs unit by unit (:mod:`recovery.sweep`), checkpointed in
     ``out/.ID.SCALE.partial/`` until the files are written: an interrupted run resumes where it
-    stopped when repeated, and ``jobs`` units run in parallel. ``progress`` shows a progress bar.
+    stopped when repeated, and ``jobs`` units run in parallel. ``device`` (``"cpu"``, ``"cuda"``,
+    ``"cuda:1"``, ...) replaces the ``device`` parameter of figures whose experiments take one;
+    it is recorded with the other parameters. ``progress`` shows a progress bar.
     Returns the path of the JSON provenance record.
     """
     spec = get(figure_id)
     params = parameters(figure_id, scale)
+    if device is not None:
+        params["device"] = _device(figure_id, params, device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     code = provenance.git_state()  # the code that computes, not the checkout at the end
@@ -162,6 +167,19 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".", *, jobs:
     path = provenance.write(out / f"{figure_id}.json", record)
     shutil.rmtree(checkpoint)
     return path
+
+
+def _device(figure_id: str, params: Mapping[str, Any], device: str) -> str:
+    """Check that ``figure_id`` takes a device and that ``device`` exists here; return its name."""
+    if "device" not in params:
+        raise ValueError(f"device: figure {figure_id!r} runs on the CPU only (its experiment takes no device)")
+    try:
+        name = str(torch.device(device))
+    except RuntimeError as error:
+        raise ValueError(f"device: expected cpu or cuda[:N], got {device!r}") from error
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device: {device!r} requested, but CUDA is not available on this machine")
+    return name
 
 
 def redraw(figure_id: str, directory: str | Path) -> Path:
