@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 Row = dict[str, Any]
 
