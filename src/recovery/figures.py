@@ -63,6 +63,7 @@ _FIGURE_MODULES = (
     "recovery.experiments.depth",
     "recovery.experiments.landscape",
     "recovery.experiments.linrfm_irls",
+    "recovery.experiments.linrfm_scale",
 )
 
 
