@@ -58,11 +58,19 @@ def test_gradient_is_the_irls_weight_times_the_point(seed, p):
     irls.smoothed_objective(beta, p, epsilon).backward()
     b = beta.detach()
     assert torch.allclose(beta.grad, 2 * c * (b.square() + epsilon) ** (p / 2 - 1) * b, rtol=1e-12)
-    Z = torch.randn(7, 5, generator=g, dtype=F64, requires_grad=True)
-    irls.smoothed_objective(Z, p, epsilon).backward()
-    values, vectors = torch.linalg.eigh(Z.detach().T @ Z.detach() / 7 + epsilon * torch.eye(5, dtype=F64))
-    W = (vectors * values ** (p / 2 - 1)) @ vectors.T
-    assert torch.allclose(Z.grad, 2 * c / 7 * Z.detach() @ W, rtol=1e-10, atol=1e-13)
+    # full column rank; rank deficient; and nearly so (eigenvalues of G within rounding of zero,
+    # which carry the largest weights when epsilon is small)
+    for d1, d2, rank, noise, epsilon in ((7, 5, 5, 0.0, 0.3), (7, 5, 2, 0.0, 0.3), (4, 9, 4, 0.0, 0.3),
+                                         (7, 5, 2, 1e-9, 1e-3)):
+        Z = (torch.randn(d1, rank, generator=g, dtype=F64) @ torch.randn(rank, d2, generator=g, dtype=F64)
+             + noise * torch.randn(d1, d2, generator=g, dtype=F64))
+        Z.requires_grad_(True)
+        irls.smoothed_objective(Z, p, epsilon).backward()
+        values, vectors = torch.linalg.eigh(Z.detach().T @ Z.detach() / d1 + epsilon * torch.eye(d2, dtype=F64))
+        W = (vectors * values ** (p / 2 - 1)) @ vectors.T
+        expected = 2 * c / d1 * Z.detach() @ W
+        # W amplifies rounding by up to 1/epsilon^2 in the reference itself
+        assert float((Z.grad - expected).abs().max()) < 1e-6 * float(expected.abs().max())
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -66,7 +66,8 @@ def smoothed_objective(x: torch.Tensor, p: float, epsilon: float) -> torch.Tenso
 
     ``epsilon`` is the absolute smoothing :math:`\varepsilon \ge 0` (``> 0`` needed when :math:`p \le 0`);
     eigenvalues within rounding of zero (:math:`d_2` machine epsilons times the largest) count as
-    zero. Differentiable (``torch.autograd``) for :math:`\varepsilon > 0`.
+    zero. Differentiable (``torch.autograd``) for :math:`\varepsilon > 0`, the gradient being
+    :math:`\nabla_Z = \frac{2}{d_1} Z\,\phi_p'(G)` at every eigenvalue, those set to zero included.
     """
     x = _checks.tensor("x", x)
     if x.ndim not in (1, 2):
@@ -82,7 +83,8 @@ def smoothed_objective(x: torch.Tensor, p: float, epsilon: float) -> torch.Tenso
     else:
         s = torch.linalg.eigvalsh(x.T @ x / x.shape[0])
         cutoff = s.shape[0] * torch.finfo(s.dtype).eps * float(s.detach().abs().max())
-        s = torch.where(s > cutoff, s, torch.zeros_like(s))  # rounding of zero eigenvalues -> 0
+        # eigenvalues within rounding of zero take the value 0, their gradient passes unchanged
+        s = s - torch.where(s > cutoff, torch.zeros_like(s), s).detach()
     if p > 0:
         return ((s + epsilon) ** (p / 2)).sum()
     if p == 0:

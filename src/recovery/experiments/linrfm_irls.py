@@ -281,12 +281,12 @@ register(
         scales={
             "ci": {
                 "problems": ["vector", "matrix"], "alphas": [0.25, 0.375, 0.5, 1.0], "iterations": 60,
-                "d": 60, "n": 25, "sparsity": 3, "vector_smoothing": 0.01,
+                "d": 60, "n": 25, "sparsity": 3, "vector_smoothing": 0.1,
                 "d1": 20, "d2": 20, "rank": 2, "num_obs": 160, "matrix_smoothing": 0.3, "seed": 4,
             },
             "paper": {
                 "problems": ["vector", "matrix"], "alphas": [0.25, 0.375, 0.5, 1.0], "iterations": 300,
-                "d": 1000, "n": 250, "sparsity": 20, "vector_smoothing": 0.01,
+                "d": 1000, "n": 250, "sparsity": 20, "vector_smoothing": 0.1,
                 "d1": 200, "d2": 200, "rank": 5, "num_obs": 12_000, "matrix_smoothing": 0.3, "seed": 4,
             },
         },
