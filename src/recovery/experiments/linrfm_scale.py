@@ -281,12 +281,12 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     for axis in axes:
         axis.set(xscale="log", yscale="log", xlabel="matrix size d (d x d)")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
-    sampling = ("about 4 observations per degree of freedom r(2d - r), clipped to 2%-5% of the entries"
+    sampling = ("4 observations per degree of freedom r(2d - r), clipped to 2%-5% of the entries"
                 if params["fraction"] is None else f"{params['fraction']:.0%} of the entries observed")
     fig.suptitle(
-        f"Square rank-{params['rank']} completion, {sampling}, on this CPU at d = "
-        f"{', '.join(str(d) for d in params['sizes'])} (solid, filled);\n"
-        "dashed, open: committed GPU benchmark runs (rank 3; rank 10 and 2% observed at d = 10,000)"
+        f"Square rank-{params['rank']} completion, {sampling}.\n"
+        f"Solid, filled: this CPU, d = {', '.join(str(d) for d in params['sizes'])}; dashed, open: committed "
+        "GPU benchmark runs (rank 3; rank 10 and 2% observed at d = 10,000)"
     )
     return fig
 
