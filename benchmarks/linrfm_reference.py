@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import format_time, timed
-
 from recovery import linrfm, problems, provenance
+from recovery.experiments.linrfm_scale import format_time, timed
 from recovery.published_linrfm import run_published
 
 TARGET_MSE = 1e-3

@@ -4,8 +4,11 @@ For each size d (square d x d, rank r, a fraction of entries observed) this runs
 - lin-RFM, alpha = 1/2 (kernel G = Z^T Z / d: matrix products only), with momentum 0.9;
 - the same without momentum (the plain iteration, as published);
 - IRLS-0 (log-det), whose kernel comes from a symmetric eigendecomposition every step;
-and reports seconds per iteration and the time to a relative error of 1e-3 on the unobserved
-entries (the error is computed outside the methods and its cost excluded).
+and, with `--methods ... published`, the per-row NumPy loop as published (CPU only, no time
+budget); it reports seconds per iteration and the time to a relative error of 1e-3 on the unobserved
+entries (the error is computed outside the methods and its cost excluded). The problem and the
+timing come from `recovery.experiments.linrfm_scale`, which also drives the book's figure
+`linrfm-scale` (`recovery reproduce linrfm-scale`).
 
     python benchmarks/linrfm_scale.py                          # CPU, d in 250 500 1000 2000
     python benchmarks/linrfm_scale.py --device cuda --sizes 10000 --fraction 0.02 --rank 10 --dtype float32
@@ -16,21 +19,19 @@ Results are printed as a table and written as JSON (--out) with parameters, vers
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import format_time, timed
-
-from recovery import irls, linrfm, problems, provenance
-
-
-def observed_fraction(d: int, rank: int) -> float:
-    """About four observations per degree of freedom r(2d - r), kept within 2% - 5%."""
-    return min(0.05, max(0.02, 4 * rank * (2 * d - rank) / d**2))
+from recovery import irls, linrfm, provenance
+from recovery.experiments.linrfm_scale import (
+    LABELS,
+    format_time,
+    observed_fraction,
+    run_method,
+    scale_problem,
+)
 
 
 def run_size(d: int, args: argparse.Namespace) -> list[dict]:
@@ -38,8 +39,8 @@ def run_size(d: int, args: argparse.Namespace) -> list[dict]:
     generator = torch.Generator().manual_seed(args.seed)
     built = time.perf_counter()
     fraction = args.fraction or observed_fraction(d, args.rank)
-    num_obs = round(fraction * d * d)
-    Y, observations = problems.completion_problem(d, d, args.rank, num_obs, generator, dtype=dtype)
+    Y, observations = scale_problem(d, args.rank, fraction, generator, dtype=dtype)
+    num_obs = observations.count
     Y, observations = Y.to(args.device), observations.to(device=args.device)
     print(f"d = {d}, rank {args.rank}: {num_obs:,} observed ({fraction:.1%}, "
           f"{num_obs / (args.rank * (2 * d - args.rank)):.1f} per degree of freedom), "
@@ -48,23 +49,13 @@ def run_size(d: int, args: argparse.Namespace) -> list[dict]:
         linrfm.lin_rfm_completion(observations, 0.5, max_iter=2, tol=0.0)
         irls.irls_completion(observations, 0.0, max_iter=1, tol=0.0)
         torch.cuda.synchronize()
-
-    def error(Z):
-        return problems.unobserved_relative_error(Z, Y, observations)
-
-    methods = {
-        "momentum": ("lin-RFM a=1/2 SVD-free, momentum 0.9", lambda cb: linrfm.lin_rfm_completion(
-            observations, 0.5, momentum=0.9, max_iter=args.max_iter, tol=0.0, callback=cb)),
-        "plain": ("lin-RFM a=1/2 SVD-free, plain", lambda cb: linrfm.lin_rfm_completion(
-            observations, 0.5, max_iter=args.max_iter, tol=0.0, callback=cb)),
-        "irls": ("IRLS-0 eigh-based", lambda cb: irls.irls_completion(
-            observations, 0.0, max_iter=args.max_iter, tol=0.0, callback=cb)),
-    }
     rows = []
-    for name, run in (methods[key] for key in args.methods):
+    for key in args.methods:
+        name = LABELS[key]
         if args.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
-        timing = timed(name, run, error, target=args.target, budget_seconds=args.budget, device=args.device)
+        timing = run_method(key, Y, observations, target=args.target, max_iter=args.max_iter,
+                            budget_seconds=args.budget, device=args.device)
         row = {
             "d": d, "rank": args.rank, "observed": num_obs, "method": name, "iterations": timing.iterations,
             "seconds_per_iteration": timing.seconds_per_iteration,
@@ -92,12 +83,14 @@ def main() -> None:
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     parser.add_argument("--target", type=float, default=1e-3, help="relative error on unobserved entries")
     parser.add_argument("--max-iter", type=int, default=5000)
-    parser.add_argument("--budget", type=float, default=120.0, help="seconds per method and size")
+    parser.add_argument("--budget", type=float, default=120.0,
+                        help="seconds per method and size (the published loop has none: it stops at --max-iter)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--methods", nargs="+", default=["momentum", "plain", "irls"],
-                        choices=["momentum", "plain", "irls"])
+    parser.add_argument("--methods", nargs="+", default=["momentum", "plain", "irls"], choices=list(LABELS))
     parser.add_argument("--out", type=Path, default=None, help="JSON file for the results")
     args = parser.parse_args()
+    if "published" in args.methods and not args.device.startswith("cpu"):
+        parser.error("--methods published: the per-row loop runs in NumPy on the CPU only")
     started = time.perf_counter()
     rows = [row for d in args.sizes for row in run_size(d, args)]
     record = provenance.record(benchmark="linrfm_scale", parameters=vars(args) | {"out": str(args.out)},

@@ -64,6 +64,8 @@ _FIGURE_MODULES = (
     "recovery.experiments.robust_pca",
     "recovery.experiments.depth",
     "recovery.experiments.landscape",
+    "recovery.experiments.linrfm_irls",
+    "recovery.experiments.linrfm_scale",
 )
 
 

@@ -19,6 +19,12 @@ scale of the Gram matrix, :math:`\varepsilon_t = e_t \operatorname{tr}(Z_t^\top 
 :math:`e_t\operatorname{mean}(\beta_t^2)`), with :math:`e_0` = ``smoothing`` and
 :math:`e_{t+1} = \max(\rho\,e_t, e_{\min})`, :math:`\rho` = ``decay``. Stops when the relative
 change of the iterate falls below ``tol``.
+
+**What IRLS minimises.** For a fixed smoothing :math:`\varepsilon > 0` each step decreases the
+smoothed objective :func:`smoothed_objective` (a majorise-minimise argument: the penalty is concave
+in :math:`\beta_i^2`, resp. in :math:`Z^\top Z`, so its tangent at the current iterate majorises
+it, and the weighted least-squares step minimises that tangent over the constraint set), and its
+fixed points are the stationary points of the objective on the constraint set.
 """
 
 from __future__ import annotations
@@ -44,6 +50,46 @@ def validate_p(p) -> float:
     if not 0 <= p <= 1:
         raise ValueError(f"p: expected a value in [0, 1] (0 is the log-det case), got {p}")
     return p
+
+
+def smoothed_objective(x: torch.Tensor, p: float, epsilon: float) -> torch.Tensor:
+    r"""Return the smoothed :math:`\ell_p` / Schatten-:math:`p` objective that IRLS-:math:`p` decreases.
+
+    With :math:`\phi_p(s) = (s + \varepsilon)^{p/2}` for :math:`p > 0`, :math:`\log(s + \varepsilon)`
+    for :math:`p = 0` and :math:`-(s + \varepsilon)^{p/2}` for :math:`p < 0` (concave and increasing
+    in :math:`s \ge 0` for every :math:`p < 2`, with :math:`\phi_p'(s) \propto (s+\varepsilon)^{p/2-1}`):
+
+    - a vector ``x`` :math:`= \beta`: :math:`\sum_i \phi_p(\beta_i^2)`;
+    - a ``d1 x d2`` matrix ``x`` :math:`= Z`: :math:`\sum_j \phi_p(\lambda_j)` over the eigenvalues of
+      :math:`G = Z^\top Z/d_1`, i.e. :math:`\operatorname{tr}\big((G + \varepsilon I)^{p/2}\big)`, resp.
+      :math:`\log\det(G + \varepsilon I)`.
+
+    ``epsilon`` is the absolute smoothing :math:`\varepsilon \ge 0` (``> 0`` needed when :math:`p \le 0`);
+    eigenvalues within rounding of zero (:math:`d_2` machine epsilons times the largest) count as
+    zero. Differentiable (``torch.autograd``) for :math:`\varepsilon > 0`, the gradient being
+    :math:`\nabla_Z = \frac{2}{d_1} Z\,\phi_p'(G)` at every eigenvalue, those set to zero included.
+    """
+    x = _checks.tensor("x", x)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"x: expected a vector or a matrix, got {x.ndim} dimensions")
+    p = float(p)
+    if not p < 2:
+        raise ValueError(f"p: expected a number below 2, got {p}")
+    epsilon = float(epsilon)
+    if not (0 < epsilon < float("inf") or (epsilon == 0 and p > 0)):
+        raise ValueError(f"epsilon: expected a number > 0 (or 0 when p > 0), got {epsilon}")
+    if x.ndim == 1:
+        s = x.square()
+    else:
+        s = torch.linalg.eigvalsh(x.T @ x / x.shape[0])
+        cutoff = s.shape[0] * torch.finfo(s.dtype).eps * float(s.detach().abs().max())
+        # eigenvalues within rounding of zero take the value 0, their gradient passes unchanged
+        s = s - torch.where(s > cutoff, torch.zeros_like(s), s).detach()
+    if p > 0:
+        return ((s + epsilon) ** (p / 2)).sum()
+    if p == 0:
+        return torch.log(s + epsilon).sum()
+    return -((s + epsilon) ** (p / 2)).sum()
 
 
 def completion_step(
