@@ -128,14 +128,15 @@ def _relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def vector_instance(params: Mapping[str, Any]):
-    """``(X, y, beta_star)`` drawn from ``trial_generator(seed, 0)`` (:func:`depth.planted_instance`)."""
+    """``(X, y, beta_star)`` drawn from ``trial_generator(seed, 0)``
+    (:func:`recovery.experiments.depth.planted_instance`)."""
     X, beta_star = depth.planted_instance(params["d"], params["sparsity"], params["n"],
                                           trial_generator(params["seed"], 0))
     return X, X @ beta_star, beta_star
 
 
 def matrix_instance(params: Mapping[str, Any]):
-    """``(Y, observations)`` drawn from ``trial_generator(seed, 1)`` (:func:`problems.completion_problem`)."""
+    """``(Y, observations)`` drawn from ``trial_generator(seed, 1)`` (:func:`recovery.problems.completion_problem`)."""
     return problems.completion_problem(params["d1"], params["d2"], params["rank"], params["num_obs"],
                                        trial_generator(params["seed"], 1))
 
