@@ -24,13 +24,14 @@ from pathlib import Path
 
 import torch
 
-from recovery import irls, linrfm, provenance
+from recovery import provenance
 from recovery.experiments.linrfm_scale import (
     LABELS,
     format_time,
     observed_fraction,
     run_method,
     scale_problem,
+    warm_up,
 )
 
 
@@ -45,10 +46,7 @@ def run_size(d: int, args: argparse.Namespace) -> list[dict]:
     print(f"d = {d}, rank {args.rank}: {num_obs:,} observed ({fraction:.1%}, "
           f"{num_obs / (args.rank * (2 * d - args.rank)):.1f} per degree of freedom), "
           f"{d * d - num_obs:,} missing, built in {time.perf_counter() - built:.1f} s", flush=True)
-    if args.device.startswith("cuda"):  # warm up cuBLAS / cuSOLVER / cuSPARSE outside the timings
-        linrfm.lin_rfm_completion(observations, 0.5, max_iter=2, tol=0.0)
-        irls.irls_completion(observations, 0.0, max_iter=1, tol=0.0)
-        torch.cuda.synchronize()
+    warm_up(observations)
     rows = []
     for key in args.methods:
         name = LABELS[key]

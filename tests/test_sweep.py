@@ -111,8 +111,7 @@ def test_jobs_must_be_positive(tmp_path):
 def test_device_is_checked_and_recorded(slow_figure, tmp_path, monkeypatch, capsys):
     with pytest.raises(ValueError, match="runs on the CPU only"):
         figures.reproduce(slow_sweep_figure.ID, "paper", tmp_path, device="cpu")
-    paper = {"units": 2, "sleep": 0.0, "device": "cpu"}
-    with_device = dataclasses.replace(slow_sweep_figure.SPEC, scales={**slow_sweep_figure.SPEC.scales, "paper": paper})
+    with_device = dataclasses.replace(slow_sweep_figure.SPEC, accepts_device=True)
     monkeypatch.setitem(figures._REGISTRY, slow_sweep_figure.ID, with_device)
     record = json.loads(figures.reproduce(slow_sweep_figure.ID, "paper", tmp_path, device="cpu").read_text())
     assert record["parameters"]["device"] == "cpu"

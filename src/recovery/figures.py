@@ -53,6 +53,9 @@ class FigureSpec:
     split: Callable[[Mapping[str, Any]], list[dict[str, Any]]] | None = None
     #: Columns holding wall-clock measurements: recorded, but not expected to regenerate exactly.
     timing_columns: tuple[str, ...] = ()
+    #: Whether ``compute`` honours ``params["device"]`` (``recovery reproduce --device``; it runs
+    #: on the CPU when the parameter is absent).
+    accepts_device: bool = False
 
 
 _REGISTRY: dict[str, FigureSpec] = {}
@@ -136,14 +139,14 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".", *, jobs:
     The experiment runs unit by unit (:mod:`recovery.sweep`), checkpointed in
     ``out/.ID.SCALE.partial/`` until the files are written: an interrupted run resumes where it
     stopped when repeated, and ``jobs`` units run in parallel. ``device`` (``"cpu"``, ``"cuda"``,
-    ``"cuda:1"``, ...) replaces the ``device`` parameter of figures whose experiments take one;
-    it is recorded with the other parameters. ``progress`` shows a progress bar.
+    ``"cuda:1"``, ...) is passed as the ``device`` parameter to figures that accept one, and
+    recorded with the other parameters. ``progress`` shows a progress bar.
     Returns the path of the JSON provenance record.
     """
     spec = get(figure_id)
     params = parameters(figure_id, scale)
     if device is not None:
-        params["device"] = _device(figure_id, params, device)
+        params["device"] = _device(figure_id, device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     code = provenance.git_state()  # the code that computes, not the checkout at the end
@@ -171,9 +174,9 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".", *, jobs:
     return path
 
 
-def _device(figure_id: str, params: Mapping[str, Any], device: str) -> str:
+def _device(figure_id: str, device: str) -> str:
     """Check that ``figure_id`` takes a device and that ``device`` exists here; return its name."""
-    if "device" not in params:
+    if not get(figure_id).accepts_device:
         raise ValueError(f"device: figure {figure_id!r} runs on the CPU only (its experiment takes no device)")
     try:
         name = str(torch.device(device))

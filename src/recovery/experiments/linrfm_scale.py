@@ -159,6 +159,15 @@ def run_method(method: str, Y: torch.Tensor, observations: Observations, *, targ
     return timed(method, runs[method], error, target=target, budget_seconds=budget_seconds, device=device)
 
 
+def warm_up(observations: Observations) -> None:
+    """On CUDA, run two steps of each GPU method so that library set-up (cuBLAS, cuSOLVER,
+    cuSPARSE) is not timed; nothing on the CPU."""
+    if observations.values.device.type == "cuda":
+        linrfm.lin_rfm_completion(observations, 0.5, max_iter=2, tol=0.0)
+        irls.irls_completion(observations, 0.0, max_iter=1, tol=0.0)
+        torch.cuda.synchronize()
+
+
 def _repository_file(path: str) -> Path:
     """``path`` relative to the repository root holding this package (else to the working directory)."""
     root = Path(__file__).resolve().parents[3]
@@ -201,23 +210,29 @@ def recorded_rows(path: str) -> list[Row]:
 
 
 def compute(params: Mapping[str, Any]) -> list[Row]:
-    """Time every method at every size on this machine's CPU, then append the committed records.
+    """Time every method at every size on ``device`` (default the CPU), then append the committed records.
 
     Parameters: ``sizes``, ``rank``, ``fraction`` (``None``: :func:`observed_fraction`), ``target``,
-    ``methods``, ``max_iter`` (per method, one cap per size), ``seed``, ``records`` (committed
+    ``methods``, ``max_iter`` (per method, one cap per size), ``seed``, optional ``device``
+    (``recovery reproduce --device cuda``; the published loop stays on the CPU), ``records`` (committed
     benchmark JSON files, paths relative to the repository, drawn beside the measured runs). The
     problem at size ``d`` is drawn from ``trial_generator(seed, d)``, float64. One row per (size,
     method): ``device``, ``device_name``, ``dtype``, ``d``, ``rank``, ``observed``, ``method``,
     ``iterations``, ``reached``, ``iterations_to_target`` (0 if not reached), ``final_error``, and the
     wall-clock ``seconds_per_iteration``, ``seconds_to_target`` (nan if not reached) and ``seconds``.
     """
+    device = params.get("device", "cpu")
+    name = torch.cuda.get_device_name(device) if device.startswith("cuda") else "CPU"
     rows: list[Row] = []
     for index, d in enumerate(params["sizes"]):
         Y, observations = scale_problem(d, params["rank"], params["fraction"], trial_generator(params["seed"], d))
+        Y, observations = Y.to(device), observations.to(device=device)
+        warm_up(observations)
         for method in params["methods"]:
             timing = run_method(method, Y, observations, target=params["target"],
-                                max_iter=params["max_iter"][method][index])
-            rows.append(_row("cpu", "CPU", "float64", d, params["rank"], observations.count, method, timing))
+                                max_iter=params["max_iter"][method][index], device=device)
+            where = ("cpu", "CPU") if method == "published" else (device, name)  # the loop is NumPy
+            rows.append(_row(*where, "float64", d, params["rank"], observations.count, method, timing))
     for path in params["records"]:
         rows.extend(recorded_rows(path))
     return rows
@@ -324,5 +339,6 @@ register(
         plot=plot,
         split=split,
         timing_columns=TIMING_COLUMNS,
+        accepts_device=True,
     )
 )
