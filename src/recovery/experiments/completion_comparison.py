@@ -213,9 +213,9 @@ def label(method: str, setting: float) -> str:
 
 
 _STYLES = {
-    ("lin-rfm", 0.25): ("tab:blue", "v", "-"),
+    ("lin-rfm", 0.25): ("tab:cyan", "v", "-"),
     ("lin-rfm", 0.5): ("tab:blue", "o", "-"),
-    ("lin-rfm", 1.0): ("tab:blue", "^", "-"),
+    ("lin-rfm", 1.0): ("tab:purple", "^", "--"),
     ("nuclear", 1.0): ("black", "s", "--"),
     ("irls", 0.0): ("tab:green", "D", "-."),
     ("irls", 1.0): ("tab:green", "d", "-."),
@@ -232,7 +232,11 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     fig, axes = plt.subplots(len(panels), 3, figsize=(13.5, 3.6 * len(panels) + 0.9), layout="constrained",
                              squeeze=False)
     threshold = params["success_threshold"]
+    every = [multiple for panel in panels for multiple in panel["multiples"]]
+    margin = 0.05 * (max(every) - min(every) or 1)
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
     for (mse_axis, rate_axis, stop_axis), panel in zip(axes, panels, strict=True):
+        a, b, c = next(letters), next(letters), next(letters)
         d, rank = panel["d"], panel["rank"]
         methods = sorted({(row["method"], float(row["setting"])) for row in rows if row["d"] == d},
                          key=lambda key: (METHODS.index(key[0]), key[1]))
@@ -245,14 +249,15 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
             stop_axis.plot(stats["multiple"], stats["unfinished"], **style)
         name = f"d = {d}, r = {rank}, {panel['trials']} trials"
         mse_axis.set(yscale="log", ylabel="median MSE on unobserved entries",
-                     title=f"(a) test error; {name}")
+                     title=f"({a}) test error; {name}")
         mse_axis.axhline(1.0, color="grey", lw=0.8, ls=":")
         rate_axis.set(ylim=(-0.03, 1.03), ylabel="fraction of trials",
-                      title=f"(b) recovered: relative unobserved error < {threshold:.0e}")
+                      title=f"({b}) recovered: relative unobserved error < {threshold:.0e}")
         stop_axis.set(ylim=(-0.03, 1.03), ylabel="fraction of trials",
-                      title="(c) stopped at the iteration budget (not converged)")
+                      title=f"({c}) stopped at the iteration budget (not converged)")
         for axis in (mse_axis, rate_axis, stop_axis):
             axis.set_xlabel("observations / degrees of freedom $r(2d - r)$")
+            axis.set_xlim(min(every) - margin, max(every) + margin)
         stop_axis.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     fig.suptitle(
         f"Low-rank matrix completion; budgets: lin-RFM (momentum {params['linrfm_momentum']:g}) "
@@ -260,7 +265,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
         f"IRLS (smoothing decay {params['irls_decay']:g}) {params['irls_max_iter']} steps,\n"
         f"deep linear networks (init scales {', '.join(f'{s:g}' for s in params['init_scales'])} for depths "
         f"{', '.join(str(k) for k in params['depths'])}) {params['gd_max_iter']} gradient steps; "
-        "dotted line in (a): MSE of predicting zeros (about 1)"
+        "dotted line in the MSE panels: predicting zeros (about 1)"
     )
     return fig
 
