@@ -68,6 +68,7 @@ _FIGURE_MODULES = (
     "recovery.experiments.depth",
     "recovery.experiments.landscape",
     "recovery.experiments.linrfm_irls",
+    "recovery.experiments.completion_comparison",
     "recovery.experiments.linrfm_scale",
 )
 

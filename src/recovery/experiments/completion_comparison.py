@@ -1,0 +1,311 @@
+r"""lin-RFM against deep linear networks, IRLS and the nuclear norm on matrix completion (paper B).
+
+Paper B (claim 5) reports that lin-RFM completes low-rank matrices from fewer observations than
+deep linear networks. Each instance is :func:`recovery.problems.completion_problem`: a
+:math:`d\times d` matrix :math:`Y` of rank :math:`r` with mean squared entry 1, of which
+:math:`n = \operatorname{round}(c\, r(2d - r))` entries are observed uniformly at random, where
+:math:`r(2d - r)` is the number of degrees of freedom of a rank-:math:`r` matrix and :math:`c`
+the *oversampling* (``multiples``). Every method sees only the observations; the test error is
+computed afterwards on the unobserved entries:
+
+.. math::
+   \text{MSE} = \frac{\|P_{\Omega^c}(\hat Y - Y)\|_F^2}{d^2 - n}, \qquad
+   \text{relative error} = \frac{\|P_{\Omega^c}(\hat Y - Y)\|_F}{\|P_{\Omega^c}(Y)\|_F}
+   \quad\text{(predicting zeros gives about 1 for both)}.
+
+Methods (``method``, ``setting``):
+
+- ``"lin-rfm"``, :math:`\alpha`: :func:`recovery.linrfm.lin_rfm_completion` (IRLS-:math:`p`
+  with :math:`p = 2 - 4\alpha`), with the momentum of ``linrfm_momentum``;
+- ``"nuclear"``, 1: :math:`\min\|Z\|_*` subject to the observations,
+  :func:`recovery.convex.weighted_nuclear_completion` with unit weights, batched over trials;
+- ``"irls"``, :math:`p`: :func:`recovery.irls.irls_completion` with geometric smoothing decay
+  ``irls_decay``;
+- ``"deep"``, :math:`L`: gradient descent on :math:`W_L\cdots W_1` from small random factors,
+  :func:`recovery.deep.deep_matrix_completion`.
+
+Each row records the solver's own ``converged`` flag and ``iterations`` next to the errors, and
+``observed_residual`` :math:`\|P_\Omega(\hat Y - Y)\|_F/\|P_\Omega(Y)\|_F` (zero up to rounding for the
+reweighted methods, which write the data back): a run that failed with ``converged`` true settled
+on a wrong matrix, one that failed with ``converged`` false ran out of its iteration budget.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from recovery import _checks, convex, deep, irls, linrfm, problems
+from recovery.experiments import trial_generator
+from recovery.figures import FigureSpec, Row, column, register
+from recovery.observations import Observations
+
+FIGURE_ID = "linrfm-completion"
+METHODS = ("lin-rfm", "nuclear", "irls", "deep")
+
+
+def degrees_of_freedom(d: int, rank: int) -> int:
+    r"""Return :math:`r(2d - r)`, the dimension of the manifold of :math:`d\times d` matrices of rank :math:`r`."""
+    _checks.positive_int("d", d)
+    _checks.positive_int("rank", rank)
+    if rank > d:
+        raise ValueError(f"rank: must be at most d = {d}, got {rank}")
+    return rank * (2 * d - rank)
+
+
+def observation_count(d: int, rank: int, multiple: float) -> int:
+    r"""Return :math:`\operatorname{round}(c\,r(2d - r))` for the oversampling :math:`c` = ``multiple``,
+    which must give at least one and fewer than :math:`d^2` observations."""
+    multiple = _checks.positive_number("multiple", multiple)
+    count = round(multiple * degrees_of_freedom(d, rank))
+    if not 1 <= count < d * d:
+        raise ValueError(f"multiple: {multiple} x r(2d - r) gives {count} observations, outside [1, d^2 = {d * d})")
+    return count
+
+
+def instance(d: int, rank: int, multiple: float, seed: int, trial: int) -> tuple[torch.Tensor, Observations]:
+    """The ``trial``-th instance at oversampling ``multiple``: :func:`recovery.problems.completion_problem`
+    drawn from ``trial_generator(seed, d, n, trial)``, ``n`` = :func:`observation_count`."""
+    count = observation_count(d, rank, multiple)
+    return problems.completion_problem(d, d, rank, count, trial_generator(seed, d, count, trial))
+
+
+def _row(d, rank, multiple, trial, method, setting, Y, observations, estimate, converged, iterations, seconds) -> Row:
+    observed = estimate[observations.rows, observations.cols] - observations.values
+    return {
+        "d": d,
+        "rank": rank,
+        "multiple": float(multiple),
+        "num_obs": observations.count,
+        "trial": trial,
+        "method": method,
+        "setting": float(setting),
+        "mse": problems.unobserved_mse(estimate, Y, observations),
+        "relative_error": problems.unobserved_relative_error(estimate, Y, observations),
+        "observed_residual": float(torch.linalg.vector_norm(observed) / torch.linalg.vector_norm(observations.values)),
+        "converged": bool(converged),
+        "iterations": int(iterations),
+        "seconds": float(seconds),
+    }
+
+
+def _timed(solve):
+    start = time.perf_counter()
+    result = solve()
+    return result, time.perf_counter() - start
+
+
+def run_level(params: Mapping[str, Any], panel: Mapping[str, Any], multiple: float) -> list[Row]:
+    """All trials and methods of one ``panel`` (``d, rank, trials, methods``) at one oversampling."""
+    d, rank, trials = panel["d"], panel["rank"], _checks.positive_int("trials", panel["trials"])
+    unknown = set(panel["methods"]) - set(METHODS)
+    if unknown:
+        raise ValueError(f"methods: unknown {sorted(unknown)}; known: {', '.join(METHODS)}")
+    seed = params["seed"]
+    instances = [instance(d, rank, multiple, seed, t) for t in range(trials)]
+    rows: list[Row] = []
+
+    def add(t, method, setting, estimate, converged, iterations, seconds):
+        Y, observations = instances[t]
+        rows.append(_row(d, rank, multiple, t, method, setting, Y, observations, estimate, converged,
+                         iterations, seconds))
+
+    if "lin-rfm" in panel["methods"]:
+        for alpha in panel.get("alphas", params["alphas"]):
+            for t, (_, observations) in enumerate(instances):
+                result, seconds = _timed(lambda alpha=alpha, observations=observations: linrfm.lin_rfm_completion(
+                    observations, alpha, momentum=params["linrfm_momentum"], max_iter=params["linrfm_max_iter"],
+                    tol=params["linrfm_tol"], record_every=params["linrfm_max_iter"]))
+                add(t, "lin-rfm", alpha, result.estimate, result.converged, result.iterations, seconds)
+    if "nuclear" in panel["methods"]:
+        mask = torch.zeros(trials, d, d, dtype=torch.bool)
+        values = torch.zeros(trials, d, d, dtype=torch.float64)
+        for t, (_, observations) in enumerate(instances):
+            mask[t, observations.rows, observations.cols] = True
+            values[t, observations.rows, observations.cols] = observations.values
+        result, seconds = _timed(lambda: convex.weighted_nuclear_completion(
+            mask, values, tol=params["nuclear_tol"], max_iter=params["nuclear_max_iter"]))
+        for t in range(trials):
+            add(t, "nuclear", 1, result.solution[t], result.converged[t], result.iterations, seconds / trials)
+    if "irls" in panel["methods"]:
+        for p in params["irls_p"]:
+            for t, (_, observations) in enumerate(instances):
+                result, seconds = _timed(lambda p=p, observations=observations: irls.irls_completion(
+                    observations, p, decay=params["irls_decay"], max_iter=params["irls_max_iter"],
+                    tol=params["irls_tol"], record_every=params["irls_max_iter"]))
+                add(t, "irls", p, result.estimate, result.converged, result.iterations, seconds)
+    if "deep" in panel["methods"]:
+        depths, scales = list(params["depths"]), list(params["init_scales"])
+        if len(depths) != len(scales):
+            raise ValueError(f"init_scales: expected one per depth {depths}, got {scales}")
+        for depth, scale in zip(depths, scales, strict=True):
+            for t, (_, observations) in enumerate(instances):
+                start = trial_generator(seed, d, observations.count, t, depth)
+                result, seconds = _timed(lambda depth=depth, scale=scale, observations=observations, start=start:
+                                         deep.deep_matrix_completion(
+                                             observations, depth, init_scale=scale, max_iter=params["gd_max_iter"],
+                                             tol=params["gd_tol"], generator=start,
+                                             record_every=params["gd_max_iter"]))
+                add(t, "deep", depth, result.estimate, result.converged, result.iterations, seconds)
+    return rows
+
+
+def compute(params: Mapping[str, Any]) -> list[Row]:
+    r"""Every panel, oversampling, trial and method of ``params``; one row per solve.
+
+    Parameters: ``panels`` (a list of ``{"d", "rank", "multiples", "trials", "methods"}``, optionally
+    ``"alphas"`` to restrict lin-RFM in that panel), ``alphas, linrfm_momentum, linrfm_max_iter,
+    linrfm_tol``; ``nuclear_max_iter, nuclear_tol``; ``irls_p, irls_decay, irls_max_iter, irls_tol``;
+    ``depths, init_scales`` (one per depth), ``gd_max_iter, gd_tol``; ``seed``; and the plot's
+    ``success_threshold``. Instance ``t`` of a level is :func:`instance` (seeded by ``(seed, d, n, t)``);
+    the deep network's initial factors come from ``trial_generator(seed, d, n, t, depth)``.
+    ``seconds`` is the wall-clock time of the solve (the batch's time over the trials for ``nuclear``).
+    """
+    rows: list[Row] = []
+    for panel in params["panels"]:
+        for multiple in panel["multiples"]:
+            rows.extend(run_level(params, panel, multiple))
+    return rows
+
+
+def split(params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One unit of work per panel and oversampling: ``{"panels": [that panel at that level]}``."""
+    return [{"panels": [{**panel, "multiples": [multiple]}]}
+            for panel in params["panels"] for multiple in panel["multiples"]]
+
+
+def summary(rows: list[Row], d: int, method: str, setting: float, threshold: float) -> dict[str, np.ndarray]:
+    """Per oversampling of panel ``d``: the multiples, median MSE, and the fractions of trials that
+    recovered (relative error below ``threshold``), stopped at the iteration budget
+    (``converged`` false), and failed although the solver had converged (a wrong matrix)."""
+    multiples = sorted(set(column(rows, "multiple", d=d, method=method, setting=setting)))
+    out: dict[str, list[float]] = {"multiple": [], "median_mse": [], "recovered": [], "unfinished": [],
+                                   "converged_wrong": []}
+    for multiple in multiples:
+        where = {"d": d, "method": method, "setting": setting, "multiple": multiple}
+        errors = np.array(column(rows, "relative_error", **where), dtype=float)
+        # booleans come back from the CSV as the strings "True" and "False"
+        converged = np.array([str(flag) == "True" for flag in column(rows, "converged", **where)])
+        out["multiple"].append(multiple)
+        out["median_mse"].append(float(np.median(column(rows, "mse", **where))))
+        out["recovered"].append(float(np.mean(errors < threshold)))
+        out["unfinished"].append(float(np.mean(~converged)))
+        out["converged_wrong"].append(float(np.mean(converged & (errors >= threshold))))
+    return {key: np.array(value) for key, value in out.items()}
+
+
+def label(method: str, setting: float) -> str:
+    """Legend text for a method and its setting."""
+    if method == "lin-rfm":
+        fractions = {0.25: "1/4", 0.5: "1/2", 1.0: "1"}
+        return rf"lin-RFM $\alpha = {fractions.get(float(setting), f'{setting:g}')}$"
+    if method == "nuclear":
+        return "nuclear norm (ADMM)"
+    if method == "irls":
+        return f"IRLS-$p$, $p = {setting:g}$"
+    return f"deep linear, depth {int(setting)}"
+
+
+_STYLES = {
+    ("lin-rfm", 0.25): ("tab:cyan", "v", "-"),
+    ("lin-rfm", 0.5): ("tab:blue", "o", "-"),
+    ("lin-rfm", 1.0): ("tab:purple", "^", "--"),
+    ("nuclear", 1.0): ("black", "s", "--"),
+    ("irls", 0.0): ("tab:green", "D", "-."),
+    ("irls", 1.0): ("tab:green", "d", "-."),
+    ("deep", 2.0): ("tab:red", "o", ":"),
+    ("deep", 3.0): ("tab:red", "s", ":"),
+}
+FLOOR = 1e-20  # medians at rounding level are drawn on this line
+
+
+def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
+    """One row of panels per matrix size: median unobserved MSE, recovery frequency, and the
+    fraction of runs stopped at their iteration budget, against the oversampling."""
+    panels = params["panels"]
+    fig, axes = plt.subplots(len(panels), 3, figsize=(13.5, 3.6 * len(panels) + 0.9), layout="constrained",
+                             squeeze=False)
+    threshold = params["success_threshold"]
+    every = [multiple for panel in panels for multiple in panel["multiples"]]
+    margin = 0.05 * (max(every) - min(every) or 1)
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    for (mse_axis, rate_axis, stop_axis), panel in zip(axes, panels, strict=True):
+        a, b, c = next(letters), next(letters), next(letters)
+        d, rank = panel["d"], panel["rank"]
+        methods = sorted({(row["method"], float(row["setting"])) for row in rows if row["d"] == d},
+                         key=lambda key: (METHODS.index(key[0]), key[1]))
+        for method, setting in methods:
+            color, marker, line = _STYLES.get((method, setting), ("grey", "x", "-"))
+            stats = summary(rows, d, method, setting, threshold)
+            style = {"color": color, "marker": marker, "ls": line, "ms": 4, "label": label(method, setting)}
+            mse_axis.plot(stats["multiple"], np.maximum(stats["median_mse"], FLOOR), **style)
+            rate_axis.plot(stats["multiple"], stats["recovered"], **style)
+            stop_axis.plot(stats["multiple"], stats["unfinished"], **style)
+        name = f"d = {d}, r = {rank}, {panel['trials']} trials"
+        mse_axis.set(yscale="log", ylabel="median MSE on unobserved entries",
+                     title=f"({a}) test error; {name}")
+        mse_axis.axhline(1.0, color="grey", lw=0.8, ls=":")
+        rate_axis.set(ylim=(-0.03, 1.03), ylabel="fraction of trials",
+                      title=f"({b}) recovered: relative unobserved error < {threshold:.0e}")
+        stop_axis.set(ylim=(-0.03, 1.03), ylabel="fraction of trials",
+                      title=f"({c}) stopped at the iteration budget (not converged)")
+        for axis in (mse_axis, rate_axis, stop_axis):
+            axis.set_xlabel("observations / degrees of freedom $r(2d - r)$")
+            axis.set_xlim(min(every) - margin, max(every) + margin)
+        stop_axis.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    fig.suptitle(
+        f"Low-rank matrix completion; budgets: lin-RFM (momentum {params['linrfm_momentum']:g}) "
+        f"{params['linrfm_max_iter']} steps, nuclear-norm ADMM {params['nuclear_max_iter']} steps, "
+        f"IRLS (smoothing decay {params['irls_decay']:g}) {params['irls_max_iter']} steps,\n"
+        f"deep linear networks (init scales {', '.join(f'{s:g}' for s in params['init_scales'])} for depths "
+        f"{', '.join(str(k) for k in params['depths'])}) {params['gd_max_iter']} gradient steps; "
+        "dotted line in the MSE panels: predicting zeros (about 1)"
+    )
+    return fig
+
+
+_COMMON = {
+    "alphas": [0.25, 0.5, 1.0], "linrfm_momentum": 0.9, "linrfm_tol": 1e-10,
+    "nuclear_tol": 1e-8,
+    "irls_p": [0.0], "irls_decay": 0.99, "irls_tol": 1e-10,
+    "depths": [2, 3], "init_scales": [1e-2, 1e-1], "gd_tol": 1e-8,
+    "success_threshold": 1e-3, "seed": 2024,
+}
+ALL = ["lin-rfm", "nuclear", "irls", "deep"]
+
+register(
+    FigureSpec(
+        id=FIGURE_ID,
+        notebook="notebooks/linrfm_completion.ipynb",
+        claim=(
+            "Paper B, claim 5: on low-rank matrix completion lin-RFM (alpha = 1/2) reaches a lower test "
+            "error from fewer observations than deep linear networks trained by gradient descent."
+        ),
+        scales={
+            "ci": {
+                **_COMMON,
+                "panels": [{"d": 20, "rank": 2, "multiples": [1.5, 3.0], "trials": 2, "methods": ALL}],
+                "linrfm_max_iter": 300, "nuclear_max_iter": 2000, "irls_max_iter": 300, "gd_max_iter": 1000,
+            },
+            "paper": {
+                **_COMMON,
+                "panels": [
+                    {"d": 100, "rank": 3, "multiples": [1.5, 2.0, 3.0, 4.0], "trials": 10, "methods": ALL},
+                    {"d": 500, "rank": 5, "multiples": [2.0, 3.0], "trials": 10, "methods": ["lin-rfm"],
+                     "alphas": [0.5]},
+                ],
+                "linrfm_max_iter": 1500, "nuclear_max_iter": 5000, "irls_max_iter": 1500, "gd_max_iter": 10_000,
+            },
+        },
+        compute=compute,
+        plot=plot,
+        split=split,
+        timing_columns=("seconds",),
+    )
+)
