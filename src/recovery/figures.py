@@ -62,6 +62,7 @@ _FIGURE_MODULES = (
     "recovery.experiments.robust_pca",
     "recovery.experiments.depth",
     "recovery.experiments.landscape",
+    "recovery.experiments.sparse_regression",
 )
 
 
