@@ -63,6 +63,7 @@ _FIGURE_MODULES = (
     "recovery.experiments.depth",
     "recovery.experiments.landscape",
     "recovery.experiments.sparse_regression",
+    "recovery.experiments.bridge",
 )
 
 

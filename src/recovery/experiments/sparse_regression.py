@@ -170,16 +170,25 @@ def label(method: str, parameter: float) -> str:
 
 
 _STYLE = {"lin-rfm": ("-", "o"), "irls": (":", "v"), "l1": ("-", "D"), "gd": ("--", "s"), "flat": ("-.", "^")}
-_COLOURS = {"lin-rfm": "tab:blue", "irls": "tab:green", "l1": "black", "gd": "tab:red", "flat": "tab:purple"}
+_COLOURS = {
+    "lin-rfm": ("#08306b", "#2171b5", "#6baed6"),
+    "irls": ("#00441b", "#41ab5d"),
+    "l1": ("black",),
+    "gd": ("#67000d", "#cb181d", "#fc9272"),
+    "flat": ("#3f007d", "#807dba", "#bcbddc"),
+}
 
 
 def line_style(method: str, parameter: float, rank: int) -> dict[str, Any]:
-    """Matplotlib style of a method: one colour per method family, lighter for later members."""
+    """Matplotlib style of a method: one hue per method family, lighter for later members."""
     ls, marker = _STYLE[method]
-    return {"ls": ls, "marker": marker, "ms": 4, "color": _COLOURS[method], "alpha": max(1.0 - 0.3 * rank, 0.4)}
+    shades = _COLOURS[method]
+    return {"ls": ls, "marker": marker, "ms": 4, "color": shades[min(rank, len(shades) - 1)]}
 
 
-def _ranked(params: Mapping[str, Any]) -> list[tuple[str, float, int]]:
+def ranked_methods(params: Mapping[str, Any]) -> list[tuple[str, float, int]]:
+    """``(method, parameter, rank)`` of each entry of ``params["methods"]``, ``rank`` counting the
+    earlier entries of the same method (for :func:`line_style`)."""
     seen: dict[str, int] = {}
     out = []
     for spec in params["methods"]:
@@ -201,7 +210,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """(a) success rate and (b) median test error against ``n``, every method."""
     fig, (rate_axis, error_axis) = plt.subplots(1, 2, figsize=(12.5, 4.8), layout="constrained")
     threshold = params["threshold"]
-    ranked = _ranked(params)
+    ranked = ranked_methods(params)
     spread = 0.006 * (max(params["n_values"]) - min(params["n_values"]))
     for index, (method, parameter, rank) in enumerate(ranked):
         style = line_style(method, parameter, rank)
