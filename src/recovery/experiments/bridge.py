@@ -169,7 +169,7 @@ _METHODS = [
     {"method": "flat", "parameter": 3},
     {"method": "flat", "parameter": 4},
 ]
-_BUDGETS = {"reweighted_max_iter": 2000, "reweighted_tol": 1e-10, "admm_max_iter": 20_000, "threshold": 1e-2}
+_BUDGETS = {"reweighted_max_iter": 5000, "reweighted_tol": 1e-10, "admm_max_iter": 20_000, "threshold": 1e-2}
 
 register(
     FigureSpec(
