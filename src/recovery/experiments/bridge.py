@@ -183,7 +183,7 @@ register(
         scales={
             "ci": {"d": 30, "sparsity": 2, "n_values": [8, 16], "trials": 2, "seed": 22, "methods": _METHODS,
                    **_BUDGETS, "reweighted_max_iter": 500},
-            "paper": {"d": 200, "sparsity": 8, "n_values": [20, 30, 40, 50, 60, 70, 80, 100], "trials": 10,
+            "paper": {"d": 200, "sparsity": 8, "n_values": [16, 20, 24, 28, 32, 36, 40, 50], "trials": 10,
                       "seed": 22, "methods": _METHODS, **_BUDGETS},
         },
         compute=compute,
