@@ -151,7 +151,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     rate_axis.axvline(depth.l1_statistical_dimension(params["d"], params["sparsity"]), color="grey", lw=0.8, ls=":")
     rate_axis.set(xlabel="number of samples $n$", ylabel="fraction of trials recovered", ylim=(-0.03, 1.03),
                   title=rf"(c) recovered: $\|\hat\beta - \beta^\star\| / \|\beta^\star\| < {threshold:g}$")
-    rate_axis.legend(loc="center right", frameon=True, framealpha=0.85)
+    rate_axis.legend(loc="upper left", frameon=True, framealpha=0.85)
     fig.suptitle(
         f"From the common point $\\ell_1$ ($\\alpha = 1/4$, $k = 2$) the two move apart\n(c): d = {params['d']}, "
         f"{params['sparsity']}-sparse unit $\\beta^\\star$, Gaussian X, noiseless, {params['trials']} trials per n, "
