@@ -68,8 +68,10 @@ _FIGURE_MODULES = (
     "recovery.experiments.depth",
     "recovery.experiments.landscape",
     "recovery.experiments.linrfm_irls",
+    "recovery.experiments.sparse_regression",
     "recovery.experiments.completion_comparison",
     "recovery.experiments.linrfm_scale",
+    "recovery.experiments.bridge",
 )
 
 

@@ -1,0 +1,194 @@
+r"""The bridge between the two papers: lin-RFM's exponent against the depth of flat factorisations.
+
+- **Nuclear norm.** lin-RFM with :math:`\alpha = 1/4` is the one-sided IRLS of the nuclear norm
+  (:math:`p = 2 - 4\alpha = 1`, :mod:`recovery.linrfm`): its fixed points as the smoothing
+  :math:`\varepsilon \to 0` are nuclear-norm minimisers, the problem whose
+  :math:`D_1, D_2`-weighted version the flat minima of depth-2 factorisations solve (flat-minima
+  paper, Theorem 3.2). :func:`continuation` follows the fixed points of the lin-RFM map at a
+  decreasing sequence of fixed smoothings, each from the previous one's limit: the published
+  schedule lowers :math:`\varepsilon` with the change of the iterate, and when the map contracts
+  slowly (small smoothing, a minimiser of high rank) it lowers it before the iterate has arrived.
+  :func:`flat_completion` is the flat relaxation of completion.
+- **Exponents.** Larger :math:`\alpha` moves lin-RFM towards :math:`\ell_p` / Schatten-:math:`p`
+  with :math:`p = 2 - 4\alpha < 1` (:func:`lin_rfm_exponent`), while the flattest depth-:math:`k`
+  Hadamard factorisations minimise weighted :math:`\ell_q` with
+  :math:`q = 2 - 2/k > 1` (:func:`recovery.experiments.depth.flat_exponent`): from the common
+  point :math:`\ell_1` (:math:`\alpha = 1/4`, :math:`k = 2`) they move in opposite directions.
+  Gradient descent from small initialisation on a depth-:math:`k` diagonal network is instead
+  biased towards :math:`\ell_1` at every depth.
+
+The figure ``linrfm-bridge`` draws both exponents and the recovery frequency of lin-RFM
+(:math:`\alpha = 1/4, 3/8, 1/2`) and of the flat solutions (:math:`k = 2, 3, 4`) on the same
+sparse instances (:mod:`recovery.experiments.sparse_regression`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from recovery import convex, flatness, linrfm
+from recovery.experiments import depth, sparse_regression
+from recovery.figures import FigureSpec, Row, register
+from recovery.iterations import IterationResult, iterate
+from recovery.kernel_interpolation import completion_data
+from recovery.measurements import CompletionMeasurements
+from recovery.observations import Observations
+
+FIGURE_ID = "linrfm-bridge"
+
+
+def lin_rfm_exponent(alpha: float) -> float:
+    r"""Return :math:`p = 2 - 4\alpha`, the exponent of the (smoothed) :math:`\ell_p` /
+    Schatten-:math:`p` penalty of lin-RFM with exponent ``alpha`` (:math:`p = 0`: the logarithm)."""
+    return 2 - 4 * linrfm.validate_exponent(alpha)
+
+
+def continuation(
+    observations: Observations,
+    alpha: float,
+    smoothings: Sequence[float],
+    *,
+    momentum: float = 0.9,
+    max_iter: int = 2000,
+    tol: float = 1e-11,
+) -> list[IterationResult]:
+    r"""lin-RFM completion at each fixed smoothing of ``smoothings`` in turn (warm started).
+
+    Stage :math:`j` iterates the lin-RFM map :math:`F_{\varepsilon_j}` of
+    :func:`recovery.linrfm.completion_step` with :math:`\varepsilon_j` held fixed (momentum
+    ``momentum``) from the previous stage's end (the first from the zero-filled data, as
+    :func:`recovery.linrfm.lin_rfm_completion`), until the relative change is below ``tol`` or
+    ``max_iter`` steps. Returns one result per stage; the last estimate approximates the
+    :math:`\varepsilon \to 0` limit.
+    """
+    alpha = linrfm.validate_exponent(alpha)
+    if not smoothings or any(not eps > 0 for eps in smoothings):
+        raise ValueError(f"smoothings: expected a non-empty sequence of positive numbers, got {smoothings!r}")
+    observations, groups = completion_data(observations)
+    Z = observations.zero_filled()
+    results = []
+    for eps in smoothings:
+        result = iterate(lambda Z, e: linrfm.completion_step(Z, observations, alpha, e, groups=groups), Z,
+                         smoothing=eps, update=lambda e, change: e, momentum=momentum, max_iter=max_iter,
+                         tol=tol, callback=None, record_every=max_iter)
+        results.append(result)
+        Z = result.estimate
+    return results
+
+
+def flat_completion(observations: Sequence[Observations], *, tol: float = 1e-10, max_iter: int = 20_000):
+    r"""Batched flat relaxation of completion (flat-minima paper, Theorem 3.2) and plain
+    nuclear-norm minimisation on the same ``observations`` (all of one shape, every row and column
+    observed): :math:`\min\|D_1YD_2\|_*` with :math:`D_1, D_2` the rescaling matrices of
+    :func:`recovery.flatness.rescaling_matrices` (square roots of the row and column counts), and
+    :math:`\min\|Y\|_*`, both subject to the data. Returns ``(nuclear, flat)``
+    :class:`~recovery.convex.ConvexResult`\ s."""
+    shapes = {tuple(o.shape) for o in observations}
+    if len(shapes) != 1:
+        raise ValueError(f"observations: expected one shape, got {sorted(shapes)}")
+    maps = [CompletionMeasurements(o.rows, o.cols, tuple(o.shape)) for o in observations]
+    if any(op.unobserved_rows().numel() or op.unobserved_cols().numel() for op in maps):
+        raise ValueError("observations: a row or column without observation has no flat relaxation")
+    mask = torch.stack([o.mask() for o in observations])
+    values = torch.stack([o.zero_filled() for o in observations])
+    nuclear = convex.weighted_nuclear_completion(mask, values, tol=tol, max_iter=max_iter)
+    weights = [[torch.diagonal(D) for D in flatness.rescaling_matrices(op)] for op in maps]
+    flat = convex.weighted_nuclear_completion(mask, values, torch.stack([w[0] for w in weights]),
+                                              torch.stack([w[1] for w in weights]), tol=tol, max_iter=max_iter)
+    return nuclear, flat
+
+
+def compute(params: Mapping[str, Any]) -> list[Row]:
+    """The sparse-regression sweep (:func:`recovery.experiments.sparse_regression.compute`) with
+    lin-RFM and flat methods; panel (a) of the figure needs no data."""
+    return sparse_regression.compute(params)
+
+
+def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
+    """(a) lin-RFM's exponent against alpha; (b) the flat exponent against depth (and GD's l1);
+    (c) recovery frequency against n for both families on the same instances."""
+    fig = plt.figure(figsize=(13.0, 4.4), layout="constrained")
+    grid = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.5])
+    alpha_axis = fig.add_subplot(grid[0])
+    depth_axis = fig.add_subplot(grid[1], sharey=alpha_axis)
+    rate_axis = fig.add_subplot(grid[2])
+    lin_rfm = [spec["parameter"] for spec in params["methods"] if spec["method"] == "lin-rfm"]
+    flat = [spec["parameter"] for spec in params["methods"] if spec["method"] == "flat"]
+    alphas = np.linspace(0.25, 0.5, 51)
+    alpha_axis.plot(alphas, [lin_rfm_exponent(a) for a in alphas], color="tab:blue", lw=1.5)
+    alpha_axis.plot(lin_rfm, [lin_rfm_exponent(a) for a in lin_rfm], "o", color="tab:blue",
+                    label=r"lin-RFM: $p = 2 - 4\alpha$")
+    alpha_axis.set(xlabel=r"lin-RFM exponent $\alpha$", ylabel="exponent of the induced penalty",
+                   title=r"(a) lin-RFM: $\ell_p$ / Schatten-$p$, $p \leq 1$")
+    depths = np.arange(2, 11)
+    depth_axis.plot(depths, [depth.flat_exponent(int(k)) for k in depths], "-", color="tab:purple", lw=1.5)
+    depth_axis.plot(flat, [depth.flat_exponent(int(k)) for k in flat], "^", color="tab:purple",
+                    label=r"flattest depth-$k$: $q = 2 - 2/k$")
+    depth_axis.plot(depths, np.ones(len(depths)), "--", color="tab:red",
+                    label=r"GD from small init: $\ell_1$ at every $k$")
+    depth_axis.axhline(2, color="grey", lw=0.8, ls=":")
+    depth_axis.set(xlabel=r"depth $k$ of the Hadamard factorisation",
+                   title=r"(b) flat minima: weighted $\ell_q$, $q \geq 1$")
+    depth_axis.text(10, 1.95, r"$k \to \infty$: weighted $\ell_2$", ha="right", va="top", fontsize=8)
+    for axis, where in ((alpha_axis, "upper right"), (depth_axis, "lower right")):
+        axis.axhline(1, color="black", lw=0.8, ls="-.")
+        axis.set_ylim(-0.1, 2.1)
+        axis.legend(loc=where, frameon=False)
+    threshold = params["threshold"]
+    ranked = sparse_regression.ranked_methods(params)
+    spread = 0.006 * (max(params["n_values"]) - min(params["n_values"]))
+    for index, (method, parameter, rank) in enumerate(ranked):
+        n_values, rates = sparse_regression.success_rates(rows, method, parameter, threshold)
+        shift = spread * (index - (len(ranked) - 1) / 2)
+        rate_axis.plot(n_values + shift, rates, label=sparse_regression.label(method, parameter),
+                       **sparse_regression.line_style(method, parameter, rank))
+    rate_axis.axvline(depth.l1_statistical_dimension(params["d"], params["sparsity"]), color="grey", lw=0.8, ls=":")
+    rate_axis.set(xlabel="number of samples $n$", ylabel="fraction of trials recovered", ylim=(-0.03, 1.03),
+                  title=rf"(c) recovered: $\|\hat\beta - \beta^\star\| / \|\beta^\star\| < {threshold:g}$")
+    rate_axis.legend(loc="upper left", frameon=True, framealpha=0.85)
+    fig.suptitle(
+        f"From the common point $\\ell_1$ ($\\alpha = 1/4$, $k = 2$) the two move apart\n(c): d = {params['d']}, "
+        f"{params['sparsity']}-sparse unit $\\beta^\\star$, Gaussian X, noiseless, {params['trials']} trials per n, "
+        "the same instances for every method\ndash-dotted: exponent 1 ($\\ell_1$ / nuclear norm); dotted in (c): "
+        "$\\ell_1$ statistical dimension; curves in (c) offset slightly in n"
+    )
+    return fig
+
+
+_METHODS = [
+    {"method": "lin-rfm", "parameter": 0.25},
+    {"method": "lin-rfm", "parameter": 0.375},
+    {"method": "lin-rfm", "parameter": 0.5},
+    {"method": "flat", "parameter": 2},
+    {"method": "flat", "parameter": 3},
+    {"method": "flat", "parameter": 4},
+]
+_BUDGETS = {"reweighted_max_iter": 5000, "reweighted_tol": 1e-10, "admm_max_iter": 20_000, "threshold": 1e-2}
+
+register(
+    FigureSpec(
+        id=FIGURE_ID,
+        notebook="notebooks/linrfm_bridge.ipynb",
+        claim=(
+            "Bridge between the papers: lin-RFM with larger alpha moves from l1 (alpha = 1/4) towards l_p, "
+            "p = 2 - 4 alpha < 1, and recovers from fewer samples, while the flattest depth-k Hadamard "
+            "factorisations move from l1 (k = 2) towards weighted l_q, q = 2 - 2/k > 1, and stop recovering."
+        ),
+        scales={
+            "ci": {"d": 30, "sparsity": 2, "n_values": [8, 16], "trials": 2, "seed": 22, "methods": _METHODS,
+                   **_BUDGETS, "reweighted_max_iter": 500},
+            "paper": {"d": 200, "sparsity": 8, "n_values": [16, 20, 24, 28, 32, 36, 40, 50], "trials": 10,
+                      "seed": 22, "methods": _METHODS, **_BUDGETS},
+        },
+        compute=compute,
+        plot=plot,
+        split=sparse_regression.split,
+        timing_columns=("seconds",),
+    )
+)

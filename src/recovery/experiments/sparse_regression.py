@@ -1,0 +1,293 @@
+r"""Sparse linear regression: how many samples each method needs (lin-RFM paper, claim 5).
+
+Instances are those of the depth chapter (:func:`recovery.experiments.depth.planted_instance`):
+:math:`\beta^\star \in \mathbb{R}^d` with ``sparsity`` Gaussian nonzeros and unit norm
+(:func:`recovery.problems.sparse_vector`), :math:`X \in \mathbb{R}^{n\times d}` with i.i.d.
+:math:`\mathcal{N}(0, 1)` entries and **noiseless** labels :math:`y = X\beta^\star`. Every method
+returns an interpolant :math:`\hat\beta` and is scored by the relative error
+:math:`\|\hat\beta - \beta^\star\| / \|\beta^\star\|`. This is also the test error: for a fresh
+input :math:`x \sim \mathcal{N}(0, I_d)`,
+:math:`\mathbb{E}(x^\top\hat\beta - x^\top\beta^\star)^2 / \mathbb{E}(x^\top\beta^\star)^2
+= \|\hat\beta - \beta^\star\|^2 / \|\beta^\star\|^2`, so the relative error is the root of the
+prediction error on fresh Gaussian inputs relative to that of predicting zero.
+
+Methods (``method``, ``parameter``):
+
+- ``"lin-rfm"``, :math:`\alpha`: :func:`recovery.linrfm.lin_rfm_regression`, IRLS-:math:`p` with
+  :math:`p = 2 - 4\alpha` (:math:`\alpha = 1/4`: :math:`\ell_1`; :math:`1/2`: :math:`\sum\log`);
+- ``"irls"``, :math:`p`: :func:`recovery.irls.irls_regression` (geometric smoothing schedule);
+- ``"l1"``, 1: basis pursuit :math:`\min\|\beta\|_1` s.t. :math:`X\beta = y`
+  (:func:`recovery.convex.weighted_lq_minimization`, unit weights, batched over trials);
+- ``"gd"``, depth :math:`L`: gradient descent on the diagonal network
+  :math:`\beta = u^{\odot L} - v^{\odot L}` from the scale ``init_scale``
+  (:func:`recovery.deep.deep_diagonal_regression`);
+- ``"flat"``, depth :math:`k`: the interpolant whose flattest depth-:math:`k` Hadamard
+  factorisation is flattest, weighted :math:`\ell_q`, :math:`q = 2 - 2/k`
+  (:func:`recovery.experiments.depth.flat_solutions`, batched over trials).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from recovery import _checks, convex, deep, irls, linrfm
+from recovery.experiments import depth, trial_generator
+from recovery.figures import FigureSpec, Row, column, register
+
+FIGURE_ID = "linrfm-sparse"
+METHODS = ("lin-rfm", "irls", "l1", "gd", "flat")
+
+
+def instances(d: int, sparsity: int, n: int, trials: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""Return ``(X, beta_star, y)`` of shapes ``(T, n, d)``, ``(T, d)``, ``(T, n)``: trial ``t`` is
+    :func:`~recovery.experiments.depth.planted_instance` drawn from ``trial_generator(seed, n, t)``
+    and :math:`y = X\beta^\star` (no noise)."""
+    _checks.positive_int("trials", trials)
+    drawn = [depth.planted_instance(d, sparsity, n, trial_generator(seed, n, t)) for t in range(trials)]
+    X = torch.stack([instance[0] for instance in drawn])
+    beta_star = torch.stack([instance[1] for instance in drawn])
+    return X, beta_star, (X @ beta_star[..., None])[..., 0]
+
+
+def validate_method(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a method specification ``{"method", "parameter"[, "init_scale"]}`` checked."""
+    if not isinstance(spec, Mapping) or spec.get("method") not in METHODS or "parameter" not in spec:
+        raise ValueError(f"methods: expected entries {{'method': one of {METHODS}, 'parameter': ...}}, got {spec!r}")
+    if spec["method"] == "gd" and "init_scale" not in spec:
+        raise ValueError(f"methods: a 'gd' entry needs an 'init_scale', got {spec!r}")
+    return dict(spec)
+
+
+def solve(spec: Mapping[str, Any], X: torch.Tensor, y: torch.Tensor, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    r"""Run one method on a batch ``X`` ``(T, n, d)``, ``y`` ``(T, n)``.
+
+    Returns, per trial, ``estimate``, ``converged``, ``iterations`` and ``seconds`` (wall clock;
+    for the batched convex solvers the batch's time divided by ``T``). Budgets come from
+    ``params``: ``reweighted_max_iter`` and ``reweighted_tol`` (lin-RFM and IRLS, relative change
+    of the iterate), ``gd_max_iter`` and ``gd_tol`` (relative residual), ``admm_max_iter``.
+    """
+    spec = validate_method(spec)
+    method, parameter = spec["method"], spec["parameter"]
+    if method in ("l1", "flat"):
+        start = time.perf_counter()
+        if method == "l1":
+            result = convex.weighted_lq_minimization(X, y, q=1.0, max_iter=params["admm_max_iter"])
+        else:
+            result = depth.flat_solutions(X, y, parameter, max_iter=params["admm_max_iter"])
+        seconds = (time.perf_counter() - start) / X.shape[0]
+        return [{"estimate": result.solution[t], "converged": bool(result.converged[t]),
+                 "iterations": result.iterations, "seconds": seconds} for t in range(X.shape[0])]
+    outcomes = []
+    for t in range(X.shape[0]):
+        start = time.perf_counter()
+        if method == "lin-rfm":
+            result = linrfm.lin_rfm_regression(X[t], y[t], parameter, max_iter=params["reweighted_max_iter"],
+                                               tol=params["reweighted_tol"], record_every=params["reweighted_max_iter"])
+        elif method == "irls":
+            result = irls.irls_regression(X[t], y[t], parameter, max_iter=params["reweighted_max_iter"],
+                                          tol=params["reweighted_tol"], record_every=params["reweighted_max_iter"])
+        else:
+            result = deep.deep_diagonal_regression(X[t], y[t], parameter, init_scale=spec["init_scale"],
+                                                   max_iter=params["gd_max_iter"], tol=params["gd_tol"],
+                                                   record_every=params["gd_max_iter"])
+        outcomes.append({"estimate": result.estimate, "converged": bool(result.converged),
+                         "iterations": int(result.iterations), "seconds": time.perf_counter() - start})
+    return outcomes
+
+
+def compute(params: Mapping[str, Any]) -> list[Row]:
+    r"""Every method of ``params["methods"]`` on the same instances, for each ``n`` of ``n_values``.
+
+    Parameters: ``d, sparsity, n_values, trials, seed, methods`` (entries for :func:`solve`) and the
+    budgets of :func:`solve`. One row per (``n``, trial, method): ``relative_error`` (= the test
+    error, see the module), ``relative_residual`` :math:`\|X\hat\beta - y\|/\|y\|`, ``converged``,
+    ``iterations`` and ``seconds``. Instances depend only on ``(seed, n, trial)``, so the sweep
+    splits by ``n`` (:func:`split`).
+    """
+    methods = [validate_method(spec) for spec in params["methods"]]
+    rows: list[Row] = []
+    for n in params["n_values"]:
+        X, beta_star, y = instances(params["d"], params["sparsity"], n, params["trials"], params["seed"])
+        for spec in methods:
+            for t, outcome in enumerate(solve(spec, X, y, params)):
+                estimate = outcome["estimate"]
+                rows.append({
+                    "n": n,
+                    "trial": t,
+                    "method": spec["method"],
+                    "parameter": float(spec["parameter"]),
+                    "relative_error": depth.relative_error(estimate, beta_star[t]),
+                    "relative_residual": depth.relative_error(X[t] @ estimate, y[t]),
+                    "converged": outcome["converged"],
+                    "iterations": outcome["iterations"],
+                    "seconds": outcome["seconds"],
+                })
+    return rows
+
+
+def split(params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One unit of work per number of samples."""
+    return [{"n_values": [n]} for n in params["n_values"]]
+
+
+def success_rates(rows: list[Row], method: str, parameter: float, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ``n`` values and the fraction of trials with relative error below ``threshold``."""
+    n_values = np.array(sorted(set(column(rows, "n", method=method, parameter=parameter))))
+    rates = [np.mean(np.array(column(rows, "relative_error", method=method, parameter=parameter, n=n)) < threshold)
+             for n in n_values]
+    return n_values, np.array(rates)
+
+
+def samples_needed(rows: list[Row], method: str, parameter: float, threshold: float, level: float = 0.5) -> float:
+    """The smallest ``n`` of the sweep from which on at least ``level`` of the trials succeed
+    (``inf`` if there is none)."""
+    n_values, rates = success_rates(rows, method, parameter, threshold)
+    for index in range(len(n_values)):
+        if (rates[index:] >= level).all():
+            return float(n_values[index])
+    return math.inf
+
+
+def label(method: str, parameter: float) -> str:
+    """Legend text of a method."""
+    if method == "lin-rfm":
+        return rf"lin-RFM $\alpha = {parameter:g}$ ($p = {2 - 4 * parameter:g}$)"
+    if method == "irls":
+        return rf"IRLS $p = {parameter:g}$"
+    if method == "l1":
+        return r"$\ell_1$ (basis pursuit)"
+    if method == "gd":
+        return rf"GD, diagonal net depth {parameter:g}"
+    return rf"flat depth {parameter:g} ($q = {depth.flat_exponent(int(parameter)):.3g}$)"
+
+
+_STYLE = {"lin-rfm": ("-", "o"), "irls": (":", "v"), "l1": ("-", "D"), "gd": ("--", "s"), "flat": ("-.", "^")}
+_COLOURS = {
+    "lin-rfm": ("#08306b", "#2171b5", "#6baed6"),
+    "irls": ("#00441b", "#41ab5d"),
+    "l1": ("black",),
+    "gd": ("#67000d", "#cb181d", "#fc9272"),
+    "flat": ("#3f007d", "#807dba", "#bcbddc"),
+}
+
+
+def line_style(method: str, parameter: float, rank: int) -> dict[str, Any]:
+    """Matplotlib style of a method: one hue per method family, lighter for later members."""
+    ls, marker = _STYLE[method]
+    shades = _COLOURS[method]
+    return {"ls": ls, "marker": marker, "ms": 4, "color": shades[min(rank, len(shades) - 1)]}
+
+
+def ranked_methods(params: Mapping[str, Any]) -> list[tuple[str, float, int]]:
+    """``(method, parameter, rank)`` of each entry of ``params["methods"]``, ``rank`` counting the
+    earlier entries of the same method (for :func:`line_style`)."""
+    seen: dict[str, int] = {}
+    out = []
+    for spec in params["methods"]:
+        rank = seen.get(spec["method"], 0)
+        seen[spec["method"]] = rank + 1
+        out.append((spec["method"], float(spec["parameter"]), rank))
+    return out
+
+
+FLOOR = 1e-16
+
+
+def finished(flag: bool | str) -> bool:
+    """A ``converged`` flag, as computed (bool) or as read back from the CSV (text)."""
+    return flag is True or flag == "True"
+
+
+def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
+    """(a) success rate and (b) median test error against ``n``, every method."""
+    fig, (rate_axis, error_axis) = plt.subplots(1, 2, figsize=(12.5, 4.8), layout="constrained")
+    threshold = params["threshold"]
+    ranked = ranked_methods(params)
+    spread = 0.006 * (max(params["n_values"]) - min(params["n_values"]))
+    for index, (method, parameter, rank) in enumerate(ranked):
+        style = line_style(method, parameter, rank)
+        n_values, rates = success_rates(rows, method, parameter, threshold)
+        shift = spread * (index - (len(ranked) - 1) / 2)  # coinciding curves stay visible
+        rate_axis.plot(n_values + shift, rates, label=label(method, parameter), **style)
+        medians = [np.median(column(rows, "relative_error", method=method, parameter=parameter, n=n)) for n in n_values]
+        error_axis.plot(n_values, np.maximum(medians, FLOOR), **style)
+        unfinished = [n for n in n_values
+                      if not all(map(finished, column(rows, "converged", method=method, parameter=parameter, n=n)))]
+        if method == "gd" and unfinished:
+            index = np.isin(n_values, unfinished)
+            error_axis.plot(n_values[index], np.maximum(np.array(medians)[index], FLOOR), ls="none", marker="x",
+                            color="0.2", ms=7)
+    transition = depth.l1_statistical_dimension(params["d"], params["sparsity"])
+    for axis in (rate_axis, error_axis):
+        axis.axvline(transition, color="grey", lw=0.8, ls=":")
+        axis.set_xlabel("number of samples $n$")
+    rate_axis.set(ylim=(-0.03, 1.03), ylabel="fraction of trials recovered",
+                  title=rf"(a) recovered: $\|\hat\beta - \beta^\star\| / \|\beta^\star\| < {threshold:g}$")
+    error_axis.axhline(threshold, color="grey", lw=0.8, ls="-.")
+    error_axis.set(yscale="log", ylabel=r"median test error $\|\hat\beta - \beta^\star\| / \|\beta^\star\|$",
+                   title="(b) median test error (x: some GD runs did not reach the residual tolerance)")
+    fig.legend(*rate_axis.get_legend_handles_labels(), loc="outside right center", frameon=False)
+    gd = [spec for spec in params["methods"] if spec["method"] == "gd"]
+    scales = ", ".join(f"depth {spec['parameter']}: {spec['init_scale']:g}" for spec in gd)
+    fig.suptitle(
+        f"Sparse regression, d = {params['d']}, {params['sparsity']}-sparse unit $\\beta^\\star$, Gaussian X, "
+        f"noiseless $y = X\\beta^\\star$, {params['trials']} trials per n\n"
+        f"GD init scales {scales}; at most {params['gd_max_iter']} GD steps, "
+        f"{params['reweighted_max_iter']} lin-RFM / IRLS steps\n"
+        "dotted vertical: $\\ell_1$ statistical dimension (Amelunxen et al. 2014); dash-dotted: success threshold; "
+        "(a) curves offset slightly in n"
+    )
+    return fig
+
+
+_COMMON = {
+    "reweighted_max_iter": 2000, "reweighted_tol": 1e-10, "gd_tol": 1e-8, "admm_max_iter": 20_000,
+    "threshold": 1e-2,
+}
+
+
+def _methods(init_scales: list[float]) -> list[dict[str, Any]]:
+    return [
+        {"method": "lin-rfm", "parameter": 0.25},
+        {"method": "lin-rfm", "parameter": 0.5},
+        {"method": "irls", "parameter": 1.0},
+        {"method": "irls", "parameter": 0.0},
+        {"method": "l1", "parameter": 1.0},
+        *({"method": "gd", "parameter": k, "init_scale": s} for k, s in zip((2, 3, 4), init_scales, strict=True)),
+    ]
+
+
+register(
+    FigureSpec(
+        id=FIGURE_ID,
+        notebook="notebooks/linrfm_sparse.ipynb",
+        claim=(
+            "lin-RFM paper, claim 5: for sparse linear regression lin-RFM with alpha = 1/2 needs fewer "
+            "samples than deep diagonal linear networks (depths 2-4, gradient descent from small "
+            "initialisation), which need about as many as l1 minimisation; alpha = 1/4 behaves like l1."
+        ),
+        scales={
+            "ci": {
+                "d": 60, "sparsity": 3, "n_values": [10, 30], "trials": 2, "seed": 21,
+                "methods": _methods([1e-6, 1e-2, 3e-2]), **_COMMON,
+                "reweighted_max_iter": 500, "gd_max_iter": 2000,
+            },
+            "paper": {
+                "d": 1000, "sparsity": 10, "n_values": [20, 30, 40, 50, 60, 75, 100], "trials": 10,
+                "seed": 21, "methods": _methods([1e-6, 1e-2, 3e-2]), **_COMMON, "gd_max_iter": 20_000,
+            },
+        },
+        compute=compute,
+        plot=plot,
+        split=split,
+        timing_columns=("seconds",),
+    )
+)

@@ -1,0 +1,129 @@
+"""Sparse-regression chapter: instances shared with the depth chapter, basis pursuit against an LP,
+relative error equal to the Monte Carlo test error, the sweep splits by n, success bookkeeping."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import optimize
+
+from recovery.experiments import depth, trial_generator
+from recovery.experiments import sparse_regression as experiment
+from recovery.figures import parameters
+
+F64 = torch.float64
+TIMING = {"seconds"}
+
+
+def without_timing(rows):
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
+
+
+def test_instances_are_the_depth_chapter_instances():
+    X, beta_star, y = experiment.instances(40, 3, 12, 3, seed=5)
+    assert X.shape == (3, 12, 40) and beta_star.shape == (3, 40) and y.shape == (3, 12)
+    for t in range(3):
+        X_t, beta_t = depth.planted_instance(40, 3, 12, trial_generator(5, 12, t))
+        assert torch.equal(X[t], X_t) and torch.equal(beta_star[t], beta_t)
+        assert torch.allclose(y[t], X_t @ beta_t, rtol=0, atol=1e-14)
+        assert int((beta_t != 0).sum()) == 3 and math.isclose(float(beta_t.norm()), 1.0, rel_tol=1e-14)
+
+
+def linprog_basis_pursuit(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """min ||b||_1 s.t. X b = y as a linear programme in (b+, b-) (HiGHS), an independent solver."""
+    d = X.shape[1]
+    result = optimize.linprog(np.ones(2 * d), A_eq=np.hstack([X, -X]), b_eq=y, bounds=(0, None), method="highs")
+    assert result.status == 0
+    return result.x[:d] - result.x[d:]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("n", [8, 14])
+def test_l1_solver_matches_a_linear_programme(seed, n):
+    """Below (n = 8) and above (n = 14) recovery, batched over trials."""
+    X, _, y = experiment.instances(30, 3, n, 2, seed)
+    outcomes = experiment.solve({"method": "l1", "parameter": 1}, X, y, {"admm_max_iter": 50_000})
+    for t, outcome in enumerate(outcomes):
+        assert outcome["converged"]
+        reference = linprog_basis_pursuit(X[t].numpy(), y[t].numpy())
+        ours = outcome["estimate"].numpy()
+        assert abs(np.abs(ours).sum() - np.abs(reference).sum()) < 1e-7 * np.abs(reference).sum()
+        assert np.linalg.norm(X[t].numpy() @ ours - y[t].numpy()) < 1e-8
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_relative_error_is_the_test_error_on_fresh_gaussian_inputs(seed):
+    g = torch.Generator().manual_seed(seed)
+    beta_star = torch.randn(20, generator=g, dtype=F64)
+    estimate = beta_star + 0.3 * torch.randn(20, generator=g, dtype=F64)
+    fresh = torch.randn(400_000, 20, generator=g, dtype=F64)
+    monte_carlo = float(((fresh @ (estimate - beta_star)).square().mean() / (fresh @ beta_star).square().mean()).sqrt())
+    assert abs(monte_carlo - depth.relative_error(estimate, beta_star)) < 0.01 * monte_carlo
+
+
+def test_lin_rfm_half_recovers_where_l1_cannot():
+    """d = 100, 5-sparse, n = 20 (below the l1 statistical dimension, about 25): the p = 0
+    reweighting recovers in most trials, l1 in few; both interpolate."""
+    params = {"reweighted_max_iter": 1000, "reweighted_tol": 1e-10, "admm_max_iter": 20_000}
+    n = 20
+    assert n < depth.l1_statistical_dimension(100, 5)
+    X, beta_star, y = experiment.instances(100, 5, n, 8, seed=3)
+    errors = {}
+    for spec in ({"method": "lin-rfm", "parameter": 0.5}, {"method": "l1", "parameter": 1}):
+        outcomes = experiment.solve(spec, X, y, params)
+        errors[spec["method"]] = [depth.relative_error(o["estimate"], beta_star[t]) for t, o in enumerate(outcomes)]
+        for t, outcome in enumerate(outcomes):
+            assert depth.relative_error(X[t] @ outcome["estimate"], y[t]) < 1e-6
+    lin_rfm = sum(e < 1e-6 for e in errors["lin-rfm"])
+    l1 = sum(e < 1e-6 for e in errors["l1"])
+    assert lin_rfm >= 6 and l1 <= 3 and lin_rfm > l1
+
+
+def test_sweep_is_deterministic_and_splits_by_n():
+    params = {**parameters(experiment.FIGURE_ID, "ci"), "gd_max_iter": 200, "reweighted_max_iter": 100}
+    rows = experiment.compute(params)
+    assert without_timing(rows) == without_timing(experiment.compute(params))
+    units = experiment.split(params)
+    assert units == [{"n_values": [n]} for n in params["n_values"]]
+    pieces = [row for unit in units for row in experiment.compute({**params, **unit})]
+    assert without_timing(pieces) == without_timing(rows)
+    per_n = params["trials"] * len(params["methods"])
+    assert len(rows) == len(params["n_values"]) * per_n
+    assert {row["method"] for row in rows} == {"lin-rfm", "irls", "l1", "gd"}
+    assert all(row["seconds"] >= 0 for row in rows)
+    other = experiment.compute({**params, "seed": params["seed"] + 1})
+    assert [row["relative_error"] for row in other] != [row["relative_error"] for row in rows]
+
+
+def test_flat_method_is_the_depth_chapter_flat_solution():
+    X, _, y = experiment.instances(30, 2, 18, 2, seed=9)
+    (outcome, _) = experiment.solve({"method": "flat", "parameter": 3}, X, y, {"admm_max_iter": 20_000})
+    reference = depth.flat_solutions(X, y, 3).solution[0]
+    assert torch.equal(outcome["estimate"], reference)
+
+
+def test_success_rates_and_samples_needed():
+    rows = [{"n": n, "method": "gd", "parameter": 2.0, "relative_error": e}
+            for n, e in [(10, 0.5), (10, 1e-3), (20, 1e-3), (20, 0.3), (30, 1e-4), (30, 1e-3), (40, 0.2), (40, 1e-3)]]
+    n_values, rates = experiment.success_rates(rows, "gd", 2.0, 1e-2)
+    assert n_values.tolist() == [10, 20, 30, 40] and rates.tolist() == [0.5, 0.5, 1.0, 0.5]
+    assert experiment.samples_needed(rows, "gd", 2.0, 1e-2) == 10
+    assert experiment.samples_needed(rows, "gd", 2.0, 1e-2, level=0.9) == math.inf
+    assert experiment.samples_needed(rows, "gd", 2.0, 1e-4 * 2, level=0.5) == math.inf
+
+
+def test_bad_input():
+    X, _, y = experiment.instances(10, 2, 5, 1, seed=0)
+    for spec in ({"method": "lasso", "parameter": 1}, {"method": "l1"}, {"method": "gd", "parameter": 2}, "l1"):
+        with pytest.raises(ValueError, match="methods:"):
+            experiment.solve(spec, X, y, {})
+    with pytest.raises(ValueError, match="trials:"):
+        experiment.instances(10, 2, 5, 0, seed=0)
+
+
+def test_converged_flags_read_back_from_csv():
+    assert experiment.finished(True) and experiment.finished("True")
+    assert not experiment.finished(False) and not experiment.finished("False")
