@@ -120,7 +120,7 @@ def test_summary_separates_unfinished_runs_from_wrong_matrices():
     rows = []
     for trial, (error, converged) in enumerate([(1e-6, True), (0.3, True), (0.2, False), (1e-4, False)]):
         rows.append({"d": 10, "method": "deep", "setting": 2, "multiple": 2, "mse": error**2,
-                     "relative_error": error, "converged": str(converged), "trial": trial})
+                     "relative_error": error, "converged": converged, "trial": trial})
     rows.append({"d": 10, "method": "deep", "setting": 2, "multiple": 3, "mse": 0.0, "relative_error": 0.0,
                  "converged": True, "trial": 0})
     stats = experiment.summary(rows, 10, "deep", 2.0, 1e-3)

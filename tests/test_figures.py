@@ -31,6 +31,15 @@ def assert_rows_close(fresh: list[dict], committed: list[dict], timing_columns=(
                 assert new[key] == value, (index, key)
 
 
+def test_csv_round_trip_keeps_types(tmp_path):
+    rows = [{"flag": True, "count": 3, "value": 0.1 + 0.2, "name": "l1"},
+            {"flag": False, "count": -1, "value": math.inf, "name": "True-ish"}]
+    figures.write_csv(tmp_path / "rows.csv", rows)
+    back = figures.read_csv(tmp_path / "rows.csv")
+    assert back == rows
+    assert [type(value) for value in back[0].values()] == [bool, int, float, str]
+
+
 def test_at_least_one_figure_is_registered():
     assert FIGURE_IDS
 

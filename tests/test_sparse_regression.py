@@ -122,8 +122,3 @@ def test_bad_input():
             experiment.solve(spec, X, y, {})
     with pytest.raises(ValueError, match="trials:"):
         experiment.instances(10, 2, 5, 0, seed=0)
-
-
-def test_converged_flags_read_back_from_csv():
-    assert experiment.finished(True) and experiment.finished("True")
-    assert not experiment.finished(False) and not experiment.finished("False")

@@ -234,12 +234,15 @@ def write_csv(path: Path, rows: list[Row]) -> None:
 
 
 def read_csv(path: Path) -> list[Row]:
-    """Read rows written by :func:`write_csv`, turning numeric fields back into numbers."""
+    """Read rows written by :func:`write_csv`, turning numeric and boolean fields back into numbers
+    and booleans."""
     with Path(path).open(newline="") as handle:
         return [{key: _number(value) for key, value in row.items()} for row in csv.DictReader(handle)]
 
 
-def _number(text: str) -> int | float | str:
+def _number(text: str) -> bool | int | float | str:
+    if text in ("True", "False"):
+        return text == "True"
     for kind in (int, float):
         try:
             return kind(text)

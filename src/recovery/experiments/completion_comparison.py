@@ -190,8 +190,7 @@ def summary(rows: list[Row], d: int, method: str, setting: float, threshold: flo
     for multiple in multiples:
         where = {"d": d, "method": method, "setting": setting, "multiple": multiple}
         errors = np.array(column(rows, "relative_error", **where), dtype=float)
-        # booleans come back from the CSV as the strings "True" and "False"
-        converged = np.array([str(flag) == "True" for flag in column(rows, "converged", **where)])
+        converged = np.array(column(rows, "converged", **where), dtype=bool)
         out["multiple"].append(multiple)
         out["median_mse"].append(float(np.median(column(rows, "mse", **where))))
         out["recovered"].append(float(np.mean(errors < threshold)))

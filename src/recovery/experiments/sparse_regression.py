@@ -201,11 +201,6 @@ def ranked_methods(params: Mapping[str, Any]) -> list[tuple[str, float, int]]:
 FLOOR = 1e-16
 
 
-def finished(flag: bool | str) -> bool:
-    """A ``converged`` flag, as computed (bool) or as read back from the CSV (text)."""
-    return flag is True or flag == "True"
-
-
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """(a) success rate and (b) median test error against ``n``, every method."""
     fig, (rate_axis, error_axis) = plt.subplots(1, 2, figsize=(12.5, 4.8), layout="constrained")
@@ -220,7 +215,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
         medians = [np.median(column(rows, "relative_error", method=method, parameter=parameter, n=n)) for n in n_values]
         error_axis.plot(n_values, np.maximum(medians, FLOOR), **style)
         unfinished = [n for n in n_values
-                      if not all(map(finished, column(rows, "converged", method=method, parameter=parameter, n=n)))]
+                      if not all(column(rows, "converged", method=method, parameter=parameter, n=n))]
         if method == "gd" and unfinished:
             index = np.isin(n_values, unfinished)
             error_axis.plot(n_values[index], np.maximum(np.array(medians)[index], FLOOR), ls="none", marker="x",
