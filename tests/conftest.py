@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recovery.measurements import DenseMeasurements
+from recovery.measurements import (
+    DenseMeasurements,
+    bernoulli_completion,
+    bilinear_sensing,
+    gaussian_sensing,
+)
 
 
 @pytest.fixture
@@ -17,3 +22,15 @@ def dense_identity():
         return DenseMeasurements(unit_matrices, scale=1.0)
 
     return build
+
+
+def sample_map(kind: str, d1: int, d2: int, generator: torch.Generator, *, m: int, p: float):
+    """A ``d1 x d2`` measurement map of ``kind``: ``m`` Gaussian (``"sensing"``) or rank-one
+    (``"bilinear"``) measurements, or entries observed with probability ``p`` (``"completion"``)."""
+    if kind == "sensing":
+        return gaussian_sensing(m, d1, d2, generator)
+    if kind == "bilinear":
+        return bilinear_sensing(m, d1, d2, generator)
+    if kind == "completion":
+        return bernoulli_completion(d1, d2, p, generator)
+    raise ValueError(f"kind: expected sensing, bilinear or completion, got {kind!r}")

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from conftest import sample_map
 
 from recovery import convex, flatness, problems
 from recovery.experiments import landscape
@@ -14,7 +15,7 @@ from recovery.factorised_descent import (
     gradient_descent,
     trace_penalised_descent,
 )
-from recovery.measurements import bernoulli_completion, bilinear_sensing, gaussian_sensing
+from recovery.measurements import gaussian_sensing
 
 F64 = torch.float64
 
@@ -35,12 +36,7 @@ def relative_residual(op, b, L, R) -> float:
 def test_trace_is_the_scaled_hessian_trace(seed, model):
     g = torch.Generator().manual_seed(seed)
     d1, d2, k = 7, 4, 3
-    if model == "sensing":
-        op = gaussian_sensing(20, d1, d2, g)
-    elif model == "bilinear":
-        op = bilinear_sensing(20, d1, d2, g)
-    else:
-        op = bernoulli_completion(d1, d2, 0.6, g)
+    op = sample_map(model, d1, d2, g, m=20, p=0.6)
     b = torch.randn(op.num_measurements, generator=g, dtype=F64)
     L, R = torch.randn(d1, k, generator=g, dtype=F64), torch.randn(d2, k, generator=g, dtype=F64)
     objective = TracePenalisedLoss(op, b)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import sample_map
 
 from recovery import flatness, problems
 from recovery.measurements import (
-    bernoulli_completion,
-    bilinear_sensing,
     gaussian_quadratic,
-    gaussian_sensing,
 )
 
 F64 = torch.float64
@@ -25,12 +23,7 @@ def matrix_instance(kind: str, seed: int, on_solution_set: bool):
     """A 40 x 30 map (m = 300 where it applies), width-6 factors and data b."""
     g = torch.Generator().manual_seed(seed)
     d1, d2, k = 40, 30, 6
-    if kind == "sensing":
-        op = gaussian_sensing(300, d1, d2, g)
-    elif kind == "bilinear":
-        op = bilinear_sensing(300, d1, d2, g)
-    else:
-        op = bernoulli_completion(d1, d2, 0.3, g)
+    op = sample_map(kind, d1, d2, g, m=300, p=0.3)
     L = torch.randn(d1, k, generator=g, dtype=F64)
     R = torch.randn(d2, k, generator=g, dtype=F64)
     b = op.apply(L @ R.T) if on_solution_set else torch.randn(op.num_measurements, generator=g, dtype=F64)
