@@ -16,21 +16,6 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 FIGURE_IDS = list(figures.registry())
 
 
-def assert_rows_close(fresh: list[dict], committed: list[dict], timing_columns=()) -> None:
-    """Same columns and rows; numbers equal up to rounding (1e-9 relative, 1e-12 absolute),
-    except wall-clock ``timing_columns``, which only have to be present."""
-    assert len(fresh) == len(committed)
-    assert list(fresh[0]) == list(committed[0])
-    for index, (new, old) in enumerate(zip(fresh, committed, strict=True)):
-        for key, value in old.items():
-            if key in timing_columns:
-                continue
-            if isinstance(value, float):
-                assert math.isclose(new[key], value, rel_tol=1e-9, abs_tol=1e-12), (index, key)
-            else:
-                assert new[key] == value, (index, key)
-
-
 def test_csv_round_trip_keeps_types(tmp_path):
     rows = [{"flag": True, "count": 3, "value": 0.1 + 0.2, "name": "l1"},
             {"flag": False, "count": -1, "value": math.inf, "name": "True-ish"}]
@@ -51,8 +36,13 @@ def test_ci_scale_regenerates_committed_data(figure_id, tmp_path):
     committed, committed_record = figures.load(figure_id, RESULTS / "ci")
     assert record_path == tmp_path / f"{figure_id}.json"
     assert record["parameters"] == committed_record["parameters"] == figures.parameters(figure_id, "ci")
-    timing_columns = figures.get(figure_id).timing_columns
-    assert_rows_close(fresh, committed, timing_columns)
+    # Columns at the figure's declared tolerances (exact for parameters and counts no round-off
+    # can move), and the claims' verdicts: the same words as on the committed data.
+    assert figures.compare_rows(figure_id, fresh, committed) == []
+    spec = figures.get(figure_id)
+    fresh_verdicts = spec.verdicts(fresh, record["parameters"])
+    committed_verdicts = spec.verdicts(committed, committed_record["parameters"])
+    assert [(v.claim, v.word) for v in fresh_verdicts] == [(v.claim, v.word) for v in committed_verdicts]
     for suffix in ("svg", "png"):
         assert (tmp_path / f"{figure_id}.{suffix}").stat().st_size > 1000
     # SVG output is byte-stable for equal data (fixed hash salt, no date): redrawn from the
@@ -161,3 +151,38 @@ def test_book_caption_labels_the_figure_and_links_its_data(figure_id):
     for suffix in ("csv", "json"):
         assert f"<../results/paper/{figure_id}.{suffix}>`" in caption
         assert (RESULTS / "paper" / f"{figure_id}.{suffix}").is_file()
+
+
+@pytest.mark.parametrize("figure_id", FIGURE_IDS)
+def test_every_figure_states_claims_decided_on_its_paper_data(figure_id):
+    spec = figures.get(figure_id)
+    assert spec.claims, f"{figure_id} declares no claims"
+    verdicts = figures.committed_report(figure_id, RESULTS / "paper").verdicts
+    assert [v.claim for v in verdicts] == [claim.id for claim in spec.claims]
+    for verdict in verdicts:
+        assert verdict.key.strip()
+
+
+def test_tolerances_compare_what_they_declare():
+    close = figures.Tolerance(rel=1e-6, abs=1e-9)
+    assert close.matches(1.0 + 5e-7, 1.0) and not close.matches(1.0 + 2e-6, 1.0)
+    assert close.matches(3e-16, -6e-16) and not close.matches(2e-9, 0.0)
+    assert close.matches(math.inf, math.inf) and not close.matches(1e300, math.inf)
+    assert close.matches(math.nan, math.nan) and not close.matches(0.0, math.nan)
+    assert not close.matches("0.0", 0.0)
+    assert figures.EXACT.matches(857, 857) and not figures.EXACT.matches(854, 857)
+    assert not figures.EXACT.matches(True, False)
+    assert figures.CLAIM_LEVEL.matches(854, 857) and figures.CLAIM_LEVEL.matches(1.0, 2.0)
+
+
+def test_compare_rows_names_each_disagreement():
+    figure_id = FIGURE_IDS[0]
+    committed, _ = figures.load(figure_id, RESULTS / "ci")
+    assert figures.compare_rows(figure_id, committed, committed) == []
+    column = next(key for key, value in committed[0].items()
+                  if isinstance(value, float) and figures.get(figure_id).tolerance(key, value).compare)
+    changed = [dict(row) for row in committed]
+    changed[0][column] = changed[0][column] * 1.01 + 1.0
+    assert figures.compare_rows(figure_id, changed, committed) == [
+        f"row 0, {column}: {changed[0][column]!r} regenerated, {committed[0][column]!r} committed"]
+    assert figures.compare_rows(figure_id, committed[:-1], committed) != []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 
 import pytest
@@ -18,32 +17,55 @@ from recovery.published_linrfm import run_published
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
-def fake_run(errors, seconds_per_iteration):
-    """An 'iterative method' whose estimates are the numbers in ``errors``."""
+class FakeClock:
+    """A clock that moves only when told to: timing logic is tested without wall-clock time."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeClock()
+    monkeypatch.setattr(linrfm_scale.time, "perf_counter", fake)
+    return fake
+
+
+def fake_run(clock, errors, seconds_per_iteration):
+    """An 'iterative method' whose estimates are the numbers in ``errors``, each iteration
+    taking ``seconds_per_iteration`` on ``clock``."""
 
     def run(callback):
         for iteration, error in enumerate(errors, start=1):
-            time.sleep(seconds_per_iteration)
+            clock.advance(seconds_per_iteration)
             callback(iteration, torch.tensor(error, dtype=torch.float64))
 
     return run
 
 
-def test_timer_stops_at_the_target_and_excludes_the_error_cost():
+def test_timer_stops_at_the_target_and_excludes_the_error_cost(clock):
     def slow_error(estimate):
-        time.sleep(0.05)
+        clock.advance(0.05)
         return float(estimate)
 
-    timing = linrfm_scale.timed("fake", fake_run([0.5, 0.1, 0.01, 0.001, 1e-5, 1e-6], 0.001), slow_error,
+    timing = linrfm_scale.timed("fake", fake_run(clock, [0.5, 0.1, 0.01, 0.001, 1e-5, 1e-6], 0.001), slow_error,
                                 target=1e-3)
     assert timing.iterations == 4 and timing.reached_at[0] == 4 and timing.error == 0.001
-    assert timing.seconds < 0.1  # the error's 4 x 50 ms are not counted
-    finer = linrfm_scale.timed("fake", fake_run([0.5, 1e-4, 1e-7, 1e-9], 0.0), float, target=1e-3, finer=1e-8)
+    assert timing.seconds == pytest.approx(0.004)  # the error's 4 x 50 ms are not counted
+    finer = linrfm_scale.timed("fake", fake_run(clock, [0.5, 1e-4, 1e-7, 1e-9], 0.0), float, target=1e-3,
+                               finer=1e-8)
     assert finer.reached_at[0] == 2 and finer.finer_at[0] == 4
-    missed = linrfm_scale.timed("fake", fake_run([0.5, 0.4], 0.0), float, target=1e-3)
+    missed = linrfm_scale.timed("fake", fake_run(clock, [0.5, 0.4], 0.0), float, target=1e-3)
     assert missed.reached_at is None and missed.iterations == 2
-    budget = linrfm_scale.timed("fake", fake_run([0.5] * 100, 0.01), float, target=1e-3, budget_seconds=0.03)
-    assert 3 <= budget.iterations < 100
+    budget = linrfm_scale.timed("fake", fake_run(clock, [0.5] * 100, 0.01), float, target=1e-3,
+                                budget_seconds=0.035)
+    assert budget.iterations == 4  # the first reading past 0.035 s stops the run
 
 
 def test_methods_report_deterministic_iterations_and_errors():

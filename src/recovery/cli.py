@@ -1,4 +1,4 @@
-"""The ``recovery`` command: list the book's figures, regenerate any one of them, or redraw it from its data."""
+"""The ``recovery`` command: list the book's figures and claims, regenerate any figure, or redraw it from its data."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import sys
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 
 from recovery import figures
 
@@ -19,6 +20,36 @@ def _list(_: argparse.Namespace) -> int:
         print(textwrap.fill(spec.claim, width=96, initial_indent="  claim:    ",
                             subsequent_indent="            "))
     return 0
+
+
+def _claims(args: argparse.Namespace) -> int:
+    entries = claim_entries(args.results)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    for entry in entries:
+        print(f"{entry['id']}  [{entry['verdict']}]  {entry['key']}")
+        print(f"  {entry['reference']}; figure {entry['figure']}, {entry['notebook']}")
+        print(textwrap.fill(entry["statement"], width=96, initial_indent="  ", subsequent_indent="  "))
+    return 0
+
+
+def claim_entries(results: str | Path) -> list[dict[str, str]]:
+    """Every claim of the book evaluated on the committed data in ``results`` (one dict each)."""
+    results = Path(results)
+    if not results.is_dir():
+        raise ValueError(f"results: no folder {results} (run from the repository root, or pass --results)")
+    verdicts = {}
+    for figure_id, spec in figures.registry().items():
+        if spec.claims:
+            verdicts.update({v.claim: v for v in figures.committed_report(figure_id, results).verdicts})
+    return [
+        {"id": claim.id, "verdict": verdicts[claim.id].word, "key": verdicts[claim.id].key,
+         "why": verdicts[claim.id].why, "reference": claim.reference, "statement": claim.statement,
+         "quantity": claim.quantity, "difference": claim.difference, "figure": spec.id,
+         "notebook": spec.notebook}
+        for claim_id, (spec, claim) in figures.all_claims().items()
+    ]
 
 
 def _reproduce(args: argparse.Namespace) -> int:
@@ -48,6 +79,11 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="figure ids, their notebook, claim and scales")
     listing.set_defaults(run=_list)
+    listed = commands.add_parser("claims", help="every claim of the book with its verdict on the committed data")
+    listed.add_argument("--results", default="results/paper",
+                        help="folder of committed figure data (default: results/paper)")
+    listed.add_argument("--json", action="store_true", help="machine-readable output")
+    listed.set_defaults(run=_claims)
     again = commands.add_parser("reproduce", help="run one figure's experiment and export it")
     again.add_argument("figure_id", metavar="ID", help="a figure id from `recovery list`")
     again.add_argument("--scale", default="ci", help="parameter set: ci (minutes) or paper")

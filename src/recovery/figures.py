@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,46 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import provenance, sweep
+from recovery import claims, provenance, sweep
 
 Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How a regenerated column must match its committed value.
+
+    Floats match when ``|new - old| <= abs + rel * |old|``; other values (integers, flags,
+    names) must be equal unless ``compare`` is false. ``compare=False`` marks a column that is
+    checked only through the figure's claims: iteration counts, stopping-time errors and other
+    quantities that move with the last bits of a BLAS kernel.
+    """
+
+    rel: float = 0.0
+    abs: float = 0.0
+    compare: bool = True
+
+    def matches(self, new: Any, old: Any) -> bool:
+        """Whether ``new`` (regenerated) agrees with ``old`` (committed) at this tolerance."""
+        if not self.compare:
+            return True
+        if isinstance(old, float) or isinstance(new, float):
+            if not isinstance(new, int | float) or isinstance(new, bool):
+                return False
+            if math.isnan(old) or math.isnan(new):
+                return math.isnan(old) and math.isnan(new)
+            if math.isinf(old) or math.isinf(new):
+                return new == old
+            return abs(new - old) <= self.abs + self.rel * abs(old)
+        return new == old
+
+
+#: Default for float columns: agreement far beyond any claim's threshold, far above round-off.
+ROUNDING = Tolerance(rel=1e-6, abs=1e-9)
+#: Parameters, seeds, sizes and counts that no round-off can move.
+EXACT = Tolerance()
+#: Checked through the figure's claims only (see :class:`Tolerance`).
+CLAIM_LEVEL = Tolerance(compare=False)
 
 
 @dataclass(frozen=True)
@@ -56,6 +94,28 @@ class FigureSpec:
     #: Whether ``compute`` honours ``params["device"]`` (``recovery reproduce --device``; it runs
     #: on the CPU when the parameter is absent).
     accepts_device: bool = False
+    #: The results this figure's data support, checked wherever the data are (see :mod:`recovery.claims`).
+    claims: tuple[claims.Claim, ...] = ()
+    #: Per-column regeneration tolerances; unnamed float columns use :data:`ROUNDING`, all
+    #: other unnamed columns :data:`EXACT`, and ``timing_columns`` are not compared.
+    tolerances: Mapping[str, Tolerance] = field(default_factory=dict)
+
+    def tolerance(self, column: str, *values: Any) -> Tolerance:
+        """The tolerance of ``column``, whose compared ``values`` tell floats (a float written as
+        ``0`` reads back as the integer 0) from integers, flags and names."""
+        if column in self.timing_columns:
+            return CLAIM_LEVEL
+        if column in self.tolerances:
+            return self.tolerances[column]
+        return ROUNDING if any(isinstance(value, float) for value in values) else EXACT
+
+    def verdicts(self, rows: list[Row], params: Mapping[str, Any]) -> list[claims.Verdict]:
+        """Every claim of this figure evaluated on ``rows`` computed with ``params``."""
+        return [claim.evaluate(rows, params) for claim in self.claims]
+
+    def report(self, rows: list[Row], params: Mapping[str, Any], title: str = "") -> claims.Report:
+        """The verdict table of this figure's claims on ``rows`` (a live run or committed data)."""
+        return claims.Report(zip(self.claims, self.verdicts(rows, params), strict=True), title)
 
 
 _REGISTRY: dict[str, FigureSpec] = {}
@@ -79,6 +139,11 @@ def register(spec: FigureSpec) -> FigureSpec:
     """Add ``spec`` to the registry (ids are unique; ``ci`` and ``paper`` scales are required)."""
     if spec.id in _REGISTRY and _REGISTRY[spec.id] is not spec:
         raise ValueError(f"id: figure {spec.id!r} is already registered")
+    taken = {claim.id for other in _REGISTRY.values() if other is not spec for claim in other.claims}
+    ids = [claim.id for claim in spec.claims]
+    repeated = sorted({i for i in ids if ids.count(i) > 1 or i in taken})
+    if repeated:
+        raise ValueError(f"claims: figure {spec.id!r} declares claim ids used elsewhere: {repeated}")
     missing = {"ci", "paper"} - set(spec.scales)
     if missing:
         raise ValueError(f"scales: figure {spec.id!r} lacks the scales {sorted(missing)}")
@@ -107,6 +172,35 @@ def parameters(figure_id: str, scale: str) -> dict[str, Any]:
     if scale not in spec.scales:
         raise ValueError(f"scale: figure {figure_id!r} has scales {sorted(spec.scales)}, not {scale!r}")
     return dict(spec.scales[scale])
+
+
+def all_claims() -> dict[str, tuple[FigureSpec, claims.Claim]]:
+    """Every claim of the book by id, with the figure whose data decide it (in figure order)."""
+    return {claim.id: (spec, claim) for spec in registry().values() for claim in spec.claims}
+
+
+def report(figure_id: str, rows: list[Row], params: Mapping[str, Any], title: str = "") -> claims.Report:
+    """The verdict table of ``figure_id``'s claims on ``rows`` (a live run or committed data)."""
+    return get(figure_id).report(rows, params, title)
+
+
+def committed_report(figure_id: str, directory: str | Path, title: str = "") -> claims.Report:
+    """The verdict table of ``figure_id``'s claims on its committed data in ``directory``."""
+    rows, record = load(figure_id, directory)
+    return report(figure_id, rows, record["parameters"], title)
+
+
+def compare_rows(figure_id: str, fresh: list[Row], committed: list[Row]) -> list[str]:
+    """Where regenerated ``fresh`` rows disagree with ``committed`` ones at the figure's
+    per-column tolerances (an empty list: they agree)."""
+    spec = get(figure_id)
+    if len(fresh) != len(committed):
+        return [f"{len(fresh)} rows regenerated, {len(committed)} committed"]
+    if fresh and list(fresh[0]) != list(committed[0]):
+        return [f"columns {list(fresh[0])} regenerated, {list(committed[0])} committed"]
+    return [f"row {index}, {key}: {new[key]!r} regenerated, {value!r} committed"
+            for index, (new, old) in enumerate(zip(fresh, committed, strict=True))
+            for key, value in old.items() if not spec.tolerance(key, new[key], value).matches(new[key], value)]
 
 
 @contextmanager

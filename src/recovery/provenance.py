@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import recovery
@@ -43,20 +45,58 @@ def git_state(directory: Path | None = None) -> dict[str, Any]:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
+#: Environment variables that select BLAS and vector kernels or thread counts, and so the last bits.
+KERNEL_SETTINGS = ("MKL_CBWR", "ATEN_CPU_CAPABILITY", "OPENBLAS_CORETYPE", "OMP_NUM_THREADS",
+                   "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux, else what ``platform`` knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device() -> dict[str, Any]:
-    """Describe the machine the numbers were computed on."""
+    """Describe the machine the numbers were computed on: CPU, torch's BLAS/LAPACK and vector
+    kernels, the settings that choose them, and thread counts."""
+    config = torch.__config__.show()
     info: dict[str, Any] = {
         "torch_device": "cpu",
         "platform": platform.platform(),
         "machine": platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch_blas": _build_setting(config, "BLAS_INFO"),
+        "torch_lapack": _build_setting(config, "LAPACK_INFO"),
+        "kernel_settings": {name: os.environ.get(name) for name in KERNEL_SETTINGS},
+        "numpy_blas": _numpy_blas(),
         "cuda_available": torch.cuda.is_available(),
     }
     if info["cuda_available"]:
         info["cuda_device"] = torch.cuda.get_device_name()
     return info
+
+
+def _build_setting(config: str, name: str) -> str | None:
+    """The value of ``NAME=value`` in torch's build description, or None."""
+    found = re.search(rf"\b{name}=([^,\s]+)", config)
+    return found.group(1) if found else None
+
+
+def _numpy_blas() -> str | None:
+    """The BLAS library NumPy was built against (name and version), or None if unknown."""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return " ".join(str(blas[key]) for key in ("name", "version") if blas.get(key))
 
 
 def record(*, git: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:

@@ -39,6 +39,7 @@ stationary point of :math:`f` on the constraint set.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,7 +48,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import irls, linrfm, problems
+from recovery import claims, irls, linrfm, problems
+from recovery.claims import Claim, Evidence
 from recovery.experiments import depth, trial_generator
 from recovery.figures import FigureSpec, Row, column, register
 from recovery.kernel_interpolation import interpolate_rows, regression_data
@@ -270,10 +272,40 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     return fig
 
 
+def _equal_iterates(rows, params) -> Evidence:
+    """lin-RFM and IRLS-p iterates agree to 1e-8 relative at every iteration of every run."""
+    largest = max(row["difference"] for row in rows)
+    return Evidence(largest <= 1e-8, f"largest difference {claims.bound(largest, floor=1e-12)} over "
+                                     f"{len(rows)} iterations", "tolerance 1e-8, far above round-off")
+
+
+def _objective_decreases(rows, params) -> Evidence:
+    """The smoothed objective never rises by more than 1e-10 relative between iterations."""
+    runs = sorted({(row["problem"], row["alpha"]) for row in rows})
+    rise = 0.0
+    for problem, alpha in runs:
+        values = [row["objective"] for row in sorted(rows, key=lambda row: row["iteration"])
+                  if row["problem"] == problem and row["alpha"] == alpha]
+        rise = max([rise] + [(b - a) / abs(a) for a, b in itertools.pairwise(values) if a])
+    return Evidence(rise <= 1e-10, f"largest relative rise {claims.bound(max(rise, 0.0), floor=1e-12)} "
+                                   f"in {len(runs)} runs")
+
+
+CLAIMS = (
+    Claim("linrfm-is-irls", "paper B, claim 2",
+          "lin-RFM with exponent alpha is IRLS-p, p = 2 - 4 alpha: from the same start with the same smoothing the "
+          "iterates agree.", "relative distance between lin-RFM and IRLS iterates", _equal_iterates),
+    Claim("linrfm-irls-monotone", "paper B, claim 2",
+          "The smoothed objective of IRLS-p never increases along lin-RFM's iterates.",
+          "relative rise of the smoothed objective between iterations", _objective_decreases),
+)
+
+
 register(
     FigureSpec(
         id=FIGURE_ID,
         notebook="notebooks/linrfm_irls.ipynb",
+        claims=CLAIMS,
         claim=(
             "Claim 2 (lin-RFM paper): lin-RFM with exponent alpha is IRLS-p, p = 2 - 4 alpha, for sparse "
             "regression and matrix completion: equal iterates from the same start with the same smoothing, "

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import convex, problems
+from recovery import claims, convex, problems
+from recovery.claims import Claim, Evidence
 from recovery.experiments import parts, split_parts, trial_generator
 from recovery.figures import FigureSpec, Row, column, phase_diagram, register
 
@@ -103,10 +104,30 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     return fig
 
 
+def _few_outliers(rows, params) -> Evidence:
+    """Exact recovery with the fewest outliers at the lowest rank, none with the most at the highest."""
+    low = {"rank": min(row["rank"] for row in rows), "outliers": min(row["outliers"] for row in rows)}
+    high = {"rank": max(row["rank"] for row in rows), "outliers": max(row["outliers"] for row in rows)}
+    good, total = claims.share(rows, lambda row: row["success"], **low)
+    bad, total_high = claims.share(rows, lambda row: row["success"], **high)
+    holds = good >= 0.9 * total and bad <= 0.1 * total_high
+    return Evidence(holds, f"{good}/{total} recovered at rank {low['rank']} with {low['outliers']} outliers per "
+                           f"row; {bad}/{total_high} at rank {high['rank']} with {high['outliers']}")
+
+
+CLAIMS = (
+    Claim("flat-robust-pca-recovers", "paper A, Theorem 1.3",
+          "Flat solutions of the robust PCA loss recover M* exactly when the outliers per row and column are few "
+          "compared with d / rank, and not when they are many.",
+          "success shares at the two corners of the (rank, outliers) grid", _few_outliers),
+)
+
+
 register(
     FigureSpec(
         id=FIGURE_ID,
         notebook="notebooks/flat_robust_pca.ipynb",
+        claims=CLAIMS,
         claim=(
             "Theorem 1.3 (flat-minima paper): flat solutions of the robust PCA loss recover M* "
             "exactly when the outliers per row and column are few compared with d / rank."

@@ -1,0 +1,96 @@
+"""The claims registry: verdict words derived from evidence, portable keys, the listing."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from recovery import claims, cli, figures
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+
+def claim(reference="paper A, Theorem 4.10", **evidence):
+    return claims.Claim("toy", reference, "errors are small", "largest error",
+                        lambda rows, params: claims.Evidence(key="k", **evidence))
+
+
+@pytest.mark.parametrize(("reference", "evidence", "word"), [
+    ("paper A, Theorem 4.10", {"holds": True}, "reproduced"),
+    ("paper A, Theorem 4.10", {"holds": True, "stronger": True}, "reproduced, stronger"),
+    ("paper B, claim 4", {"holds": False, "partly": True}, "partly"),
+    ("paper B, claim 4", {"holds": False}, "not reproduced"),
+    ("companion", {"holds": True}, "new"),
+    ("companion", {"holds": True, "stronger": True}, "new"),
+    ("companion", {"holds": False}, "not reproduced"),
+])
+def test_the_word_follows_from_the_evidence(reference, evidence, word):
+    verdict = claim(reference, **evidence).evaluate([], {})
+    assert verdict == claims.Verdict("toy", word, "k", "")
+
+
+def test_bad_claims_and_verdicts_are_refused():
+    with pytest.raises(ValueError, match="word"):
+        claims.Verdict("toy", "confirmed", "k", "")
+    with pytest.raises(ValueError, match="statement"):
+        claims.Claim("toy", "companion", " ", "q", lambda rows, params: None)
+    not_evidence = claims.Claim("toy", "companion", "s", "q", lambda rows, params: True)
+    with pytest.raises(TypeError, match="Evidence"):
+        not_evidence.evaluate([], {})
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (3.2e-11, "< 1e-10"), (9.9e-11, "< 1e-10"), (0.5, "< 1e+00"), (-6.66e-16, "< 1e-12"),
+    (5.57e-15, "< 1e-12"), (3.23e-15, "< 1e-12"), (math.inf, "inf"), (12.0, "< 1e+02"),
+])
+def test_bounds_hide_round_off(value, text):
+    assert claims.bound(value, floor=1e-12) == text
+    if math.isfinite(value) and abs(value) >= 1e-12:
+        assert abs(value) < float(text.removeprefix("< "))
+
+
+def test_report_reads_as_text_and_markdown():
+    verdicts = [claims.Verdict("a-claim", "reproduced", "9 of 10", "x | y"),
+                claims.Verdict("b", "partly", "3 of 10", "")]
+    toy = claim()
+    report = claims.Report([(toy, verdicts[0]), (toy, verdicts[1])], "Live run")
+    assert not report.holds
+    assert repr(report).splitlines() == ["Live run", "a-claim  reproduced            9 of 10",
+                                         "b        partly                3 of 10"]
+    markdown = report._repr_markdown_()
+    assert "| errors are small <br><small>`a-claim`</small> | paper A, Theorem 4.10 | **reproduced** | 9 of 10 |" in markdown
+    assert claims.Report([(toy, verdicts[0])]).holds
+
+
+def test_claim_ids_are_unique_across_figures():
+    spec = figures.get(next(iter(figures.registry())))
+    copy = figures.FigureSpec("another-figure", "nb", "c", spec.scales, spec.compute, spec.plot,
+                              claims=spec.claims[:1])
+    with pytest.raises(ValueError, match="claim ids"):
+        figures.register(copy)
+
+
+def test_every_chapter_has_claims_and_every_reference_names_its_source():
+    registry = figures.all_claims()
+    notebooks = {spec.notebook for spec, _ in registry.values()}
+    assert notebooks == {spec.notebook for spec in figures.registry().values()}
+    assert len(notebooks) == 14
+    for claim_id, (_, claim) in registry.items():
+        assert claim.companion or claim.reference.startswith(("paper A", "paper B")), claim_id
+
+
+def test_cli_lists_claims_with_their_verdicts(capsys):
+    assert cli.main(["claims", "--results", str(RESULTS / "paper")]) == 0
+    text = capsys.readouterr().out
+    assert cli.main(["claims", "--json", "--results", str(RESULTS / "paper")]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [entry["id"] for entry in listed] == list(figures.all_claims())
+    for entry in listed:
+        assert entry["verdict"] in claims.VOCABULARY
+        assert entry["id"] in text and entry["figure"] in text
+        assert set(entry) >= {"reference", "statement", "quantity", "key", "why", "notebook", "difference"}
+    assert cli.main(["claims", "--results", "/nonexistent"]) == 2
+    assert "results" in capsys.readouterr().err
