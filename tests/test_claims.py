@@ -94,3 +94,20 @@ def test_cli_lists_claims_with_their_verdicts(capsys):
         assert set(entry) >= {"reference", "statement", "quantity", "key", "why", "notebook", "difference"}
     assert cli.main(["claims", "--results", "/nonexistent"]) == 2
     assert "results" in capsys.readouterr().err
+
+
+def test_claims_are_listed_in_the_book_s_reading_order():
+    toc = (Path(__file__).parents[1] / "_toc.yml").read_text()
+    chapters = [f"{line.split('file:')[1].strip()}.ipynb" for line in toc.splitlines()
+                if "file: notebooks/" in line]
+    assert list(figures.CHAPTERS) == chapters
+    order = [figures.CHAPTERS.index(spec.notebook) for spec, _ in figures.all_claims().values()]
+    assert order == sorted(order)
+
+
+def test_a_figure_outside_the_book_s_chapters_is_refused():
+    spec = figures.get(next(iter(figures.registry())))
+    stray = figures.FigureSpec("stray-figure", "notebooks/not_a_chapter.ipynb", "c", spec.scales,
+                               spec.compute, spec.plot)
+    with pytest.raises(ValueError, match="not a chapter"):
+        figures.register(stray)

@@ -119,6 +119,24 @@ class FigureSpec:
 
 
 _REGISTRY: dict[str, FigureSpec] = {}
+#: The book's chapters in reading order (``_toc.yml`` lists the same; a test keeps them equal):
+#: claims are listed in this order, and every figure belongs to one of these notebooks.
+CHAPTERS = (
+    "notebooks/flat_identity_map.ipynb",
+    "notebooks/flat_sensing.ipynb",
+    "notebooks/flat_bilinear.ipynb",
+    "notebooks/flat_completion.ipynb",
+    "notebooks/flat_network.ipynb",
+    "notebooks/flat_regularity.ipynb",
+    "notebooks/flat_robust_pca.ipynb",
+    "notebooks/flat_depth.ipynb",
+    "notebooks/flat_landscape.ipynb",
+    "notebooks/linrfm_irls.ipynb",
+    "notebooks/linrfm_sparse.ipynb",
+    "notebooks/linrfm_completion.ipynb",
+    "notebooks/linrfm_scale.ipynb",
+    "notebooks/linrfm_bridge.ipynb",
+)
 # Modules whose import registers figures; later chapters append theirs.
 _FIGURE_MODULES = (
     "recovery.experiments.identity_map",
@@ -147,6 +165,8 @@ def register(spec: FigureSpec) -> FigureSpec:
     missing = {"ci", "paper"} - set(spec.scales)
     if missing:
         raise ValueError(f"scales: figure {spec.id!r} lacks the scales {sorted(missing)}")
+    if spec.notebook not in CHAPTERS:
+        raise ValueError(f"notebook: figure {spec.id!r} names {spec.notebook!r}, which is not a chapter of the book")
     _REGISTRY[spec.id] = spec
     return spec
 
@@ -175,8 +195,10 @@ def parameters(figure_id: str, scale: str) -> dict[str, Any]:
 
 
 def all_claims() -> dict[str, tuple[FigureSpec, claims.Claim]]:
-    """Every claim of the book by id, with the figure whose data decide it (in figure order)."""
-    return {claim.id: (spec, claim) for spec in registry().values() for claim in spec.claims}
+    """Every claim of the book by id, with the figure whose data decide it, in reading order
+    (by chapter, then by figure id, then as each figure declares them)."""
+    specs = sorted(registry().values(), key=lambda spec: (CHAPTERS.index(spec.notebook), spec.id))
+    return {claim.id: (spec, claim) for spec in specs for claim in spec.claims}
 
 
 def report(figure_id: str, rows: list[Row], params: Mapping[str, Any], title: str = "") -> claims.Report:
