@@ -163,6 +163,12 @@ def share(rows: Sequence[Row], ok: Callable[[Row], bool], **where: Any) -> tuple
     return sum(bool(ok(row)) for row in chosen), len(chosen)
 
 
+def allowance(total: int, fraction: float) -> int:
+    """How many of ``total`` trials a claim "within ``fraction``" lets two success counts differ
+    by: that fraction of them, and at least one (one trial is the resolution of a count)."""
+    return max(1, round(fraction * total))
+
+
 def fmt(value: float) -> str:
     """A sample threshold for a key: an integer-looking number, or "never"."""
     return "never" if math.isinf(value) else f"{value:g}"

@@ -180,7 +180,8 @@ FLOOR = 1e-18
 
 def _network_matches_nuclear(rows, params) -> Evidence:
     """Flat interpolants recover wherever nuclear norm does (within 3 of 10 trials per (model, d, m)
-    cell), and the minimum-norm interpolant, the non-flat baseline, recovers in none of them."""
+    cell, overall at most 2% of the trials fewer), and the minimum-norm interpolant, the non-flat
+    baseline, recovers in none of them; "stronger" when flat recovers more than 2% more often."""
     cells = sorted({(row["model"], row["d"], row["m"]) for row in rows})
     deficit, flat_total, nuclear_total, min_norm_total = 0.0, 0, 0, 0
     for model, d, m in cells:
@@ -189,9 +190,10 @@ def _network_matches_nuclear(rows, params) -> Evidence:
         min_norm, _ = claims.share(rows, lambda row: row["success"], model=model, d=d, m=m, method="min-norm")
         deficit = max(deficit, (nuclear - flat) / total)
         flat_total, nuclear_total, min_norm_total = flat_total + flat, nuclear_total + nuclear, min_norm_total + min_norm
-    holds = deficit <= 0.3 + 1e-9 and flat_total >= 0.98 * nuclear_total and min_norm_total == 0
+    margin = claims.allowance(sum(row["method"] == "flat" for row in rows), 0.02)
+    holds = deficit <= 0.3 + 1e-9 and flat_total >= nuclear_total - margin and min_norm_total == 0
     return Evidence(holds, f"flat {flat_total}, nuclear {nuclear_total}, minimum norm {min_norm_total} successes "
-                           f"over {len(cells)} cells", stronger=flat_total > 1.02 * nuclear_total)
+                           f"over {len(cells)} cells", stronger=flat_total > nuclear_total + margin)
 
 
 CLAIMS = (

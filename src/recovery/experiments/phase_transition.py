@@ -56,7 +56,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import _checks, convex, flatness, measurements, problems
+from recovery import _checks, claims, convex, flatness, measurements, problems
 from recovery.claims import Claim, Evidence
 from recovery.experiments import parts, split_parts, trial_generator
 from recovery.figures import CLAIM_LEVEL, FigureSpec, Row, register
@@ -466,7 +466,7 @@ def _matches_nuclear(rows, params) -> Evidence:
     nuclear, flat = (np.rint(success_frequencies(rows, method, params) * trials)
                      for method in ("nuclear", "flat"))
     deficit = int((nuclear - flat).max())
-    margin = max(1, round(0.02 * len(rows)))
+    margin = claims.allowance(len(rows), 0.02)
     gap = int(flat.sum() - nuclear.sum())
     holds = deficit <= 0.3 * trials + 1e-9 and gap >= -margin
     return Evidence(holds, f"flat {int(flat.sum())}, nuclear {int(nuclear.sum())} successes of {len(rows)}; "
