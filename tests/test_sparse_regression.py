@@ -4,12 +4,14 @@ relative error equal to the Monte Carlo test error, the sweep splits by n, succe
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from scipy import optimize
 
+from recovery import figures
 from recovery.experiments import depth, trial_generator
 from recovery.experiments import sparse_regression as experiment
 from recovery.figures import parameters
@@ -122,3 +124,12 @@ def test_bad_input():
             experiment.solve(spec, X, y, {})
     with pytest.raises(ValueError, match="trials:"):
         experiment.instances(10, 2, 5, 0, seed=0)
+
+
+def test_fewer_samples_claim_needs_deep_networks_among_the_rows():
+    rows, record = figures.load(experiment.FIGURE_ID, Path(__file__).resolve().parents[1] / "results" / "paper")
+    (claim,) = figures.get(experiment.FIGURE_ID).claims
+    assert claim.evaluate(rows, record["parameters"]).word == "reproduced"
+    shallow = [row for row in rows if row["method"] != "gd"]
+    verdict = claim.evaluate(shallow, record["parameters"])
+    assert verdict.word == "not reproduced" and "no deep network" in verdict.key
