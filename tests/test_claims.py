@@ -133,5 +133,64 @@ def network_rows(flat, nuclear, trials=4):
     ([4] * 8, [4, 4, 2, 4, 4, 4, 4, 4], "reproduced, stronger"),
 ])
 def test_network_claim_allows_one_trial_of_slack_overall(flat, nuclear, word):
-    (claim,) = figures.get("flat-network").claims
+    claim = figures.all_claims()["flat-network-recovers"][1]
     assert claim.evaluate(network_rows(flat, nuclear), {}).word == word
+
+
+def test_rows_that_cannot_decide_a_claim_say_so_instead_of_a_verdict():
+    lacking = claims.Claim("toy", "paper A, Theorem 4.10", "errors are small", "largest error",
+                           lambda rows, params: claims.Evidence.undecided("one size only"))
+    verdict = lacking.evaluate([], {})
+    assert (verdict.word, verdict.key, verdict.decided) == (claims.UNDECIDED, "one size only", False)
+    assert claims.Report([(lacking, verdict)]).holds  # nothing decided, nothing failed
+    failing = claim(holds=False)
+    assert not claims.Report([(lacking, verdict), (failing, failing.evaluate([], {}))]).holds
+
+
+def test_timing_claims_are_decided_on_committed_records_only():
+    calls = []
+    timed = claims.Claim("timed", "paper B, claim 4", "ours is faster", "seconds per iteration",
+                         lambda rows, params: calls.append(rows) or claims.Evidence(True, "3 of 3"), timing=True)
+    assert timed.evaluate([{"seconds": 1.0}], {}).word == claims.UNDECIDED and not calls
+    assert timed.evaluate([{"seconds": 1.0}], {}, recorded=True).word == "reproduced" and len(calls) == 1
+
+
+def test_every_claim_is_decided_on_the_committed_paper_scale_data():
+    for entry in cli.claim_entries(RESULTS / "paper"):
+        assert entry["verdict"] in claims.VOCABULARY, (entry["id"], entry["key"])
+
+
+def sparse_rows(errors):
+    """Toy sparse-regression rows: ``errors[(method, parameter)][n]`` lists the trials' errors."""
+    return [{"method": method, "parameter": parameter, "n": n, "trial": trial, "relative_error": error}
+            for (method, parameter), by_n in errors.items() for n, trial_errors in by_n.items()
+            for trial, error in enumerate(trial_errors)]
+
+
+@pytest.mark.parametrize(("quarter", "word"), [
+    ({10: [1, 1], 20: [0, 0], 30: [0, 0]}, "reproduced"),        # both from n = 20
+    ({10: [1, 1], 20: [1, 1], 30: [0, 0]}, "partly"),            # later, but recovers at the largest n
+    ({10: [1, 1], 20: [1, 1], 30: [1, 0]}, "not reproduced"),    # later, and fewer at the largest n
+    ({10: [1, 1], 20: [1, 1], 30: [1, 1]}, "not reproduced"),    # never
+])
+def test_same_samples_compares_thresholds_and_the_largest_n(quarter, word):
+    from recovery.experiments import sparse_regression
+    l1 = {10: [1, 1], 20: [0, 0], 30: [0, 0]}
+    check = sparse_regression.same_samples(("lin-rfm", 0.25), ("l1", 1.0), ("lin-RFM 1/4", "l1"))
+    toy = claims.Claim("toy", "paper B, claim 2", "s", "q", check)
+    rows = sparse_rows({("lin-rfm", 0.25): quarter, ("l1", 1.0): l1})
+    assert toy.evaluate(rows, {"threshold": 1e-2}).word == word
+    assert toy.evaluate(sparse_rows({("l1", 1.0): l1}), {"threshold": 1e-2}).word == claims.UNDECIDED
+
+
+@pytest.mark.parametrize(("change", "gradient", "word"), [
+    (1e-14, 1e-9, "reproduced"),
+    (1e-14, 1e-3, "not reproduced"),    # settled, and not stationary
+    (1e-4, 1e-3, claims.UNDECIDED),     # still moving: the run cannot decide
+])
+def test_stationarity_is_judged_on_settled_runs_only(change, gradient, word):
+    claim = figures.all_claims()["linrfm-irls-stationary"][1]
+    rows = [{"problem": "vector", "alpha": 0.5, "iteration": t, "change": 1e-16, "constrained_gradient": 1e-15}
+            for t in range(3)]
+    rows += [{"problem": "matrix", "alpha": 0.5, "iteration": 2, "change": change, "constrained_gradient": gradient}]
+    assert claim.evaluate(rows, {}).word == word

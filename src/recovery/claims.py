@@ -14,6 +14,12 @@ word is derived from that evidence, never typed in:
 - ``not reproduced``: it does not hold on our data;
 - ``new``: a companion result (not the papers') that holds.
 
+A set of rows may not be able to decide a claim at all: a live run without the methods or sizes
+the claim compares, or a fresh run of a claim about wall-clock time (``timing`` claims are decided
+on committed records only, whose machine and load are recorded). Its verdict is then
+``not decided here`` (:data:`UNDECIDED`), with the reason as its key; it is not a sixth verdict
+word, and every claim must be decided on the committed paper-scale data.
+
 Claims belong to figures (``FigureSpec.claims``): the same objects are evaluated on the live
 CI-sized run of a notebook, on the committed paper-scale data, and in the figure-regeneration
 test; ``recovery claims`` and the book's "Results at a glance" list them.
@@ -29,6 +35,8 @@ from typing import Any
 Row = dict[str, Any]
 
 VOCABULARY = ("reproduced", "reproduced, stronger", "partly", "not reproduced", "new")
+#: What a table shows for a claim that the rows at hand cannot decide (see :meth:`Evidence.undecided`).
+UNDECIDED = "not decided here"
 COMPANION = "companion"
 
 
@@ -47,6 +55,13 @@ class Evidence:
     why: str = ""
     partly: bool = False
     stronger: bool = False
+    #: False when the rows cannot decide the claim (``key`` says what they lack).
+    decided: bool = True
+
+    @classmethod
+    def undecided(cls, lacking: str) -> Evidence:
+        """Evidence from rows that cannot decide the claim: ``lacking`` says what they lack."""
+        return cls(False, lacking, decided=False)
 
 
 @dataclass(frozen=True)
@@ -59,8 +74,13 @@ class Verdict:
     why: str
 
     def __post_init__(self) -> None:
-        if self.word not in VOCABULARY:
-            raise ValueError(f"word: expected one of {VOCABULARY}, got {self.word!r}")
+        if self.word not in (*VOCABULARY, UNDECIDED):
+            raise ValueError(f"word: expected one of {VOCABULARY} or {UNDECIDED!r}, got {self.word!r}")
+
+    @property
+    def decided(self) -> bool:
+        """Whether the rows decided the claim (the word is one of :data:`VOCABULARY`)."""
+        return self.word != UNDECIDED
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,9 @@ class Claim:
     check: Callable[[Sequence[Row], Mapping[str, Any]], Evidence]
     #: The main difference from the paper (setting, criterion, scale), shown beside the verdict.
     difference: str = ""
+    #: Whether the claim rests on wall-clock measurements: then only committed records decide it
+    #: (their provenance names machine and load), never a fresh run on whatever machine runs it.
+    timing: bool = False
 
     def __post_init__(self) -> None:
         for name in ("id", "reference", "statement", "quantity"):
@@ -85,15 +108,24 @@ class Claim:
         """Whether this is a result of ours rather than one the papers state."""
         return self.reference == COMPANION
 
-    def evaluate(self, rows: Sequence[Row], params: Mapping[str, Any]) -> Verdict:
-        """Run the check on ``rows`` (computed with ``params``) and derive the verdict word."""
-        evidence = self.check(rows, params)
+    def evaluate(self, rows: Sequence[Row], params: Mapping[str, Any], *, recorded: bool = False) -> Verdict:
+        """Run the check on ``rows`` (computed with ``params``) and derive the verdict word.
+
+        ``recorded``: the rows are committed records rather than a fresh run; a ``timing`` claim
+        is decided only on those.
+        """
+        if self.timing and not recorded:
+            evidence = Evidence.undecided("timings: decided on committed records only")
+        else:
+            evidence = self.check(rows, params)
         if not isinstance(evidence, Evidence):
             raise TypeError(f"claim {self.id!r}: check must return Evidence, got {type(evidence).__name__}")
         return Verdict(self.id, _word(evidence, companion=self.companion), evidence.key, evidence.why)
 
 
 def _word(evidence: Evidence, *, companion: bool) -> str:
+    if not evidence.decided:
+        return UNDECIDED
     if evidence.holds:
         if companion:
             return "new"
@@ -115,8 +147,8 @@ class Report:
 
     @property
     def holds(self) -> bool:
-        """Whether every claim of the report holds (reproduced, stronger or new)."""
-        return all(v.word in ("reproduced", "reproduced, stronger", "new") for v in self.verdicts)
+        """Whether every claim the rows decide holds (reproduced, stronger or new)."""
+        return all(v.word in ("reproduced", "reproduced, stronger", "new") for v in self.verdicts if v.decided)
 
     def __repr__(self) -> str:
         width = max((len(v.claim) for v in self.verdicts), default=5)

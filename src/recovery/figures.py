@@ -109,13 +109,15 @@ class FigureSpec:
             return self.tolerances[column]
         return ROUNDING if any(isinstance(value, float) for value in values) else EXACT
 
-    def verdicts(self, rows: list[Row], params: Mapping[str, Any]) -> list[claims.Verdict]:
-        """Every claim of this figure evaluated on ``rows`` computed with ``params``."""
-        return [claim.evaluate(rows, params) for claim in self.claims]
+    def verdicts(self, rows: list[Row], params: Mapping[str, Any], *, recorded: bool = False) -> list[claims.Verdict]:
+        """Every claim of this figure evaluated on ``rows`` computed with ``params`` (``recorded``:
+        committed records, which alone decide timing claims)."""
+        return [claim.evaluate(rows, params, recorded=recorded) for claim in self.claims]
 
-    def report(self, rows: list[Row], params: Mapping[str, Any], title: str = "") -> claims.Report:
+    def report(self, rows: list[Row], params: Mapping[str, Any], title: str = "", *,
+               recorded: bool = False) -> claims.Report:
         """The verdict table of this figure's claims on ``rows`` (a live run or committed data)."""
-        return claims.Report(zip(self.claims, self.verdicts(rows, params), strict=True), title)
+        return claims.Report(zip(self.claims, self.verdicts(rows, params, recorded=recorded), strict=True), title)
 
 
 _REGISTRY: dict[str, FigureSpec] = {}
@@ -202,14 +204,14 @@ def all_claims() -> dict[str, tuple[FigureSpec, claims.Claim]]:
 
 
 def report(figure_id: str, rows: list[Row], params: Mapping[str, Any], title: str = "") -> claims.Report:
-    """The verdict table of ``figure_id``'s claims on ``rows`` (a live run or committed data)."""
+    """The verdict table of ``figure_id``'s claims on freshly computed ``rows`` (a live run)."""
     return get(figure_id).report(rows, params, title)
 
 
 def committed_report(figure_id: str, directory: str | Path, title: str = "") -> claims.Report:
     """The verdict table of ``figure_id``'s claims on its committed data in ``directory``."""
     rows, record = load(figure_id, directory)
-    return report(figure_id, rows, record["parameters"], title)
+    return get(figure_id).report(rows, record["parameters"], title, recorded=True)
 
 
 def compare_rows(figure_id: str, fresh: list[Row], committed: list[Row]) -> list[str]:

@@ -193,6 +193,10 @@ CLAIMS = (
           "lin-RFM with larger alpha needs fewer samples, while flatter-than-l1 deeper Hadamard factorisations "
           "need more: the two papers' exponents move in opposite directions.",
           "smallest n from which at least half the trials recover, by alpha and by depth", _opposite_directions),
+    Claim("bridge-common-point", "companion",
+          "At the papers' common point, lin-RFM with alpha = 1/4 and the flat depth-2 factorisation (both l1 "
+          "in the limit) need the same number of samples.", "smallest n from which at least half the trials recover",
+          sparse_regression.same_samples(("lin-rfm", 0.25), ("flat", 2.0), ("lin-RFM 1/4", "flat depth 2"))),
 )
 
 

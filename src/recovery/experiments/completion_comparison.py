@@ -300,12 +300,42 @@ def _beats_deep(rows, params) -> Evidence:
                           f"depth 3 {deep[1]}/{total}", f"recovered: relative error < {threshold:g}")
 
 
+def _exponent_classes(rows, params) -> Evidence:
+    """As p = 2 - 4 alpha predicts, lin-RFM alpha = 1/4 (p = 1) recovers as often as nuclear-norm
+    minimisation and alpha = 1 as often as alpha = 1/2 (both p <= 0): recovery counts within one
+    trial at every oversampling of the smallest size. Partly: one of the two pairs is."""
+    threshold = params["success_threshold"]
+    d = min(row["d"] for row in rows)
+    pairs = ((("lin-rfm", 0.25), ("nuclear", 1)), (("lin-rfm", 1), ("lin-rfm", 0.5)))
+    present = {(row["method"], row["setting"]) for row in rows if row["d"] == d}
+    missing = sorted({f"{m} {s:g}" for pair in pairs for m, s in pair if (m, s) not in present})
+    if missing:
+        return Evidence.undecided(f"no {', '.join(missing)} at d = {d} among these rows")
+    multiples = sorted({row["multiple"] for row in rows if row["d"] == d})
+
+    def counts(method, setting):
+        return [claims.share(rows, lambda row: row["relative_error"] < threshold, d=d, multiple=multiple,
+                             method=method, setting=setting)[0] for multiple in multiples]
+
+    gaps = [max(abs(a - b) for a, b in zip(counts(*one), counts(*other), strict=True)) for one, other in pairs]
+    holds = all(gap <= 1 for gap in gaps)
+    return Evidence(holds, f"d = {d}, recovered by oversampling {', '.join(f'{c:g}' for c in multiples)}: "
+                           f"alpha 1/4 {counts('lin-rfm', 0.25)}, nuclear {counts('nuclear', 1)}; "
+                           f"alpha 1 {counts('lin-rfm', 1)}, alpha 1/2 {counts('lin-rfm', 0.5)}",
+                    f"tolerance: one trial per level; recovered: relative error < {threshold:g}",
+                    partly=not holds and min(gaps) <= 1)
+
+
 CLAIMS = (
     Claim("linrfm-completion-beats-deep", "paper B, claim 5",
           "On low-rank matrix completion lin-RFM (alpha = 1/2) recovers from fewer observations than deep linear "
           "networks trained by gradient descent.",
           "recovered trials per method at each oversampling", _beats_deep,
           "networks trained for a fixed budget of gradient steps; the paper does not give its schedule"),
+    Claim("linrfm-completion-exponent-classes", "paper B, claim 2",
+          "On completion lin-RFM with alpha = 1/4 recovers as often as nuclear-norm minimisation, and alpha = 1 "
+          "as often as alpha = 1/2, as p = 2 - 4 alpha predicts.",
+          "recovered trials per oversampling, within one trial", _exponent_classes),
 )
 
 

@@ -249,11 +249,29 @@ def _depth_two_only(rows, params) -> Evidence:
                            f"{min(deeper):.2g}")
 
 
+def _gradient_descent_sharper(rows, params) -> Evidence:
+    """Where gradient descent on a depth k >= 3 network recovers x*, its factorisation is sharper than
+    the flat solution of the same instance: its flattest trace is larger."""
+    flat = {(row["m"], row["trial"], row["depth"]): row["flat_trace"] for row in rows if row["method"] == "flat"}
+    ratios = [row["flat_trace"] / flat[row["m"], row["trial"], row["depth"]] for row in rows
+              if row["method"] == "gd" and row["depth"] >= 3 and row["relative_error"] < params["gd_threshold"]]
+    if not ratios:
+        return Evidence.undecided("no gradient-descent recovery at depth >= 3")
+    sharper = sum(ratio > 1 for ratio in ratios)
+    return Evidence(sharper == len(ratios), f"{sharper} of {len(ratios)} recoveries at depth >= 3 sharper than "
+                                            "the flat solution", f"recovered: relative error < {params['gd_threshold']:g}")
+
+
 CLAIMS = (
     Claim("flat-depth-hurts", "paper A, Section 9",
           "Flat depth-k Hadamard factorisations recover sparse vectors at k = 2 only: deeper flat solutions are "
           "weighted l_q minimisers with q > 1 and miss the truth.",
           "relative error of the flat solutions by depth and m", _depth_two_only),
+    Claim("flat-depth-descent-not-flat", "companion",
+          "Deep networks recover by another route than flatness: where gradient descent recovers x* at depth "
+          "k >= 3, its solution is sharper than the flat one.",
+          "flattest trace of gradient descent's solution over the flat solution's, per recovery",
+          _gradient_descent_sharper, "gradient descent within a fixed step budget"),
 )
 
 

@@ -166,11 +166,28 @@ def _trace_bound(rows, params) -> Evidence:
                     "relative tolerance 1e-9, far above round-off and far below any excess of an unbalanced pair")
 
 
+def _quadratic_growth(rows, params) -> Evidence:
+    """Near the flat point (balancedness gap between 1e-5 and 1e-1) the trace excess grows like the
+    square of the gap: the log-log slope lies in [1.9, 2.1]."""
+    gap = np.array(column(rows, "balancedness_gap"))
+    excess = np.array(column(rows, "trace_excess"))
+    near = (gap > 1e-5) & (gap < 1e-1)
+    if near.sum() < 3:
+        return Evidence.undecided(f"{int(near.sum())} factorisations near the flat point, too few to fit a slope")
+    slope = float(np.polyfit(np.log10(gap[near]), np.log10(excess[near]), 1)[0])
+    return Evidence(1.9 <= slope <= 2.1, f"excess ~ gap^p with p = {slope:.1f} over {int(near.sum())} factorisations",
+                    "fit over balancedness gaps between 1e-5 and 1e-1")
+
+
 CLAIMS = (
     Claim("identity-trace-bound", "paper A, Lemmas 2.1-2.2",
           "For the identity map, the scaled Hessian trace 2(||L||^2 + ||R||^2) is at least 4||M*||_*, "
           "with equality exactly at balanced factors.",
           "(trace - 4||M*||_*) / 4||M*||_* before and after balancing", _trace_bound),
+    Claim("identity-quadratic-growth", "companion",
+          "Flatness is a sharp criterion on the solution set: near the flat point the trace excess grows like the "
+          "square of the balancedness gap ||L^T L - R^T R||_F.",
+          "log-log slope of the trace excess against the balancedness gap", _quadratic_growth),
 )
 
 
