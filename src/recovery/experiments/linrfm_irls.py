@@ -273,9 +273,11 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
 
 
 def _equal_iterates(rows, params) -> Evidence:
-    """lin-RFM and IRLS-p iterates agree to 1e-8 relative at every iteration of every run."""
+    """lin-RFM and IRLS-p iterates agree to 1e-8 relative at every iteration of every run (the key
+    prints the largest difference as a bound no finer than 1e-10: below that it is round-off, which
+    moves between machines)."""
     largest = max(row["difference"] for row in rows)
-    return Evidence(largest <= 1e-8, f"largest difference {claims.bound(largest, floor=1e-12)} over "
+    return Evidence(largest <= 1e-8, f"largest difference {claims.bound(largest, floor=1e-10)} over "
                                      f"{len(rows)} iterations", "tolerance 1e-8, far above round-off")
 
 
