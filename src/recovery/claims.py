@@ -34,6 +34,7 @@ from typing import Any
 
 Row = dict[str, Any]
 
+#: The verdict words; which one a claim gets follows from its check's :class:`Evidence`.
 VOCABULARY = ("reproduced", "reproduced, stronger", "partly", "not reproduced", "new")
 #: What a table shows for a claim that the rows at hand cannot decide (see :meth:`Evidence.undecided`).
 UNDECIDED = "not decided here"
