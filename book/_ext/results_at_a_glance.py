@@ -1,4 +1,4 @@
-"""Write the landing page's "Results at a glance" table from the claims registry at build time.
+"""Write the landing page's "Results at a glance" tables from the claims registry at build time.
 
 Before Sphinx reads any page, every claim of :mod:`recovery.claims` is evaluated on the committed
 paper-scale data (``results/paper``) and written as a MyST table to ``book/_generated/results.md``,
@@ -20,17 +20,21 @@ def _escape(text: str) -> str:
 
 
 def table(results: Path) -> str:
-    """The results table: claim, source, verdict, key number, chapter and figure, main difference."""
-    lines = ["| Claim | Source | Verdict | Key number (paper scale) | Chapter, figure | Main difference from the paper |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    """One small table per chapter, in reading order: claim, source, verdict, key number and the
+    main difference from the paper, under a line naming the chapter and its figure."""
+    header = ["| Claim | Source | Verdict | Key number (paper scale) | Main difference from the paper |",
+              "| --- | --- | --- | --- | --- |"]
+    lines: list[str] = []
+    chapter = None
     for entry in claim_entries(results):
-        chapter = "/" + entry["notebook"].removesuffix(".ipynb")
-        lines.append(
-            f"| {_escape(entry['statement'])} | {_escape(entry['reference'])} | **{entry['verdict']}** | "
-            f"{_escape(entry['key'])} | {{doc}}`{chapter}`, {{ref}}`{entry['figure']} <fig-{entry['figure']}>` | "
-            f"{_escape(entry['difference']) or '-'} |"
-        )
-    return "\n".join(lines) + "\n"
+        if entry["notebook"] != chapter:
+            chapter = entry["notebook"]
+            document = "/" + chapter.removesuffix(".ipynb")
+            lines += ["", f"{{doc}}`{document}` (figure {{ref}}`{entry['figure']} <fig-{entry['figure']}>`)", "",
+                      *header]
+        lines.append(f"| {_escape(entry['statement'])} | {_escape(entry['reference'])} | **{entry['verdict']}** | "
+                     f"{_escape(entry['key'])} | {_escape(entry['difference']) or '-'} |")
+    return "\n".join(lines).lstrip("\n") + "\n"
 
 
 def _write(app) -> None:
