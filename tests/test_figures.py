@@ -4,6 +4,7 @@ outputs are replaced whole, checked against their record, and read back with the
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import math
 import os
@@ -173,18 +174,26 @@ def test_a_second_run_into_a_busy_folder_is_refused(tmp_path):
     assert not list(tmp_path.glob(f"{figure_id}.*"))
 
 
-def test_cli_refuses_unusable_folders_and_unknown_figures_in_one_line(capsys, tmp_path):
+def test_cli_refuses_unusable_folders_and_unknown_figures_in_one_line(capsys, tmp_path, monkeypatch):
     figure_id = FIGURE_IDS[0]
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     read_only = tmp_path / "read-only"
     read_only.mkdir(mode=0o555)
+    if os.geteuid() == 0:  # root writes into any folder: this one refuses as it would refuse anyone else
+        open_file = Path.open
+
+        def refuse(path, *args, **kwargs):
+            if path.parent == read_only:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return open_file(path, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", refuse)
     cases = [(["reproduce", figure_id, "--out", str(a_file)], "is not a folder"),
              (["reproduce", figure_id, "--out", str(a_file / "below")], "is not a folder"),
+             (["reproduce", figure_id, "--out", str(read_only)], "cannot write into"),
              (["redraw", "no-such-figure", "--out", str(tmp_path)], "unknown figure"),
              (["redraw", figure_id, "--out", str(tmp_path)], "no ")]
-    if os.geteuid() != 0:  # root writes into any folder
-        cases.append((["reproduce", figure_id, "--out", str(read_only)], "cannot write"))
     for argv, message in cases:
         assert cli.main(argv) == 2, argv
         error = capsys.readouterr().err
