@@ -14,8 +14,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import joblib
 import psutil
 import pytest
 import slow_sweep_figure
@@ -36,7 +38,7 @@ STARTED: list[subprocess.Popen] = []
 
 
 @pytest.fixture
-def reference(monkeypatch, tmp_path) -> bytes:
+def reference(monkeypatch, tmp_path) -> Iterator[bytes]:
     """The CSV of an uninterrupted run (of the paper scale: the same rows without the sleep)."""
     assert slow_sweep_figure.SPEC.scales["paper"]["units"] == UNITS
     monkeypatch.setitem(figures._REGISTRY, ID, slow_sweep_figure.SPEC)
@@ -103,7 +105,7 @@ def test_a_run_killed_again_and_again_resumes_to_the_uninterrupted_rows(referenc
         wait_for(lambda target=target: units_done(checkpoint) >= target, process, f"{target} units")
         time.sleep(rng.uniform(0, 0.2))
         workers = psutil.Process(process.pid).children(recursive=True)
-        assert workers
+        assert workers or joblib.cpu_count() < 2  # one core: the units run in the run's own process
         process.send_signal(kill)
         assert process.wait(timeout=30) != 0
         assert outlived(workers) == [], f"workers outlived {kill!r}"

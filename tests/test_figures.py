@@ -113,8 +113,11 @@ def test_redraw_reproduces_the_figure_from_its_data_alone(tmp_path):
 
 
 def test_outputs_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
-    """A run that fails while writing leaves the previous outputs as they were, and no temporary files."""
+    """A run that fails while writing leaves the previous outputs as they were, and no temporary
+    files (nor those a killed run left)."""
     figure_id = FIGURE_IDS[0]
+    for stale in (f".{figure_id}.csv.99999.tmp", f"..{figure_id}.json.99999.tmp.99999.tmp"):
+        (tmp_path / stale).write_text("left by a killed run")
     figures.reproduce(figure_id, out=tmp_path)
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if not path.name.startswith(".")}
     writerow = csv.DictWriter.writerow

@@ -72,6 +72,7 @@ def writer(out: Path, figure_id: str) -> Iterator[None]:
             raise ReproduceError(
                 f"out: another run is writing {figure_id} into {out}; wait for it to end, or choose another --out"
             ) from None
-        for stale in out.glob(f".{figure_id}.*.tmp"):
-            stale.unlink()
+        for stale in out.glob(".*.tmp"):
+            if stale.name.lstrip(".").startswith(f"{figure_id}."):  # also temporaries of temporaries
+                stale.unlink()
         yield
