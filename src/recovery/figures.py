@@ -342,7 +342,7 @@ def load(figure_id: str, directory: str | Path) -> tuple[list[Row], dict[str, An
     get(figure_id)
     directory = Path(directory)
     data, record_path = directory / f"{figure_id}.csv", directory / f"{figure_id}.json"
-    again = f"regenerate it with `recovery reproduce {figure_id} --out {directory}`"
+    again = f"regenerate it with `recovery reproduce {figure_id} --scale SCALE --out {directory}`"
     for path in (data, record_path):
         if not path.is_file():
             raise ReproduceError(f"out: no {path}; {again}")
