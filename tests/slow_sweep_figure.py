@@ -1,7 +1,9 @@
 """A deliberately slow, split figure for the resume tests (not collected: no ``test_`` prefix).
 
 Each unit sleeps, leaves a marker file in ``$SLOW_FIGURE_LOG`` (so a test can count which units
-were computed by which run) and returns two rows.
+were computed by which run) and returns two rows; the unit numbered ``$SLOW_FIGURE_FAIL`` raises
+instead (an interrupted run). The rows hold a float that prints as an integer and a string of
+digits, which must come back from the CSV as they went in.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ def compute(params):
     rows = []
     for part in parts(params, params["units"]):
         time.sleep(params["sleep"])
+        if os.environ.get("SLOW_FIGURE_FAIL") == str(part):
+            raise RuntimeError(f"unit {part} fails (SLOW_FIGURE_FAIL)")
         marker = Path(os.environ["SLOW_FIGURE_LOG"]) / f"unit-{part}-pid-{os.getpid()}-{time.time_ns()}"
         marker.touch()
-        rows += [{"part": part, "trial": t, "value": (part + 1) ** 0.5 / (t + 3), "ok": t == 0} for t in range(2)]
+        rows += [{"part": part, "trial": t, "value": (part + 1) ** 0.5 / (t + 3), "weight": float(t),
+                  "tag": f"{part:03d}", "ok": t == 0} for t in range(2)]
     return rows
 
 
@@ -39,7 +44,8 @@ SPEC = FigureSpec(
     id=ID,
     notebook="none",
     claim="test only",
-    scales={"ci": {"units": 6, "sleep": 0.4}, "paper": {"units": 6, "sleep": 0.0}},
+    scales={"ci": {"units": 6, "sleep": 0.4}, "paper": {"units": 12, "sleep": 0.0},
+            "faults": {"units": 12, "sleep": 0.3}},
     compute=compute,
     plot=plot,
     split=split_parts(lambda params: params["units"]),

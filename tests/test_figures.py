@@ -1,9 +1,13 @@
-"""The figure pipeline: CI-scale regeneration matches committed data; paper data are complete."""
+"""The figure pipeline: CI-scale regeneration matches committed data; paper data are complete;
+outputs are replaced whole, checked against their record, and read back with their types."""
 
 from __future__ import annotations
 
+import csv
+import errno
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -23,6 +27,19 @@ def test_csv_round_trip_keeps_types(tmp_path):
     back = figures.read_csv(tmp_path / "rows.csv")
     assert back == rows
     assert [type(value) for value in back[0].values()] == [bool, int, float, str]
+
+
+def test_csv_round_trip_follows_the_recorded_column_types(tmp_path):
+    """Floats that print as integers stay floats, digit strings stay strings, None stays None."""
+    rows = [{"value": 1.0, "code": "007", "count": 2, "flag": True, "gap": None, "parameter": 2},
+            {"value": 0.5, "code": "1e3", "count": -1, "flag": False, "gap": 0.25, "parameter": 0.5}]
+    columns = figures.write_csv(tmp_path / "rows.csv", rows)
+    back = figures.read_csv(tmp_path / "rows.csv", columns)
+    assert back == rows
+    assert [[type(v) for v in row.values()] for row in back] == [[type(v) for v in row.values()] for row in rows]
+    (tmp_path / "rows.csv").write_text((tmp_path / "rows.csv").read_text().replace("007", "seven"))
+    with pytest.raises(ValueError, match=r"row 0, code: 'seven' is not of type int"):
+        figures.read_csv(tmp_path / "rows.csv", {**columns, "code": ["int"], "count": ["int"]})
 
 
 def test_at_least_one_figure_is_registered():
@@ -93,6 +110,98 @@ def test_redraw_reproduces_the_figure_from_its_data_alone(tmp_path):
     assert cli.main(["redraw", figure_id, "--out", str(tmp_path)]) == 0
     for suffix, content in data.items():
         assert (tmp_path / f"{figure_id}.{suffix}").read_bytes() == content
+
+
+def test_outputs_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    """A run that fails while writing leaves the previous outputs as they were, and no temporary
+    files (nor those a killed run left)."""
+    figure_id = FIGURE_IDS[0]
+    for stale in (f".{figure_id}.csv.99999.tmp", f"..{figure_id}.json.99999.tmp.99999.tmp"):
+        (tmp_path / stale).write_text("left by a killed run")
+    figures.reproduce(figure_id, out=tmp_path)
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if not path.name.startswith(".")}
+    writerow = csv.DictWriter.writerow
+    written = []
+
+    def fail_after_ten_rows(self, row):
+        written.append(row)
+        if len(written) > 10:
+            raise OSError("No space left on device")
+        return writerow(self, row)
+
+    monkeypatch.setattr(csv.DictWriter, "writerow", fail_after_ten_rows)
+    with pytest.raises(OSError, match="No space"):
+        figures.reproduce(figure_id, out=tmp_path)
+    after = {path.name: path.read_bytes() for path in tmp_path.iterdir() if not path.name.startswith(".")}
+    assert after == before
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("damage", ["last row lost", "digit changed", "record of another run"])
+def test_load_and_redraw_refuse_data_that_do_not_match_their_record(tmp_path, capsys, damage):
+    figure_id = FIGURE_IDS[0]
+    figures.reproduce(figure_id, out=tmp_path)
+    data = tmp_path / f"{figure_id}.csv"
+    text = data.read_text()
+    if damage == "last row lost":
+        data.write_text(text[: text.rstrip("\n").rfind("\n") + 1])
+    elif damage == "digit changed":
+        position = next(i for i in range(text.index("\n"), len(text)) if text[i].isdigit())
+        data.write_text(text[:position] + str((int(text[position]) + 1) % 10) + text[position + 1:])
+    else:
+        other = tmp_path / "other"
+        figures.reproduce(figure_id, out=other)
+        record = json.loads((other / f"{figure_id}.json").read_text())
+        record["csv_sha256"] = "0" * 64
+        (tmp_path / f"{figure_id}.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="does not match its record"):
+        figures.load(figure_id, tmp_path)
+    assert cli.main(["redraw", figure_id, "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("recovery: error: ") and str(data) in error
+
+
+def test_records_without_a_checksum_still_load():
+    """Committed records predate the checksum: they load with their own row count checked."""
+    rows, record = figures.load(FIGURE_IDS[0], RESULTS / "ci")
+    assert "csv_sha256" not in record and record["rows"] == len(rows)
+
+
+def test_a_second_run_into_a_busy_folder_is_refused(tmp_path):
+    figure_id = FIGURE_IDS[0]
+    with figures.files.writer(tmp_path, figure_id):
+        with pytest.raises(ValueError, match="another run is writing"):
+            figures.reproduce(figure_id, out=tmp_path)
+        with pytest.raises(ValueError, match="another run is writing"):
+            figures.redraw(figure_id, tmp_path)
+    assert not list(tmp_path.glob(f"{figure_id}.*"))
+
+
+def test_cli_refuses_unusable_folders_and_unknown_figures_in_one_line(capsys, tmp_path, monkeypatch):
+    figure_id = FIGURE_IDS[0]
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o555)
+    if os.geteuid() == 0:  # root writes into any folder: this one refuses as it would refuse anyone else
+        open_file = Path.open
+
+        def refuse(path, *args, **kwargs):
+            if path.parent == read_only:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return open_file(path, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "open", refuse)
+    cases = [(["reproduce", figure_id, "--out", str(a_file)], "is not a folder"),
+             (["reproduce", figure_id, "--out", str(a_file / "below")], "is not a folder"),
+             (["reproduce", figure_id, "--out", str(read_only)], "cannot write into"),
+             (["redraw", "no-such-figure", "--out", str(tmp_path)], "unknown figure"),
+             (["redraw", figure_id, "--out", str(tmp_path)], "no ")]
+    for argv, message in cases:
+        assert cli.main(argv) == 2, argv
+        error = capsys.readouterr().err
+        assert error.startswith("recovery: error: ") and error.count("\n") == 1 and message in error, error
+    assert a_file.read_text() == "" and not list(read_only.iterdir())
 
 
 def test_cli_list_and_errors(capsys, tmp_path):

@@ -193,7 +193,7 @@ def test_summaries_count_what_the_rows_say():
                          "flat_converged": 1, "flat_nuclear_error": 1e-9 if flat else 0.5,
                          "balancedness_gap": gap, "norm_gap": gap**2, "norm_gap_bound": 0.015,
                          "kappa": 1.5})
-    rows[-1].update(unobserved=2, flat_converged=None, flat_nuclear_error="",
+    rows[-1].update(unobserved=2, flat_converged=None, flat_nuclear_error=None,
                     balancedness_gap=None, norm_gap=None, norm_gap_bound=None, kappa=None)
     rows[-1].update(flat_success=0, flat_error=None)
     # An accurate solve that did not converge is no success, but counts when accuracy alone is asked.

@@ -1,21 +1,24 @@
 """Sweeps run unit by unit: a killed run resumes without recomputing or losing units; parallel
-runs give the same rows; a checkpoint of other parameters is refused."""
+runs give the same rows with a bounded number of workers; a checkpoint of other parameters, code,
+libraries or kernels is refused, and so is a unit file that is damaged or not vouched for."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import joblib
 import pytest
 import slow_sweep_figure
 
-from recovery import cli, figures
+from recovery import cli, figures, provenance
 
 TESTS = Path(__file__).resolve().parent
 
@@ -75,18 +78,98 @@ def test_a_checkpoint_of_other_parameters_is_refused(slow_figure, tmp_path, monk
     checkpoint = tmp_path / f".{slow_sweep_figure.ID}.ci.partial"
     checkpoint.mkdir()
     (checkpoint / "manifest.json").write_text(json.dumps({"figure": slow_sweep_figure.ID, "parameters": {"units": 5}}))
-    with pytest.raises(ValueError, match="interrupted run of other parameters"):
+    with pytest.raises(ValueError, match=r"interrupted run with other parameters.*--restart"):
         figures.reproduce(slow_sweep_figure.ID, "ci", tmp_path)
 
 
-def test_parallel_units_give_the_rows_of_one_process(tmp_path):
+def interrupted(out: Path, monkeypatch, failing_unit: int = 3) -> Path:
+    """The checkpoint of a paper-scale run of the slow figure that stopped at ``failing_unit``."""
+    monkeypatch.setenv("SLOW_FIGURE_FAIL", str(failing_unit))
+    with pytest.raises(RuntimeError, match="SLOW_FIGURE_FAIL"):
+        figures.reproduce(slow_sweep_figure.ID, "paper", out)
+    monkeypatch.delenv("SLOW_FIGURE_FAIL")
+    checkpoint = out / f".{slow_sweep_figure.ID}.paper.partial"
+    assert len(list(checkpoint.glob("unit-*.json"))) == failing_unit
+    return checkpoint
+
+
+@pytest.mark.parametrize("change", ["uncommitted edit reverted", "kernel settings", "library version"])
+def test_a_checkpoint_of_other_code_libraries_or_kernels_is_refused(slow_figure, tmp_path, monkeypatch, change):
+    """Resuming must not mix rows of two code versions (or two kernel configurations) in one CSV."""
+    edited = {"commit": "c" * 40, "dirty": True, "diff": "e" * 64}
+    monkeypatch.setattr(provenance, "git_state", lambda: edited)
+    interrupted(tmp_path, monkeypatch)
+    if change == "uncommitted edit reverted":
+        monkeypatch.setattr(provenance, "git_state", lambda: {"commit": "c" * 40, "dirty": False, "diff": None})
+    elif change == "kernel settings":
+        monkeypatch.setenv("OPENBLAS_CORETYPE", os.environ.get("OPENBLAS_CORETYPE", "") + "Haswell")
+    else:
+        version = provenance.metadata.version
+        monkeypatch.setattr(provenance.metadata, "version", lambda name: "0.0" if name == "scipy" else version(name))
+    with pytest.raises(ValueError, match=r"interrupted run with other .*--restart"):
+        figures.reproduce(slow_sweep_figure.ID, "paper", tmp_path)
+    assert not (tmp_path / f"{slow_sweep_figure.ID}.csv").exists()
+
+
+def test_git_state_keys_the_uncommitted_diff(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("commit", "-q", "-m", "one")
+    clean = provenance.git_state(tmp_path)
+    assert clean["dirty"] is False and clean["diff"] is None
+    (tmp_path / "code.py").write_text("x = 2\n")
+    first = provenance.git_state(tmp_path)
+    (tmp_path / "code.py").write_text("x = 3\n")
+    second = provenance.git_state(tmp_path)
+    assert first["dirty"] and second["dirty"] and len({first["diff"], second["diff"]}) == 2
+    (tmp_path / "code.py").write_text("x = 1\n")
+    assert provenance.git_state(tmp_path) == clean
+
+
+@pytest.mark.parametrize("damage", ["altered number", "truncated", "no manifest", "other unit"])
+def test_a_damaged_or_unvouched_unit_file_is_refused_by_name(slow_figure, tmp_path, monkeypatch, capsys, damage):
+    checkpoint = interrupted(tmp_path, monkeypatch)
+    unit = checkpoint / "unit-00001.json"
+    content = json.loads(unit.read_text())
+    if damage == "altered number":
+        content["rows"][0]["value"] *= 1.01
+        unit.write_text(json.dumps(content))
+    elif damage == "truncated":
+        unit.write_text(unit.read_text()[:40])
+    elif damage == "no manifest":
+        (checkpoint / "manifest.json").unlink()
+        unit = checkpoint
+    else:
+        (checkpoint / "unit-00000.json").replace(unit)
+    argv = ["reproduce", slow_sweep_figure.ID, "--scale", "paper", "--out", str(tmp_path)]
+    assert cli.main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("recovery: error: ") and error.count("\n") == 1
+    assert str(unit) in error and "--restart" in error
+    assert not (tmp_path / f"{slow_sweep_figure.ID}.csv").exists()
+
+    reference = tmp_path / "reference"
+    figures.reproduce(slow_sweep_figure.ID, "paper", reference)
+    assert cli.main([*argv, "--restart"]) == 0
+    assert json.loads((tmp_path / f"{slow_sweep_figure.ID}.json").read_text())["resumed_units"] == 0
+    csv = f"{slow_sweep_figure.ID}.csv"
+    assert (tmp_path / csv).read_bytes() == (reference / csv).read_bytes()
+
+
+def test_parallel_units_give_the_rows_of_one_process_with_bounded_workers(tmp_path):
+    """``--jobs 48`` for a figure of two units starts min(48, units, cores) workers."""
     figure_id = "flat-identity"
     spec = figures.get(figure_id)
     params = figures.parameters(figure_id, "ci")
-    assert len(spec.split(params)) == params["truths"] >= 2
+    assert len(spec.split(params)) == params["truths"] == 2
     figures.reproduce(figure_id, "ci", tmp_path / "one")
-    record = json.loads(figures.reproduce(figure_id, "ci", tmp_path / "two", jobs=2).read_text())
-    assert record["jobs"] == 2 and record["units"] == params["truths"]
+    record = json.loads(figures.reproduce(figure_id, "ci", tmp_path / "two", jobs=48).read_text())
+    assert record["jobs"] == min(2, joblib.cpu_count()) and record["units"] == params["truths"]
     assert (tmp_path / "one" / f"{figure_id}.csv").read_text() == (tmp_path / "two" / f"{figure_id}.csv").read_text()
 
 
@@ -115,8 +198,29 @@ def test_device_is_checked_and_recorded(slow_figure, tmp_path, monkeypatch, caps
     monkeypatch.setitem(figures._REGISTRY, slow_sweep_figure.ID, with_device)
     record = json.loads(figures.reproduce(slow_sweep_figure.ID, "paper", tmp_path, device="cpu").read_text())
     assert record["parameters"]["device"] == "cpu"
-    with pytest.raises(ValueError, match="expected cpu or cuda"):
+    with pytest.raises(ValueError, match="expected cpu, cuda or cuda:N"):
         figures.reproduce(slow_sweep_figure.ID, "paper", tmp_path, device="gpu")
     monkeypatch.setattr(figures.torch.cuda, "is_available", lambda: False)
     assert cli.main(["reproduce", slow_sweep_figure.ID, "--scale", "paper", "--out", str(tmp_path), "--device", "cuda"]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("device", ["meta", "mps", "cuda:x", "cuda:-1", "xla"])
+def test_devices_other_than_cpu_and_cuda_are_refused_before_any_checkpoint(slow_figure, tmp_path, monkeypatch,
+                                                                          capsys, device):
+    monkeypatch.setitem(figures._REGISTRY, slow_sweep_figure.ID,
+                        dataclasses.replace(slow_sweep_figure.SPEC, accepts_device=True))
+    out = tmp_path / "out"
+    argv = ["reproduce", slow_sweep_figure.ID, "--scale", "paper", "--out", str(out), "--device", device]
+    assert cli.main(argv) == 2
+    assert re.fullmatch(r"recovery: error: device: expected cpu, cuda or cuda:N, got .*\n", capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_loaded_rows_have_the_types_the_experiment_returned(slow_figure, tmp_path):
+    figures.reproduce(slow_sweep_figure.ID, "paper", tmp_path)
+    rows, _ = figures.load(slow_sweep_figure.ID, tmp_path)
+    computed = slow_sweep_figure.compute(figures.parameters(slow_sweep_figure.ID, "paper"))
+    assert rows == computed
+    assert [[type(v) for v in row.values()] for row in rows] == [[type(v) for v in row.values()] for row in computed]
+    assert rows[0]["weight"] == 0.0 and isinstance(rows[0]["weight"], float) and rows[0]["tag"] == "000"

@@ -54,7 +54,7 @@ def claim_entries(results: str | Path) -> list[dict[str, str]]:
 
 def _reproduce(args: argparse.Namespace) -> int:
     path = figures.reproduce(args.figure_id, scale=args.scale, out=args.out, jobs=args.jobs,
-                               device=args.device, progress=True)
+                             device=args.device, restart=args.restart, progress=True)
     record = json.loads(path.read_text())
     resumed = f", {record['resumed_units']} of them from an interrupted run" if record["resumed_units"] else ""
     print(f"{args.figure_id} ({args.scale}): {record['rows']} rows in "
@@ -89,11 +89,14 @@ def parser() -> argparse.ArgumentParser:
     again.add_argument("--scale", default="ci", help="parameter set: ci (minutes) or paper")
     again.add_argument("--out", default=".", help="directory for ID.{csv,json,svg,png}")
     again.add_argument("--jobs", type=int, default=1,
-                       help="units of work run in parallel processes (default 1; -1: one per core); an interrupted "
-                            "run repeated with the same --out resumes where it stopped")
+                       help="units of work run in parallel processes, at most one per unit and core (default 1; "
+                            "-1: one per core); an interrupted run repeated with the same --out resumes where it "
+                            "stopped")
     again.add_argument("--device", default=None,
                        help="cpu or cuda[:N], for figures whose experiments take a device "
                             "(default: the figure's own)")
+    again.add_argument("--restart", action="store_true",
+                       help="discard the checkpoint of an interrupted run in --out and compute every unit afresh")
     again.set_defaults(run=_reproduce)
     redraw = commands.add_parser("redraw", help="redraw ID.{svg,png} from committed ID.{csv,json}")
     redraw.add_argument("figure_id", metavar="ID", help="a figure id from `recovery list`")
@@ -107,9 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
-    except ValueError as error:
+    except ValueError as error:  # figures.ReproduceError and every other refused input
         print(f"recovery: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("recovery: interrupted; repeat the command to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

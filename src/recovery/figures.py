@@ -5,9 +5,11 @@ plot (``plot``: rows, parameters -> matplotlib figure), with named parameter set
 at least ``"ci"`` and ``"paper"``). :func:`reproduce` runs one scale and writes
 
 - ``ID.csv``: the tidy data, one row per observation, floats in full precision;
-- ``ID.json``: provenance (parameters, seed, package and library versions, git commit and dirty
-  flag, device, runtime);
-- ``ID.svg`` and ``ID.png``: the figure, drawn from exactly the rows in ``ID.csv``.
+- ``ID.json``: provenance (parameters, seed, package and library versions, git commit, dirty
+  flag and diff hash, device, runtime) and the CSV's column types and SHA-256 checksum;
+- ``ID.svg`` and ``ID.png``: the figure, drawn from exactly the rows in ``ID.csv``;
+
+all four replaced together or not at all, by one run at a time (:mod:`recovery.files`).
 
 Notebooks plot paper-scale figures from committed files through :func:`load` and the same
 ``plot`` function, so the book shows what the command regenerates.
@@ -18,9 +20,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -33,7 +36,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import claims, provenance, sweep
+from recovery import claims, files, provenance, sweep
+from recovery.files import ReproduceError
 
 Row = dict[str, Any]
 
@@ -254,111 +258,195 @@ def draw(figure_id: str, rows: list[Row], params: Mapping[str, Any]) -> Figure:
 
 
 def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".", *, jobs: int = 1,
-              device: str | None = None, progress: bool = False) -> Path:
+              device: str | None = None, restart: bool = False, progress: bool = False) -> Path:
     """Run ``figure_id`` at ``scale`` and write ``ID.{csv,json,svg,png}`` into ``out``.
 
     The experiment runs unit by unit (:mod:`recovery.sweep`), checkpointed in
     ``out/.ID.SCALE.partial/`` until the files are written: an interrupted run resumes where it
-    stopped when repeated, and ``jobs`` units run in parallel. ``device`` (``"cpu"``, ``"cuda"``,
-    ``"cuda:1"``, ...) is passed as the ``device`` parameter to figures that accept one, and
-    recorded with the other parameters. ``progress`` shows a progress bar.
-    Returns the path of the JSON provenance record.
+    stopped when repeated (``restart`` discards the checkpoint first), and up to ``jobs`` units
+    run in parallel. ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...) is passed as the
+    ``device`` parameter to figures that accept one, and recorded with the other parameters.
+    ``progress`` shows a progress bar. Returns the path of the JSON provenance record.
+
+    Guarantees: the four files are replaced together or not at all, the JSON last, holding the
+    CSV's checksum and column types (so :func:`load` reads back exactly the rows computed, or
+    refuses); a second run writing the same figure into ``out`` is refused while this one runs;
+    a folder that cannot be written and a device that does not exist here are refused before
+    anything is computed. Refusals are :class:`ReproduceError` with a one-line message.
     """
     spec = get(figure_id)
     params = parameters(figure_id, scale)
     if device is not None:
         params["device"] = _device(figure_id, device)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     code = provenance.git_state()  # the code that computes, not the checkout at the end
-    start = time.perf_counter()
     units = spec.split(params) if spec.split is not None else [{}]
     checkpoint = out / f".{figure_id}.{scale}.partial"
-    rows, summary = sweep.run_units(figure_id, params, units, checkpoint, code=code, jobs=jobs,
-                                    progress=progress)
-    runtime = time.perf_counter() - start
-    write_csv(out / f"{figure_id}.csv", rows)
-    _save(figure_id, rows, params, out)
-    record = provenance.record(
-        git=code,
-        figure=figure_id,
-        scale=scale,
-        notebook=spec.notebook,
-        claim=spec.claim,
-        parameters=params,
-        runtime_seconds=runtime,
-        rows=len(rows),
-        **summary,
-    )
-    path = provenance.write(out / f"{figure_id}.json", record)
-    shutil.rmtree(checkpoint)
-    return path
+    with files.writer(out, figure_id):
+        if restart:
+            shutil.rmtree(checkpoint, ignore_errors=True)
+        start = time.perf_counter()
+        rows, summary = sweep.run_units(figure_id, spec.compute, params, units, checkpoint, jobs=jobs,
+                                        determinants=provenance.determinants(code), progress=progress)
+        runtime = time.perf_counter() - start
+        paths = [out / f"{figure_id}.{suffix}" for suffix in ("csv", "svg", "png", "json")]
+        with files.replacing(*paths) as (data, svg, png, record_path):
+            columns = write_csv(data, rows)
+            _draw_files(figure_id, rows, params, svg, png)
+            record = provenance.record(
+                git=code,
+                figure=figure_id,
+                scale=scale,
+                notebook=spec.notebook,
+                claim=spec.claim,
+                parameters=params,
+                runtime_seconds=runtime,
+                rows=len(rows),
+                columns=columns,
+                csv_sha256=files.sha256(data),
+                **summary,
+            )
+            provenance.write(record_path, record)
+        shutil.rmtree(checkpoint)
+    return paths[-1]
 
 
 def _device(figure_id: str, device: str) -> str:
-    """Check that ``figure_id`` takes a device and that ``device`` exists here; return its name."""
+    """Check that ``figure_id`` takes a device and that ``device`` (cpu, cuda or cuda:N) exists
+    here; return its name."""
     if not get(figure_id).accepts_device:
-        raise ValueError(f"device: figure {figure_id!r} runs on the CPU only (its experiment takes no device)")
-    try:
-        name = str(torch.device(device))
-    except RuntimeError as error:
-        raise ValueError(f"device: expected cpu or cuda[:N], got {device!r}") from error
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device: {device!r} requested, but CUDA is not available on this machine")
-    return name
+        raise ReproduceError(f"device: figure {figure_id!r} runs on the CPU only (its experiment takes no device)")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise ReproduceError(f"device: expected cpu, cuda or cuda:N, got {device!r}")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ReproduceError(f"device: {device!r} requested, but CUDA is not available on this machine")
+        if int(device.partition(":")[2] or 0) >= torch.cuda.device_count():
+            raise ReproduceError(f"device: {device!r} requested, but this machine has "
+                                 f"{torch.cuda.device_count()} CUDA devices")
+    return str(torch.device(device))
 
 
 def redraw(figure_id: str, directory: str | Path) -> Path:
     """Redraw ``ID.svg`` and ``ID.png`` in ``directory`` from its ``ID.csv`` and ``ID.json``.
 
     Nothing is recomputed and the data and provenance are left untouched: use it after a change
-    to a figure's ``plot`` only. Returns the path of the SVG.
+    to a figure's ``plot`` only. The data are checked against their record (:func:`load`), the
+    figure files replaced whole, and a run writing the figure meanwhile is refused. Returns the
+    path of the SVG.
     """
+    get(figure_id)
     directory = Path(directory)
-    rows, record = load(figure_id, directory)
-    _save(figure_id, rows, record["parameters"], directory)
-    return directory / f"{figure_id}.svg"
+    if not directory.is_dir():
+        raise ReproduceError(f"out: no folder {directory}")
+    with files.writer(directory, figure_id):
+        rows, record = load(figure_id, directory)
+        paths = [directory / f"{figure_id}.{suffix}" for suffix in ("svg", "png")]
+        with files.replacing(*paths) as (svg, png):
+            _draw_files(figure_id, rows, record["parameters"], svg, png)
+    return paths[0]
 
 
-def _save(figure_id: str, rows: list[Row], params: Mapping[str, Any], out: Path) -> None:
+def _draw_files(figure_id: str, rows: list[Row], params: Mapping[str, Any], svg: Path, png: Path) -> None:
     with style():
         fig = get(figure_id).plot(rows, params)
-        fig.savefig(out / f"{figure_id}.svg", metadata={"Date": None})
-        fig.savefig(out / f"{figure_id}.png", metadata={"Software": None})
+        fig.savefig(svg, format="svg", metadata={"Date": None})
+        fig.savefig(png, format="png", metadata={"Software": None})
     plt.close(fig)
 
 
 def load(figure_id: str, directory: str | Path) -> tuple[list[Row], dict[str, Any]]:
-    """Read committed ``ID.csv`` rows and ``ID.json`` provenance from ``directory``."""
+    """Read ``ID.csv`` rows and ``ID.json`` provenance from ``directory``, checked against each other.
+
+    The rows must number the record's ``rows`` and, where the record holds a ``csv_sha256``
+    (records written before it was introduced do not: their CSV is not verified), match that
+    checksum; otherwise a :class:`ReproduceError` names the file. Fields are parsed by the
+    record's ``columns`` types where it has them (see :func:`read_csv`).
+    """
+    get(figure_id)
     directory = Path(directory)
-    rows = read_csv(directory / f"{figure_id}.csv")
-    record = json.loads((directory / f"{figure_id}.json").read_text())
+    data, record_path = directory / f"{figure_id}.csv", directory / f"{figure_id}.json"
+    again = f"regenerate it with `recovery reproduce {figure_id} --scale SCALE --out {directory}`"
+    for path in (data, record_path):
+        if not path.is_file():
+            raise ReproduceError(f"out: no {path}; {again}")
+    try:
+        record = json.loads(record_path.read_text())
+    except ValueError:
+        raise ReproduceError(f"out: {record_path} is not a JSON record; {again}") from None
+    if "csv_sha256" in record and files.sha256(data) != record["csv_sha256"]:
+        raise ReproduceError(f"out: {data} does not match its record {record_path.name} (checksum); {again}")
+    rows = read_csv(data, record.get("columns"))
+    if len(rows) != record["rows"]:
+        raise ReproduceError(f"out: {data} does not match its record {record_path.name} "
+                             f"({len(rows)} rows, not {record['rows']}); {again}")
     return rows, record
 
 
-def write_csv(path: Path, rows: list[Row]) -> None:
-    """Write tidy rows; floats keep all 17 significant digits so nothing is lost."""
+#: Column types :func:`write_csv` records and :func:`read_csv` parses, in parsing order.
+_TYPES = {"bool": bool, "int": int, "float": float, "str": str, "none": type(None)}
+_PARSERS = {"bool": {"True": True, "False": False}.__getitem__, "int": int, "float": float, "str": str}
+
+
+def write_csv(path: Path, rows: list[Row]) -> dict[str, list[str]]:
+    """Write tidy rows, replacing ``path`` whole; floats keep all 17 significant digits so nothing is lost.
+
+    Returns each column's value types (names from ``bool``, ``int``, ``float``, ``str``,
+    ``none``), which :func:`read_csv` parses the fields by; :func:`reproduce` records them.
+    """
     if not rows:
         raise ValueError("rows: an experiment returned no rows")
-    columns = list(rows[0])
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+    columns = {key: sorted({_type(key, row.get(key)) for row in rows}, key=list(_TYPES).index) for key in rows[0]}
+    with files.replacing(Path(path)) as (temporary,), temporary.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
         for row in rows:
             writer.writerow(
                 {key: format(value, ".17g") if isinstance(value, float) else value
                  for key, value in row.items()}
             )
+    return columns
 
 
-def read_csv(path: Path) -> list[Row]:
-    """Read rows written by :func:`write_csv`, turning numeric and boolean fields back into numbers
-    and booleans."""
+def _type(column: str, value: Any) -> str:
+    for name, kind in _TYPES.items():
+        if isinstance(value, kind):
+            return name
+    raise ValueError(f"rows: column {column!r} holds a {type(value).__name__}; expected bool, int, float, str or None")
+
+
+def read_csv(path: Path, columns: Mapping[str, Sequence[str]] | None = None) -> list[Row]:
+    """Read rows written by :func:`write_csv`.
+
+    With ``columns`` (what :func:`write_csv` returned) each field is parsed by its column's types:
+    values come back as they went in (in a column holding both integers and floats, a float that
+    prints as an integer comes back as an integer); a field none of them parses raises a
+    ValueError naming row and column. Without (older records), numeric and boolean fields are
+    told from text by their form, and empty fields read as None.
+    """
     with Path(path).open(newline="") as handle:
-        return [{key: _number(value) for key, value in row.items()} for row in csv.DictReader(handle)]
+        reader = csv.DictReader(handle)
+        if columns is None:
+            return [{key: _number(value) for key, value in row.items()} for row in reader]
+        return [{key: _parse(value, columns[key], f"row {index}, {key}") for key, value in row.items()}
+                for index, row in enumerate(reader)]
 
 
-def _number(text: str) -> bool | int | float | str:
+def _parse(text: str, types: Sequence[str], where: str) -> Any:
+    if text == "" and "none" in types:
+        return None
+    for name in _PARSERS:
+        if name in types:
+            try:
+                return _PARSERS[name](text)
+            except (KeyError, ValueError):
+                pass
+    raise ValueError(f"{where}: {text!r} is not of type {' or '.join(types)}")
+
+
+def _number(text: str) -> bool | int | float | str | None:
+    if text == "":
+        return None
     if text in ("True", "False"):
         return text == "True"
     for kind in (int, float):

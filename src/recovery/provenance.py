@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -17,14 +18,18 @@ import numpy as np
 import torch
 
 import recovery
+from recovery.files import replace_text
 
 _LIBRARIES = ("numpy", "scipy", "torch", "matplotlib")
 
 
 def git_state(directory: Path | None = None) -> dict[str, Any]:
-    """Return ``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding this package.
+    """Return ``{"commit": sha or None, "dirty": bool or None, "diff": hash or None}`` of the
+    checkout holding this package.
 
-    ``dirty`` is true when tracked files other than ``results/`` differ from the commit.
+    ``dirty`` is true when tracked files other than ``results/`` differ from the commit; ``diff``
+    is then the SHA-256 of those differences (``git diff HEAD``), so two different uncommitted
+    edits of one commit are told apart, and None when there are none.
     """
     directory = directory or Path(__file__).resolve().parent
 
@@ -39,10 +44,13 @@ def git_state(directory: Path | None = None) -> dict[str, Any]:
 
     commit = git("rev-parse", "HEAD")
     if commit is None:
-        return {"commit": None, "dirty": None}
+        return {"commit": None, "dirty": None, "diff": None}
     # Regenerated figure data under results/ do not make the code dirty.
-    status = git("status", "--porcelain", "--untracked-files=no", "--", ":(top,exclude)results")
-    return {"commit": commit, "dirty": None if status is None else bool(status)}
+    code = ("--", ":(top,exclude)results")
+    status = git("status", "--porcelain", "--untracked-files=no", *code)
+    diff = git("diff", "HEAD", "--binary", *code) if status else None
+    return {"commit": commit, "dirty": None if status is None else bool(status),
+            "diff": hashlib.sha256(diff.encode()).hexdigest() if diff else None}
 
 
 #: Environment variables that select BLAS and vector kernels or thread counts, and so the last bits.
@@ -99,8 +107,21 @@ def _numpy_blas() -> str | None:
     return " ".join(str(blas[key]) for key in ("name", "version") if blas.get(key))
 
 
+def determinants(git: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What besides its parameters determines a computation's numbers: the code (``git``, the
+    :func:`git_state` read now when omitted), the Python and library versions, and the machine
+    (:func:`device`: CPU, BLAS/LAPACK, vector kernels, the settings that choose them, threads).
+    Checkpoints are keyed on it; records include it."""
+    return {
+        "git": git_state() if git is None else git,
+        "python": sys.version.split()[0],
+        "libraries": {name: metadata.version(name) for name in _LIBRARIES},
+        "device": device(),
+    }
+
+
 def record(*, git: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-    """Return ``fields`` plus versions, git state, device and a UTC timestamp.
+    """Return ``fields`` plus the package version, the :func:`determinants` and a UTC timestamp.
 
     ``git`` is the :func:`git_state` to record, read now when omitted; a long run should pass the
     state read when it *started*, since the checkout may change while it computes.
@@ -108,17 +129,15 @@ def record(*, git: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any
     return {
         **fields,
         "package": {"name": "recovery", "version": recovery.__version__},
-        "git": git_state() if git is None else git,
-        "python": sys.version.split()[0],
-        "libraries": {name: metadata.version(name) for name in _LIBRARIES},
-        "device": device(),
+        **determinants(git),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
 def write(path: Path, record: dict[str, Any]) -> Path:
-    """Write ``record`` as sorted, indented JSON to ``path`` (creating its folder); return ``path``."""
+    """Write ``record`` as sorted, indented JSON to ``path`` (creating its folder, replacing the
+    file whole: :func:`recovery.files.replacing`); return ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    replace_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
     return path

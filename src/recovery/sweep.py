@@ -8,93 +8,155 @@ the same scale into the same directory loads the finished units and computes onl
 the rows are then assembled in unit order, so a resumed run gives exactly the rows of an
 uninterrupted one (every run, resumed or not, takes its rows from the JSON round trip).
 
-A checkpoint is only reused by a run with the same parameters, units and git commit (recorded
-in ``manifest.json``); anything else is refused with a message saying how to start afresh.
-``jobs > 1`` runs units in that many worker processes through joblib (the loky backend), so the
-same code runs on any joblib backend, a Dask cluster included (see the README).
+A checkpoint is keyed on everything that determines the rows: figure, parameters and units, and
+the run's determinants (code commit and a hash of its uncommitted diff, Python and library
+versions, device and kernel settings: :func:`recovery.provenance.determinants`).
+``manifest.json`` holds the key; each unit file holds the key's digest, its unit and index, and a
+checksum of its content. Another key, a unit file that fails its checksum or belongs elsewhere,
+and unit files without a manifest are refused with a :class:`~recovery.files.ReproduceError`
+that names the file and what to do, so rows of two code versions or two kernel configurations
+are never mixed in one result.
+
+``jobs > 1`` runs units in min(jobs, pending units, cores) worker processes through joblib (the
+loky backend), so the same code runs on any joblib backend, a Dask cluster included (see the
+README). A worker process ends as soon as the run that started it is gone.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from tqdm import tqdm
 
+from recovery.files import ReproduceError, replace_text
+
 Row = dict[str, Any]
+
+_AFRESH = "delete it, or run again with --restart to start afresh"
 
 
 def run_units(
     figure_id: str,
+    compute: Callable[[Mapping[str, Any]], list[Row]],
     params: Mapping[str, Any],
     units: Sequence[Mapping[str, Any]],
     checkpoint: Path,
     *,
-    code: Mapping[str, Any] | None = None,
+    determinants: Mapping[str, Any],
     jobs: int = 1,
     progress: bool = False,
 ) -> tuple[list[Row], dict[str, Any]]:
-    """Compute ``figure_id``'s rows over ``units``, resuming from and writing to ``checkpoint``.
+    """Compute ``figure_id``'s rows (``compute`` over ``units``), resuming from and writing to ``checkpoint``.
 
     Returns the rows (in unit order) and a summary: ``units``, ``resumed_units`` (loaded from an
     earlier, interrupted run), ``unit_seconds`` (compute time summed over all units, whichever run
-    computed them) and ``jobs``. ``jobs`` is a number of worker processes, or ``-1`` for every
-    worker of the active joblib backend (e.g. a Dask cluster under ``joblib.parallel_config``).
+    computed them) and ``jobs``, the worker processes used: min(``jobs``, pending units, cores of
+    the active joblib backend), or one for a run in this process. ``jobs`` is a number of worker
+    processes, or ``-1`` for every core of the backend (e.g. a Dask cluster under
+    ``joblib.parallel_config``).
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not (jobs >= 1 or jobs == -1):
         raise ValueError(f"jobs: expected a positive integer, or -1 for every worker of the joblib backend; got {jobs!r}")
-    manifest = _canonical({"figure": figure_id, "parameters": params, "units": list(units),
-                           "commit": (code or {}).get("commit")})
+    key = _canonical({"figure": figure_id, "parameters": params, "units": list(units), **determinants})
+    digest = _digest(key)
     checkpoint = Path(checkpoint)
-    checkpoint.mkdir(parents=True, exist_ok=True)
-    manifest_path = checkpoint / "manifest.json"
-    if manifest_path.exists():
-        if json.loads(manifest_path.read_text()) != manifest:
-            raise ValueError(
-                f"out: {checkpoint} holds an interrupted run of other parameters or code; "
-                "delete that directory to start afresh"
-            )
-    else:
-        _write_atomic(manifest_path, manifest)
-    finished = {index: _load(path) for index in range(len(units)) if (path := _unit_path(checkpoint, index)).exists()}
+    _open_checkpoint(checkpoint, key)
+    finished = {index: _load_unit(path, digest, index, unit)
+                for index, unit in enumerate(key["units"]) if (path := _unit_path(checkpoint, index)).exists()}
     resumed = len(finished)
     pending = [index for index in range(len(units)) if index not in finished]
-    work = (delayed(_compute_unit)(figure_id, {**params, **units[index]}, index) for index in pending)
+    cores = effective_n_jobs(-1)
+    workers = max(1, min(cores if jobs == -1 else jobs, cores, len(pending)))
+    work = (delayed(_compute_unit)(compute, {**params, **units[index]}, index, os.getpid()) for index in pending)
     results = (
         (call(*args, **kwargs) for call, args, kwargs in work)
-        if jobs == 1
-        else Parallel(n_jobs=jobs, return_as="generator_unordered")(work)
+        if workers == 1
+        else Parallel(n_jobs=workers, return_as="generator_unordered")(work)
     )
     with tqdm(total=len(units), initial=resumed, desc=figure_id, unit="unit", disable=not progress) as bar:
         for index, rows, seconds in results:
-            _write_atomic(_unit_path(checkpoint, index), {"unit": units[index], "seconds": seconds, "rows": rows})
-            finished[index] = _load(_unit_path(checkpoint, index))
+            body = _canonical({"key": digest, "index": index, "unit": key["units"][index], "seconds": seconds,
+                               "rows": rows})
+            replace_text(_unit_path(checkpoint, index), json.dumps({**body, "checksum": _digest(body)}))
+            finished[index] = body
             bar.update()
     rows = [row for index in range(len(units)) for row in finished[index]["rows"]]
-    summary = {"units": len(units), "resumed_units": resumed, "jobs": jobs,
+    summary = {"units": len(units), "resumed_units": resumed, "jobs": workers,
                "unit_seconds": sum(finished[index]["seconds"] for index in finished)}
     return rows, summary
 
 
-def _compute_unit(figure_id: str, params: Mapping[str, Any], index: int) -> tuple[int, list[Row], float]:
-    from recovery import figures  # in a worker process the registry is imported afresh
+def _open_checkpoint(checkpoint: Path, key: Mapping[str, Any]) -> None:
+    """Create ``checkpoint`` for ``key``, or check that the one there was made for it."""
+    manifest = checkpoint / "manifest.json"
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    if not manifest.exists():
+        if any(checkpoint.glob("unit-*.json")):
+            raise ReproduceError(f"out: {checkpoint} holds unit files but no manifest.json; {_AFRESH}")
+        replace_text(manifest, json.dumps(key))
+        return
+    try:
+        stored = json.loads(manifest.read_text())
+        other = [name for name in {**key, **stored} if stored.get(name) != key.get(name)]
+    except (ValueError, TypeError, AttributeError):
+        raise ReproduceError(f"out: {manifest} is damaged; {_AFRESH}") from None
+    if other:
+        raise ReproduceError(f"out: {checkpoint} holds an interrupted run with other {', '.join(other)} "
+                             f"(see its manifest.json); {_AFRESH}")
 
+
+def _load_unit(path: Path, digest: str, index: int, unit: Mapping[str, Any]) -> dict[str, Any]:
+    """The content of the unit file at ``path``, checked: its checksum, the key's ``digest``, its place."""
+    try:
+        content = json.loads(path.read_text())
+        body = {name: value for name, value in content.items() if name != "checksum"}
+        sound = content["checksum"] == _digest(body)
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        sound = False
+    if not sound:
+        raise ReproduceError(f"out: {path} is damaged (it fails its checksum); {_AFRESH}")
+    if (body.get("key"), body.get("index"), body.get("unit")) != (digest, index, unit):
+        raise ReproduceError(f"out: {path} belongs to another run or unit; {_AFRESH}")
+    return body
+
+
+def _compute_unit(compute: Callable[[Mapping[str, Any]], list[Row]], params: Mapping[str, Any], index: int,
+                  caller: int) -> tuple[int, list[Row], float]:
+    if os.getpid() != caller:
+        _end_with_parent()
     start = time.perf_counter()
-    rows = figures.get(figure_id).compute(params)
+    rows = compute(params)
     return index, rows, time.perf_counter() - start
+
+
+@functools.cache
+def _end_with_parent() -> None:
+    """In a worker process (once): exit as soon as the process that started it is gone.
+
+    A worker's parent changes only when the parent dies (the worker is adopted by another
+    process), whichever signal killed it; without this, joblib's workers compute on for minutes.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="recovery-end-with-parent", daemon=True).start()
 
 
 def _unit_path(checkpoint: Path, index: int) -> Path:
     return checkpoint / f"unit-{index:05d}.json"
-
-
-def _load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
 
 
 def _canonical(value: Any) -> Any:
@@ -102,7 +164,6 @@ def _canonical(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _write_atomic(path: Path, content: Any) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(content))
-    os.replace(temporary, path)
+def _digest(value: Any) -> str:
+    """SHA-256 of ``value``'s canonical JSON (sorted keys)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()

@@ -151,9 +151,9 @@ FLAT_COLUMNS = ("flat_error", "flat_converged", "flat_success", "flat_nuclear_er
 
 
 def defined(value) -> bool:
-    """Whether a flat column holds a value: ``None`` in computed rows, ``""`` in rows read back
-    from CSV, for trials whose flat relaxation is undefined (unobserved row or column)."""
-    return value is not None and value != ""
+    """Whether a flat column holds a value: ``None`` (in computed rows and in rows read back from
+    CSV) for trials whose flat relaxation is undefined (unobserved row or column)."""
+    return value is not None
 
 
 def grid_point(
