@@ -272,7 +272,7 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".", *, jobs:
     CSV's checksum and column types (so :func:`load` reads back exactly the rows computed, or
     refuses); a second run writing the same figure into ``out`` is refused while this one runs;
     a folder that cannot be written and a device that does not exist here are refused before
-    anything is computed. Refusals are :class:`ReproduceError` with a one-line message.
+    anything is computed. Refusals are :class:`~recovery.files.ReproduceError` with a one-line message.
     """
     spec = get(figure_id)
     params = parameters(figure_id, scale)
@@ -360,7 +360,7 @@ def load(figure_id: str, directory: str | Path) -> tuple[list[Row], dict[str, An
 
     The rows must number the record's ``rows`` and, where the record holds a ``csv_sha256``
     (records written before it was introduced do not: their CSV is not verified), match that
-    checksum; otherwise a :class:`ReproduceError` names the file. Fields are parsed by the
+    checksum; otherwise a :class:`~recovery.files.ReproduceError` names the file. Fields are parsed by the
     record's ``columns`` types where it has them (see :func:`read_csv`).
     """
     get(figure_id)
