@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.func import jacrev
 
-from recovery import deep, linrfm
+from recovery import deep, linrfm, problems
 from recovery.experiments import completion_comparison as experiment
 from recovery.experiments import trial_generator
 from recovery.figures import parameters
@@ -29,7 +29,7 @@ def test_degrees_of_freedom_is_the_rank_of_the_factor_jacobian(d, rank):
     U, V = torch.randn(d, rank, generator=g, dtype=F64), torch.randn(d, rank, generator=g, dtype=F64)
     jacobian = jacrev(lambda u, v: u @ v.T, argnums=(0, 1))(U, V)
     stacked = torch.cat([j.reshape(d * d, -1) for j in jacobian], dim=1)
-    assert int(torch.linalg.matrix_rank(stacked)) == experiment.degrees_of_freedom(d, rank)
+    assert int(torch.linalg.matrix_rank(stacked)) == problems.degrees_of_freedom(d, d, rank)
 
 
 def test_observation_count_rounds_and_validates():
@@ -41,7 +41,7 @@ def test_observation_count_rounds_and_validates():
     with pytest.raises(ValueError, match="multiple:"):
         experiment.observation_count(10, 1, -1.0)
     with pytest.raises(ValueError, match="rank:"):
-        experiment.degrees_of_freedom(4, 5)
+        problems.degrees_of_freedom(4, 4, 5)
 
 
 def without_timings(rows):

@@ -77,7 +77,7 @@ def test_gradient_is_the_irls_weight_times_the_point(seed, p):
 @pytest.mark.parametrize("alpha", [0.25, 0.375, 0.5, 1.0])
 def test_steps_agree_and_never_increase_the_objective(seed, alpha):
     """One step from a random point: lin-RFM = IRLS = the direct solve, and f does not increase."""
-    p = linrfm_irls.irls_exponent(alpha)
+    p = linrfm.irls_exponent(alpha)
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(8, 20, generator=g, dtype=F64)
     beta = torch.randn(20, generator=g, dtype=F64)
@@ -143,7 +143,7 @@ def test_bad_input_names_the_argument():
         (lambda: irls.smoothed_objective(x, 1.0, -1.0), "epsilon:"),
         (lambda: irls.smoothed_objective(torch.ones(2, 2, 2), 1.0, 0.1), "x:"),
         (lambda: irls.smoothed_objective(torch.tensor([1.0, float("nan")]), 1.0, 0.1), "x:"),
-        (lambda: linrfm_irls.irls_exponent(0.0), "alpha:"),
+        (lambda: linrfm.irls_exponent(0.0), "alpha:"),
         (lambda: linrfm_irls.compute(figures.parameters("linrfm-irls", "ci") | {"problems": ["tensor"]}),
          "problems:"),
     ]:

@@ -31,7 +31,7 @@ def test_degrees_of_freedom_is_the_rank_of_the_parameterisation(d, rank):
     U = torch.randn(d, rank, generator=g, dtype=F64)
     signs = torch.tensor([1.0, -1.0, 1.0][:rank], dtype=F64)
     jacobian = torch.autograd.functional.jacobian(lambda V: (V * signs) @ V.T, U).reshape(d * d, -1)
-    assert int(torch.linalg.matrix_rank(jacobian)) == network.degrees_of_freedom(d, rank)
+    assert int(torch.linalg.matrix_rank(jacobian)) == problems.symmetric_degrees_of_freedom(d, rank)
 
 
 def test_generous_samples_recover_and_few_do_not():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from recovery import figures, measurements
+from recovery import figures, measurements, problems
 from recovery.experiments import phase_transition as pt
 from recovery.experiments import trial_generator
 
@@ -28,14 +28,14 @@ def test_degrees_of_freedom_is_the_tangent_space_dimension(d1, d2, rank):
     # The tangent space at U V^T is spanned by U B^T + A V^T: count its independent directions.
     directions = [(U @ E.T).reshape(-1) for E in torch.eye(d2 * rank, dtype=torch.float64).reshape(-1, d2, rank)]
     directions += [(E @ V.T).reshape(-1) for E in torch.eye(d1 * rank, dtype=torch.float64).reshape(-1, d1, rank)]
-    assert int(torch.linalg.matrix_rank(torch.stack(directions))) == pt.degrees_of_freedom(d1, d2, rank)
+    assert int(torch.linalg.matrix_rank(torch.stack(directions))) == problems.degrees_of_freedom(d1, d2, rank)
 
 
 @pytest.mark.parametrize("model", pt.MODELS)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_recovery_when_generous_and_failure_below_the_degrees_of_freedom(model, seed):
     d = 8
-    generous = 0.95 * d * d / pt.degrees_of_freedom(d, d, 2)  # m close to d^2: A nearly invertible
+    generous = 0.95 * d * d / problems.degrees_of_freedom(d, d, 2)  # m close to d^2: A nearly invertible
     rows = point(model, d, generous, seed) + point(model, d, 0.6, seed)
     high = [row for row in rows if row["oversampling"] == generous]
     low = [row for row in rows if row["oversampling"] == 0.6]
@@ -45,7 +45,7 @@ def test_recovery_when_generous_and_failure_below_the_degrees_of_freedom(model, 
         assert row["nuclear_error"] < 1e-6 and row["flat_error"] < 1e-6
     # Fewer measurements than degrees of freedom: M* is not the unique low-rank solution.
     for row in low:
-        assert row["m"] < pt.degrees_of_freedom(d, d, 2)
+        assert row["m"] < problems.degrees_of_freedom(d, d, 2)
         assert row["nuclear_success"] == row["flat_success"] == 0
         assert row["nuclear_error"] > 1e-3
 
@@ -78,7 +78,7 @@ def test_errors_are_those_of_the_relaxations_solved_independently(model, seed):
         flat = float(torch.linalg.matrix_norm(cvxpy_relaxation(op, b, D1, D2) - M))
         assert row["nuclear_error"] == pytest.approx(nuclear, rel=1e-4, abs=1e-6)
         assert row["flat_error"] == pytest.approx(flat, rel=1e-4, abs=1e-6)
-        assert row["m"] == op.num_measurements == round(oversampling * pt.degrees_of_freedom(d, d, 2))
+        assert row["m"] == op.num_measurements == round(oversampling * problems.degrees_of_freedom(d, d, 2))
 
 
 @pytest.mark.parametrize("model", pt.MODELS)
@@ -88,7 +88,7 @@ def test_regularity_gaps_at_recovery_match_the_svd_of_the_rescaled_truth(model):
     from recovery import flatness
 
     d, seed = 8, 5
-    generous = 0.95 * d * d / pt.degrees_of_freedom(d, d, 2)
+    generous = 0.95 * d * d / problems.degrees_of_freedom(d, d, 2)
     for row in point(model, d, generous, seed):
         op, M = pt.draw_instance(model, d, generous, 2, trial_generator(seed, 0, 0, row["trial"]))
         D1, D2 = flatness.rescaling_matrices(op)
@@ -110,7 +110,7 @@ def test_regularity_gaps_at_recovery_match_the_svd_of_the_rescaled_truth(model):
 def test_unobserved_rows_fail_for_flat_and_are_flagged():
     """At p = 0.25 on 10 x 10 many draws leave a row or column empty: the flat relaxation is then
     undefined (D singular) and counts as a failure with empty flat columns; nuclear is solved."""
-    d, oversampling, seed = 10, 10 * 10 * 0.25 / pt.degrees_of_freedom(10, 10, 2), 6
+    d, oversampling, seed = 10, 10 * 10 * 0.25 / problems.degrees_of_freedom(10, 10, 2), 6
     rows = point("completion", d, oversampling, seed, trials=6)
     flagged = 0
     for row in rows:
@@ -127,7 +127,7 @@ def test_unobserved_rows_fail_for_flat_and_are_flagged():
             assert pt.defined(row["flat_error"]) and row["flat_error"] >= 0
     assert 0 < flagged < len(rows)
     # When every trial has an empty row (p = 0.05) no flat problem is solved at all.
-    rows = point("completion", d, 5 / pt.degrees_of_freedom(10, 10, 2), seed, trials=3)
+    rows = point("completion", d, 5 / problems.degrees_of_freedom(10, 10, 2), seed, trials=3)
     assert all(row["unobserved"] > 0 and row["flat_iterations"] == 0 for row in rows)
 
 

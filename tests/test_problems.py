@@ -84,3 +84,20 @@ def test_samplers_reject_bad_input():
         problems.network_target(4, 0, 1, g)
     with pytest.raises(ValueError, match="sparsity:"):
         problems.sparse_vector(4, 5, g)
+
+
+@pytest.mark.parametrize(("call", "name"), [
+    (lambda: problems.degrees_of_freedom(4, 6, 5), "rank:"),
+    (lambda: problems.degrees_of_freedom(0, 6, 1), "d1:"),
+    (lambda: problems.degrees_of_freedom(4, 6.0, 1), "d2:"),
+    (lambda: problems.symmetric_degrees_of_freedom(3, 4), "rank:"),
+    (lambda: problems.symmetric_degrees_of_freedom(3, True), "rank:"),
+])
+def test_degrees_of_freedom_refuse_impossible_shapes_by_name(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_degrees_of_freedom_of_full_rank_are_all_entries():
+    assert problems.degrees_of_freedom(4, 6, 4) == 24
+    assert problems.symmetric_degrees_of_freedom(5, 5) == 15

@@ -78,13 +78,28 @@ def indices(name: str, value, size: int, device=None) -> torch.Tensor:
     return index.to(torch.int64)
 
 
+def _real(name: str, value) -> float:
+    """``value`` as a float: a real number (Python, NumPy or a one-element tensor), not a flag or text."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+
+
 def positive_number(name: str, value, *, at_most: float = float("inf")) -> float:
     """Return ``value`` as a float in ``(0, at_most]`` (finite), else raise ``ValueError`` naming ``name``."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    number = _real(name, value)
     if not (0 < number <= at_most and number < float("inf")):
         bound = "" if at_most == float("inf") else f" and at most {at_most:g}"
         raise ValueError(f"{name}: expected a finite number > 0{bound}, got {value!r}")
+    return number
+
+
+def nonnegative_number(name: str, value) -> float:
+    """Return ``value`` as a finite float ``>= 0``, else raise ``ValueError`` naming ``name``."""
+    number = _real(name, value)
+    if not 0 <= number < float("inf"):
+        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
     return number

@@ -113,7 +113,7 @@ def deep_diagonal_regression(
     if not bool(y.any()):
         raise ValueError("y: all zero, so the relative residual is undefined")
     depth = _depth(depth)
-    init_scale = _positive_float("init_scale", init_scale)
+    init_scale = _checks.positive_number("init_scale", init_scale)
     model = _Diagonal(X, y, depth, init_scale, _learning_rate(learning_rate))
     return _descend("deep_diagonal_regression", model, *options)
 
@@ -172,7 +172,7 @@ def deep_matrix_completion(
     depth = _depth(depth)
     d1, d2 = observations.shape
     width = min(d1, d2) if width is None else _checks.positive_int("width", width)
-    init_scale = _positive_float("init_scale", init_scale)
+    init_scale = _checks.positive_number("init_scale", init_scale)
     learning_rate = _learning_rate(learning_rate)
     if not bool(observations.values.any()):
         raise ValueError("observations: all observed values are zero, so the relative residual is undefined")
@@ -337,14 +337,8 @@ def _depth(depth) -> int:
     return depth
 
 
-def _positive_float(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
-    return float(value)
-
-
 def _learning_rate(value) -> float | None:
-    return None if value is None else _positive_float("learning_rate", value)
+    return None if value is None else _checks.positive_number("learning_rate", value)
 
 
 def _float_dtype(dtype) -> torch.dtype:

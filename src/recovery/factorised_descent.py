@@ -95,11 +95,11 @@ class TracePenalisedLoss:
 
     def value(self, L, R, weight: float) -> torch.Tensor:
         r"""Return :math:`f(L, R) + \lambda T(L, R)`, :math:`\lambda` = ``weight`` :math:`\ge 0`."""
-        return flatness.loss(self.op, self.b, L, R) + _weight(weight) * self.trace(L, R)
+        return flatness.loss(self.op, self.b, L, R) + _checks.nonnegative_number("weight", weight) * self.trace(L, R)
 
     def gradient(self, L, R, weight: float) -> tuple[torch.Tensor, torch.Tensor]:
         r"""Return :math:`(\nabla_L f + 4\lambda D_1^2 L,\ \nabla_R f + 4\lambda D_2^2 R)`."""
-        weight = _weight(weight)
+        weight = _checks.nonnegative_number("weight", weight)
         L, R = _checks.factor_pair(L, R, *self.op.shape)
         grad_L, grad_R = flatness.gradient(self.op, self.b, L, R)
         P1, P2 = (P.to(L) for P in self._squares)
@@ -179,9 +179,3 @@ def _descend(name, objective, L, R, penalty, decay, tol, max_iter) -> DescentRes
         L, R, f, T = L_new, R_new, f_new, T_new
         iteration += 1
     return DescentResult(L, R, iteration, f <= target, f)
-
-
-def _weight(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
-        raise ValueError(f"weight: expected a finite number >= 0, got {value!r}")
-    return float(value)

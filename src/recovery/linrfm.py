@@ -99,6 +99,13 @@ def validate_exponent(alpha) -> float:
     return alpha
 
 
+def irls_exponent(alpha: float) -> float:
+    r"""Return :math:`p = 2 - 4\alpha`: lin-RFM with exponent ``alpha`` is IRLS-:math:`p`, the
+    reweighting of the smoothed :math:`\ell_p` / Schatten-:math:`p` penalty (paper B, claim 2;
+    :math:`p = 0` is the logarithm, :math:`\alpha = 1/4` gives :math:`\ell_1` / the nuclear norm)."""
+    return 2 - 4 * validate_exponent(alpha)
+
+
 def lin_rfm_completion(
     observations: Observations,
     alpha: float = 0.5,

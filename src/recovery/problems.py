@@ -8,6 +8,26 @@ from recovery import _checks
 from recovery.observations import Observations
 
 
+def degrees_of_freedom(d1: int, d2: int, rank: int) -> int:
+    r"""Return :math:`r(d_1 + d_2 - r)`, the dimension of the manifold of :math:`d_1\times d_2`
+    matrices of rank :math:`r`: the count that sample sizes are measured in (oversampling)."""
+    for name, value in (("d1", d1), ("d2", d2), ("rank", rank)):
+        _checks.positive_int(name, value)
+    if rank > min(d1, d2):
+        raise ValueError(f"rank: must be at most min(d1, d2) = {min(d1, d2)}, got {rank}")
+    return rank * (d1 + d2 - rank)
+
+
+def symmetric_degrees_of_freedom(d: int, rank: int) -> int:
+    r"""Return :math:`rd - r(r - 1)/2`, the dimension of the manifold of symmetric :math:`d\times d`
+    matrices of rank :math:`r` (any inertia), as in covariance estimation and quadratic networks."""
+    _checks.positive_int("d", d)
+    _checks.positive_int("rank", rank)
+    if rank > d:
+        raise ValueError(f"rank: must be at most d = {d}, got {rank}")
+    return rank * d - rank * (rank - 1) // 2
+
+
 def low_rank_matrix(
     d1: int,
     d2: int,

@@ -33,7 +33,6 @@ and is no usable regularisation or stopping rule for a real completion problem.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -72,8 +71,8 @@ def published_step(Z: np.ndarray, Y: np.ndarray, mask: np.ndarray, alpha: float,
     Z = _finite("Z", Z)
     if Z.shape != Y.shape:
         raise ValueError(f"Z: shape {Z.shape} differs from Y's {Y.shape}")
-    alpha = _positive("alpha", alpha)
-    lam = _nonnegative("lam", lam)
+    alpha = _checks.positive_number("alpha", alpha)
+    lam = _checks.nonnegative_number("lam", lam)
     return _refit_rows(_kernel(Z, alpha), Y, mask, _observed_columns(mask), lam)
 
 
@@ -100,11 +99,11 @@ def run_published(
     :math:`K = G_t^{2\alpha}` from the estimate of iteration :math:`t` (see :func:`published_step`).
     """
     Y, mask = _problem(Y, mask)
-    alpha = _positive("alpha", alpha)
-    lam = _nonnegative("lam", lam)
-    lam_final = _nonnegative("lam_final", lam_final)
-    switch_below = _nonnegative("switch_below", switch_below)
-    target_mse = _positive("target_mse", target_mse)
+    alpha = _checks.positive_number("alpha", alpha)
+    lam = _checks.nonnegative_number("lam", lam)
+    lam_final = _checks.nonnegative_number("lam_final", lam_final)
+    switch_below = _checks.nonnegative_number("switch_below", switch_below)
+    target_mse = _checks.positive_number("target_mse", target_mse)
     max_iter = _checks.positive_int("max_iter", max_iter)
     record_every = _checks.positive_int("record_every", record_every)
     if mask.all():
@@ -187,17 +186,3 @@ def _finite(name: str, value) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(f"{name}: contains non-finite entries (nan or inf)")
     return array.astype(np.float64)
-
-
-def _positive(name: str, value) -> float:
-    """Return ``value`` as a float if it is finite and > 0, else raise ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _nonnegative(name: str, value) -> float:
-    """Return ``value`` as a float if it is finite and >= 0, else raise ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
-    return float(value)

@@ -10,7 +10,7 @@ r"""The bridge between the two papers: lin-RFM's exponent against the depth of f
   slowly (small smoothing, a minimiser of high rank) it lowers it before the iterate has arrived.
   :func:`flat_completion` is the flat relaxation of completion.
 - **Exponents.** Larger :math:`\alpha` moves lin-RFM towards :math:`\ell_p` / Schatten-:math:`p`
-  with :math:`p = 2 - 4\alpha < 1` (:func:`lin_rfm_exponent`), while the flattest depth-:math:`k`
+  with :math:`p = 2 - 4\alpha < 1` (:func:`recovery.linrfm.irls_exponent`), while the flattest depth-:math:`k`
   Hadamard factorisations minimise weighted :math:`\ell_q` with
   :math:`q = 2 - 2/k > 1` (:func:`recovery.experiments.depth.flat_exponent`): from the common
   point :math:`\ell_1` (:math:`\alpha = 1/4`, :math:`k = 2`) they move in opposite directions.
@@ -43,12 +43,6 @@ from recovery.measurements import CompletionMeasurements
 from recovery.observations import Observations
 
 FIGURE_ID = "linrfm-bridge"
-
-
-def lin_rfm_exponent(alpha: float) -> float:
-    r"""Return :math:`p = 2 - 4\alpha`, the exponent of the (smoothed) :math:`\ell_p` /
-    Schatten-:math:`p` penalty of lin-RFM with exponent ``alpha`` (:math:`p = 0`: the logarithm)."""
-    return 2 - 4 * linrfm.validate_exponent(alpha)
 
 
 def continuation(
@@ -123,8 +117,8 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     lin_rfm = [spec["parameter"] for spec in params["methods"] if spec["method"] == "lin-rfm"]
     flat = [spec["parameter"] for spec in params["methods"] if spec["method"] == "flat"]
     alphas = np.linspace(0.25, 0.5, 51)
-    alpha_axis.plot(alphas, [lin_rfm_exponent(a) for a in alphas], color="tab:blue", lw=1.5)
-    alpha_axis.plot(lin_rfm, [lin_rfm_exponent(a) for a in lin_rfm], "o", color="tab:blue",
+    alpha_axis.plot(alphas, [linrfm.irls_exponent(a) for a in alphas], color="tab:blue", lw=1.5)
+    alpha_axis.plot(lin_rfm, [linrfm.irls_exponent(a) for a in lin_rfm], "o", color="tab:blue",
                     label=r"lin-RFM: $p = 2 - 4\alpha$")
     alpha_axis.set(xlabel=r"lin-RFM exponent $\alpha$", ylabel="exponent of the induced penalty",
                    title=r"(a) lin-RFM: $\ell_p$ / Schatten-$p$, $p \leq 1$")

@@ -51,20 +51,11 @@ FIGURE_ID = "linrfm-completion"
 METHODS = ("lin-rfm", "nuclear", "irls", "deep")
 
 
-def degrees_of_freedom(d: int, rank: int) -> int:
-    r"""Return :math:`r(2d - r)`, the dimension of the manifold of :math:`d\times d` matrices of rank :math:`r`."""
-    _checks.positive_int("d", d)
-    _checks.positive_int("rank", rank)
-    if rank > d:
-        raise ValueError(f"rank: must be at most d = {d}, got {rank}")
-    return rank * (2 * d - rank)
-
-
 def observation_count(d: int, rank: int, multiple: float) -> int:
     r"""Return :math:`\operatorname{round}(c\,r(2d - r))` for the oversampling :math:`c` = ``multiple``,
     which must give at least one and fewer than :math:`d^2` observations."""
     multiple = _checks.positive_number("multiple", multiple)
-    count = round(multiple * degrees_of_freedom(d, rank))
+    count = round(multiple * problems.degrees_of_freedom(d, d, rank))
     if not 1 <= count < d * d:
         raise ValueError(f"multiple: {multiple} x r(2d - r) gives {count} observations, outside [1, d^2 = {d * d})")
     return count

@@ -59,11 +59,6 @@ FIGURE_ID = "linrfm-irls"
 PROBLEMS = ("vector", "matrix")
 
 
-def irls_exponent(alpha: float) -> float:
-    r"""Return :math:`p = 2 - 4\alpha`, the IRLS exponent of lin-RFM with exponent ``alpha``."""
-    return 2 - 4 * linrfm.validate_exponent(alpha)
-
-
 def lin_rfm_step(Z: torch.Tensor, observations: Observations, alpha: float, epsilon: float) -> torch.Tensor:
     r"""One matrix lin-RFM step with the smoothing inside the kernel: :math:`M = (G + \varepsilon I)^\alpha`,
     kernel :math:`M^2 = (G + \varepsilon I)^{2\alpha}` (:func:`recovery.linrfm.matrix_power_psd`),
@@ -146,7 +141,7 @@ def matrix_instance(params: Mapping[str, Any]):
 def _vector_runs(params, alpha):
     X, y, beta_star = vector_instance(params)
     X, y, start = regression_data(X, y)
-    p = irls_exponent(alpha)
+    p = linrfm.irls_exponent(alpha)
     epsilon = params["vector_smoothing"] * float(start.square().mean())
 
     def relative(beta):  # the library steps take the smoothing relative to mean(beta^2)
@@ -163,7 +158,7 @@ def _vector_runs(params, alpha):
 
 def _matrix_runs(params, alpha):
     Y, observations = matrix_instance(params)
-    p = irls_exponent(alpha)
+    p = linrfm.irls_exponent(alpha)
     start = observations.zero_filled()
     d2 = observations.shape[1]
     epsilon = params["matrix_smoothing"] * float(start.square().sum()) / (start.shape[0] * d2)
@@ -201,7 +196,7 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
         for alpha in params["alphas"]:
             runs = _vector_runs if problem == "vector" else _matrix_runs
             steps, start, epsilon, constraint, error = runs(params, alpha)
-            p = irls_exponent(alpha)
+            p = linrfm.irls_exponent(alpha)
             reference = "irls" if "irls" in steps else "direct"
             iterates = dict.fromkeys(steps, start)
             for t in range(params["iterations"] + 1):
@@ -245,7 +240,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
             where = {"problem": problem, "alpha": alpha}
             t = np.array(column(rows, "iteration", **where))
             style = {"color": _COLOURS.get(alpha, "0.3"), "ls": _STYLES[problem], "lw": 1.2}
-            label = rf"{problem}, $\alpha = {alpha:g}$ ($p = {irls_exponent(alpha):g}$)"
+            label = rf"{problem}, $\alpha = {alpha:g}$ ($p = {linrfm.irls_exponent(alpha):g}$)"
             difference = np.array(column(rows, "difference_direct", **where))
             axes[0].plot(t[1:], np.maximum(difference[1:], FLOOR), label=label, **style)
             f = np.array(column(rows, "objective", **where))

@@ -50,11 +50,6 @@ def expected_squared_error(E: torch.Tensor) -> torch.Tensor:
     return 2 * torch.linalg.matrix_norm(E).square() + trace.square()
 
 
-def degrees_of_freedom(d: int, rank: int) -> int:
-    """Dimension of the manifold of symmetric ``d x d`` matrices of rank ``rank``."""
-    return rank * d - rank * (rank - 1) // 2
-
-
 def solve_point(d: int, m: int, model: str, params: Mapping[str, Any], index: tuple[int, ...]) -> list[Row]:
     """Draw ``params["trials"]`` instances at ``(d, m)`` and solve them, batched; one row per
     (trial, method)."""
@@ -106,7 +101,8 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
     """Sweep ``models x dims x ratios``; trial ``t`` at grid point ``(i, j)`` of model number
     ``k`` is drawn from ``trial_generator(seed, k, i, j, t)``.
 
-    The number of samples is ``m = round(ratio * degrees_of_freedom(d, r1 + r2))``. It must stay
+    The number of samples is ``m = round(ratio * dof)``, with ``dof`` the dimension of the symmetric
+    matrices of rank ``r1 + r2`` (:func:`recovery.problems.symmetric_degrees_of_freedom`). It must stay
     below :math:`d(d+1)/2`, the dimension of the symmetric matrices: beyond it the samples
     determine :math:`X` by linear algebra alone and there is nothing to compare.
     Parameters: ``models``, ``components`` (``{model: [r1, r2]}``), ``dims``, ``ratios``,
@@ -126,8 +122,8 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
 
 
 def samples(d: int, rank: int, ratio: float) -> int:
-    """Number of samples ``round(ratio * degrees_of_freedom(d, rank))``."""
-    return round(ratio * degrees_of_freedom(d, rank))
+    """Number of samples ``round(ratio * problems.symmetric_degrees_of_freedom(d, rank))``."""
+    return round(ratio * problems.symmetric_degrees_of_freedom(d, rank))
 
 
 def success_frequency(rows: list[Row], model: str, method: str, dims, ratios) -> np.ndarray:

@@ -65,11 +65,6 @@ from recovery.figures import CLAIM_LEVEL, FigureSpec, Row, register
 MODELS = ("sensing", "bilinear", "completion")
 
 
-def degrees_of_freedom(d1: int, d2: int, rank: int) -> int:
-    r"""Return :math:`r(d_1 + d_2 - r)`, the dimension of the rank-:math:`r` matrices."""
-    return rank * (d1 + d2 - rank)
-
-
 def _model(model: str) -> str:
     if model not in MODELS:
         raise ValueError(f"model: expected one of {MODELS}, got {model!r}")
@@ -91,7 +86,7 @@ def draw_instance(
     if isinstance(oversampling, bool) or not isinstance(oversampling, int | float) or not oversampling > 0:
         raise ValueError(f"oversampling: expected a positive number, got {oversampling!r}")
     M = problems.low_rank_matrix(d, d, rank, generator)
-    target = oversampling * degrees_of_freedom(d, d, rank)
+    target = oversampling * problems.degrees_of_freedom(d, d, rank)
     if model == "completion":
         if target > d * d:
             raise ValueError(f"oversampling: p = {target / d**2:.3g} exceeds 1 at d = {d}")
@@ -176,7 +171,7 @@ def grid_point(
                         for t in range(trials)), strict=True)
     truths = torch.stack(truths)
     nuclear, flat, usable = _solve_nuclear_and_flat(model, ops, truths, tol, max_iter)
-    dof = degrees_of_freedom(d, d, rank)
+    dof = problems.degrees_of_freedom(d, d, rank)
     rows = []
     for t, (op, M) in enumerate(zip(ops, truths, strict=True)):
         nuclear_error = float(torch.linalg.matrix_norm(nuclear.solution[t] - M))
