@@ -30,9 +30,11 @@ def test_csv_round_trip_keeps_types(tmp_path):
 
 
 def test_csv_round_trip_follows_the_recorded_column_types(tmp_path):
-    """Floats that print as integers stay floats, digit strings stay strings, None stays None."""
+    """Floats that print as integers stay floats (also in a column that mixes integers and floats),
+    digit strings stay strings, None stays None."""
     rows = [{"value": 1.0, "code": "007", "count": 2, "flag": True, "gap": None, "parameter": 2},
-            {"value": 0.5, "code": "1e3", "count": -1, "flag": False, "gap": 0.25, "parameter": 0.5}]
+            {"value": 0.5, "code": "1e3", "count": -1, "flag": False, "gap": 0.25, "parameter": 0.5},
+            {"value": -3.0, "code": "x", "count": 0, "flag": True, "gap": 1e20, "parameter": 2.0}]
     columns = figures.write_csv(tmp_path / "rows.csv", rows)
     back = figures.read_csv(tmp_path / "rows.csv", columns)
     assert back == rows

@@ -401,11 +401,16 @@ def write_csv(path: Path, rows: list[Row]) -> dict[str, list[str]]:
         writer = csv.DictWriter(handle, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow(
-                {key: format(value, ".17g") if isinstance(value, float) else value
-                 for key, value in row.items()}
-            )
+            writer.writerow({key: _float_text(value) if isinstance(value, float) else value
+                             for key, value in row.items()})
     return columns
+
+
+def _float_text(value: float) -> str:
+    """All 17 significant digits, and a float that would print as an integer keeps a ``.0``, so
+    that a column mixing integers and floats reads back with each value's own type."""
+    text = format(value, ".17g")
+    return f"{text}.0" if text.lstrip("-").isdigit() else text
 
 
 def _type(column: str, value: Any) -> str:
@@ -419,8 +424,8 @@ def read_csv(path: Path, columns: Mapping[str, Sequence[str]] | None = None) -> 
     """Read rows written by :func:`write_csv`.
 
     With ``columns`` (what :func:`write_csv` returned) each field is parsed by its column's types:
-    values come back as they went in (in a column holding both integers and floats, a float that
-    prints as an integer comes back as an integer); a field none of them parses raises a
+    values come back as they went in (a float is written with a decimal point or exponent, so even
+    in a column holding both integers and floats each keeps its type); a field none of them parses raises a
     ValueError naming row and column. Without (older records), numeric and boolean fields are
     told from text by their form, and empty fields read as None.
     """
