@@ -2,7 +2,9 @@
 
 Each unit sleeps, leaves a marker file in ``$SLOW_FIGURE_LOG`` (so a test can count which units
 were computed by which run) and returns two rows; the unit numbered ``$SLOW_FIGURE_FAIL`` raises
-instead (an interrupted run). The rows hold a float that prints as an integer and a string of
+instead (an interrupted run). With ``$SLOW_FIGURE_GATE`` naming a file that holds a number ``n``,
+units ``n`` and later wait until the file allows them, so that a test decides how far a run gets
+whatever the machine's load. The rows hold a float that prints as an integer and a string of
 digits, which must come back from the CSV as they went in.
 """
 
@@ -24,6 +26,9 @@ def compute(params):
     rows = []
     for part in parts(params, params["units"]):
         time.sleep(params["sleep"])
+        gate = os.environ.get("SLOW_FIGURE_GATE")
+        while gate and part >= int(Path(gate).read_text()):
+            time.sleep(0.01)
         if os.environ.get("SLOW_FIGURE_FAIL") == str(part):
             raise RuntimeError(f"unit {part} fails (SLOW_FIGURE_FAIL)")
         marker = Path(os.environ["SLOW_FIGURE_LOG"]) / f"unit-{part}-pid-{os.getpid()}-{time.time_ns()}"

@@ -28,7 +28,10 @@ TESTS = Path(__file__).resolve().parent
 ID = slow_sweep_figure.ID
 SCALE = "faults"  # the units of the paper scale, 0.3 s each
 UNITS = slow_sweep_figure.SPEC.scales[SCALE]["units"]
+# The run answers SIGINT as it would in a terminal, even where the test suite itself was started
+# in the background by a non-interactive shell, which makes SIGINT ignored for all its children.
 SCRIPT = (
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
     f"import sys; sys.path.insert(0, {str(TESTS)!r}); import slow_sweep_figure; "
     "from recovery import cli, figures; "
     "figures._REGISTRY[slow_sweep_figure.ID] = slow_sweep_figure.SPEC; "
@@ -88,11 +91,16 @@ def assert_finished_like(out: Path, reference: bytes) -> None:
     assert not list(out.glob(".*.partial")) and not list(out.glob(".*.tmp"))
 
 
-def test_a_run_killed_again_and_again_resumes_to_the_uninterrupted_rows(reference, tmp_path):
-    """Killed once while starting, then three times (one per signal) while its two workers compute."""
+def test_a_run_killed_again_and_again_resumes_to_the_uninterrupted_rows(reference, tmp_path, monkeypatch):
+    """Killed once while starting, then three times (one per signal) while its two workers compute.
+    A gate lets each run finish exactly the units the test allows, so every kill lands mid-run on
+    a loaded machine too."""
     rng = random.Random(18)
     out = tmp_path / "out"
     checkpoint = out / f".{ID}.{SCALE}.partial"
+    gate = tmp_path / "gate"
+    gate.write_text("0")
+    monkeypatch.setenv("SLOW_FIGURE_GATE", str(gate))
     process = start(out, "--jobs", "2")
     time.sleep(rng.uniform(0.1, 1.5))
     process.send_signal(signal.SIGKILL)
@@ -101,6 +109,7 @@ def test_a_run_killed_again_and_again_resumes_to_the_uninterrupted_rows(referenc
         before = units_done(checkpoint)
         target = min(before + rng.randint(1, 2), UNITS - 2)  # a unit or two of this run, then more to cut short
         assert target > before
+        gate.write_text(str(target))  # units before target may finish; the others wait, to be cut short
         process = start(out, "--jobs", "2")
         wait_for(lambda target=target: units_done(checkpoint) >= target, process, f"{target} units")
         time.sleep(rng.uniform(0, 0.2))
@@ -113,6 +122,7 @@ def test_a_run_killed_again_and_again_resumes_to_the_uninterrupted_rows(referenc
         assert units_done(checkpoint) >= target  # nothing finished is lost
     done = units_done(checkpoint)
     assert done < UNITS
+    gate.write_text(str(UNITS))
     record = json.loads(figures.reproduce(ID, SCALE, out).read_text())
     assert record["resumed_units"] == done
     assert_finished_like(out, reference)
