@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from recovery import linrfm, problems
-from recovery.experiments import bridge, depth, sparse_regression, trial_generator
+from recovery import flatness, linrfm, problems
+from recovery.experiments import bridge, sparse_regression, trial_generator
 from recovery.figures import parameters
 from recovery.observations import Observations
 
@@ -39,10 +39,10 @@ def instance(seed, d=12, rank=2, count=70):
 
 
 def test_exponents_meet_at_l1_and_move_apart():
-    assert linrfm.irls_exponent(0.25) == depth.flat_exponent(2) == 1.0
+    assert linrfm.irls_exponent(0.25) == flatness.hadamard_flat_exponent(2) == 1.0
     assert linrfm.irls_exponent(0.375) == 0.5 and linrfm.irls_exponent(0.5) == 0.0
     lin_rfm = [linrfm.irls_exponent(a) for a in (0.25, 0.3, 0.375, 0.45, 0.5)]
-    flat = [depth.flat_exponent(k) for k in (2, 3, 4, 8)]
+    flat = [flatness.hadamard_flat_exponent(k) for k in (2, 3, 4, 8)]
     assert all(a > b for a, b in itertools.pairwise(lin_rfm))
     assert all(a < b for a, b in itertools.pairwise(flat)) and flat[-1] < 2
     for alpha in (0, -1, math.inf):

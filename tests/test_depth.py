@@ -13,7 +13,7 @@ import torch
 from scipy import integrate
 from torch.func import hessian
 
-from recovery import flatness
+from recovery import flatness, problems
 from recovery.experiments import depth as experiment
 from recovery.experiments import trial_generator
 from recovery.figures import parameters
@@ -64,9 +64,9 @@ def test_flat_solutions_minimise_the_flat_trace_over_interpolants(depth, seed):
     flattest trace, and for q > 1 it is stationary: X^T lambda = q w sign(x)|x|^{q-1} for some lambda."""
     g = torch.Generator().manual_seed(10 + seed)
     d, m = 12, 7
-    X, x_star = experiment.planted_instance(d, 3, m, g)
+    X, x_star = problems.planted_sparse_regression(d, 3, m, g)
     y = X @ x_star
-    solution = experiment.flat_solutions(X[None], y[None], depth, tol=1e-12, max_iter=50_000)
+    solution = flatness.hadamard_flat_solutions(X[None], y[None], depth, tol=1e-12, max_iter=50_000)
     assert bool(solution.converged.all())
     x = solution.solution[0]
     assert float(torch.linalg.vector_norm(X @ x - y)) < 1e-9
@@ -79,7 +79,7 @@ def test_flat_solutions_minimise_the_flat_trace_over_interpolants(depth, seed):
     assert float(flatness.hadamard_flat_value(X, x_star, depth)) >= best * (1 - 1e-9)
     if depth == 2:
         return  # l1 is not differentiable at zero; the comparison above covers it
-    q = experiment.flat_exponent(depth)
+    q = flatness.hadamard_flat_exponent(depth)
     gradient = q * X.square().sum(dim=0) * torch.sign(x) * x.abs() ** (q - 1)
     multiplier = torch.linalg.lstsq(X.T, gradient[:, None]).solution[:, 0]
     assert float(torch.linalg.vector_norm(X.T @ multiplier - gradient)) < 1e-5 * float(
@@ -90,14 +90,14 @@ def test_flat_solutions_minimise_the_flat_trace_over_interpolants(depth, seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_depth_two_recovers_and_deeper_flat_solutions_do_not(seed):
     d, sparsity, m = 30, 2, 20
-    X, x_star = experiment.planted_instance(d, sparsity, m, trial_generator(seed, m))
+    X, x_star = problems.planted_sparse_regression(d, sparsity, m, trial_generator(seed, m))
     y = X @ x_star
     errors, solutions = {}, {}
     for depth in (2, 3, 4, math.inf):
-        result = experiment.flat_solutions(X[None], y[None], depth)
+        result = flatness.hadamard_flat_solutions(X[None], y[None], depth)
         assert bool(result.converged.all())
         solutions[depth] = result.solution[0]
-        errors[depth] = experiment.relative_error(solutions[depth], x_star)
+        errors[depth] = problems.relative_error(solutions[depth], x_star)
         assert float(torch.linalg.vector_norm(X @ solutions[depth] - y)) < 1e-8
     assert errors[2] < 1e-6
     assert min(errors[3], errors[4], errors[math.inf]) > 1e-2
@@ -108,10 +108,10 @@ def test_depth_two_recovers_and_deeper_flat_solutions_do_not(seed):
 
 
 def test_flat_exponent():
-    assert experiment.flat_exponent(2) == 1.0
-    assert experiment.flat_exponent(3) == pytest.approx(4 / 3)
-    assert experiment.flat_exponent(4) == 1.5
-    assert experiment.flat_exponent(math.inf) == 2.0
+    assert flatness.hadamard_flat_exponent(2) == 1.0
+    assert flatness.hadamard_flat_exponent(3) == pytest.approx(4 / 3)
+    assert flatness.hadamard_flat_exponent(4) == 1.5
+    assert flatness.hadamard_flat_exponent(math.inf) == 2.0
 
 
 def expected_excess(tau: float) -> float:
@@ -125,14 +125,14 @@ def test_l1_statistical_dimension_matches_quadrature(d, sparsity):
     rho = sparsity / d
     taus = np.linspace(0, 5, 2001)
     grid = min(rho * (1 + t * t) + (1 - rho) * expected_excess(t) for t in taus)
-    delta = experiment.l1_statistical_dimension(d, sparsity)
+    delta = problems.l1_statistical_dimension(d, sparsity)
     assert abs(delta - d * grid) < 1e-3
     assert sparsity < delta < d
 
 
 def test_l1_statistical_dimension_limits():
-    assert experiment.l1_statistical_dimension(40, 40) == pytest.approx(40, abs=1e-6)
-    values = [experiment.l1_statistical_dimension(100, s) for s in (1, 5, 10, 20)]
+    assert problems.l1_statistical_dimension(40, 40) == pytest.approx(40, abs=1e-6)
+    values = [problems.l1_statistical_dimension(100, s) for s in (1, 5, 10, 20)]
     assert all(a < b for a, b in itertools.pairwise(values))
 
 
@@ -148,7 +148,7 @@ def test_sweep_rows_are_deterministic_and_complete():
     other = experiment.compute({**params, "seed": params["seed"] + 1})
     assert [row["relative_error"] for row in other] != [row["relative_error"] for row in rows]
     for row in rows:
-        assert row["q"] == experiment.flat_exponent(row["depth"])
+        assert row["q"] == flatness.hadamard_flat_exponent(row["depth"])
         assert (row["flat_trace"] == math.inf) == (row["depth"] == math.inf)
 
 
@@ -156,11 +156,12 @@ def test_same_instance_for_flat_and_gd():
     """The GD rows fit exactly the instances the flat rows solve: the same residual scale."""
     params = {**parameters(experiment.FIGURE_ID, "ci"), "m_values": [18], "trials": 1, "gd_max_iter": 100}
     rows = experiment.compute(params)
-    X, x_star = experiment.planted_instance(params["d"], params["sparsity"], 18, trial_generator(params["seed"], 18, 0))
+    X, x_star = problems.planted_sparse_regression(params["d"], params["sparsity"], 18,
+                                                   trial_generator(params["seed"], 18, 0))
     y = X @ x_star
-    flat = experiment.flat_solutions(X[None], y[None], 2).solution[0]
+    flat = flatness.hadamard_flat_solutions(X[None], y[None], 2).solution[0]
     (row,) = [row for row in rows if row["method"] == "flat" and row["depth"] == 2]
-    assert row["relative_error"] == experiment.relative_error(flat, x_star)
+    assert row["relative_error"] == problems.relative_error(flat, x_star)
 
 
 def test_bad_input():
@@ -168,11 +169,11 @@ def test_bad_input():
     X = torch.randn(3, 4, dtype=F64)
     for depth in (1, 2.5, True, "3", -math.inf):
         with pytest.raises(ValueError, match="depth:"):
-            experiment.flat_exponent(depth)
+            flatness.hadamard_flat_exponent(depth)
     with pytest.raises(ValueError, match="m:"):
-        experiment.planted_instance(10, 2, 0, g)
+        problems.planted_sparse_regression(10, 2, 0, g)
     with pytest.raises(ValueError, match="sparsity:"):
-        experiment.l1_statistical_dimension(10, 11)
+        problems.l1_statistical_dimension(10, 11)
     with pytest.raises(ValueError, match="depth:"):
         flatness.balanced_hadamard_factors(torch.ones(4), 0)
     with pytest.raises(ValueError, match="x:"):
@@ -180,7 +181,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="x:"):
         flatness.balanced_hadamard_factors(torch.ones(2, 2), 2)
     with pytest.raises(ValueError, match="X:"):
-        experiment.flat_solutions(X, torch.ones(3), 2)
+        flatness.hadamard_flat_solutions(X, torch.ones(3), 2)
     with pytest.raises(ValueError, match="init_scales:"):
         experiment.compute({**parameters(experiment.FIGURE_ID, "ci"), "init_scales": [1e-2]})
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 from scipy import optimize
 
-from recovery import claims, figures
-from recovery.experiments import depth, trial_generator
+from recovery import claims, figures, flatness, problems
 from recovery.experiments import sparse_regression as experiment
+from recovery.experiments import trial_generator
 from recovery.figures import parameters
 
 F64 = torch.float64
@@ -28,7 +28,7 @@ def test_instances_are_the_depth_chapter_instances():
     X, beta_star, y = experiment.instances(40, 3, 12, 3, seed=5)
     assert X.shape == (3, 12, 40) and beta_star.shape == (3, 40) and y.shape == (3, 12)
     for t in range(3):
-        X_t, beta_t = depth.planted_instance(40, 3, 12, trial_generator(5, 12, t))
+        X_t, beta_t = problems.planted_sparse_regression(40, 3, 12, trial_generator(5, 12, t))
         assert torch.equal(X[t], X_t) and torch.equal(beta_star[t], beta_t)
         assert torch.allclose(y[t], X_t @ beta_t, rtol=0, atol=1e-14)
         assert int((beta_t != 0).sum()) == 3 and math.isclose(float(beta_t.norm()), 1.0, rel_tol=1e-14)
@@ -63,7 +63,7 @@ def test_relative_error_is_the_test_error_on_fresh_gaussian_inputs(seed):
     estimate = beta_star + 0.3 * torch.randn(20, generator=g, dtype=F64)
     fresh = torch.randn(400_000, 20, generator=g, dtype=F64)
     monte_carlo = float(((fresh @ (estimate - beta_star)).square().mean() / (fresh @ beta_star).square().mean()).sqrt())
-    assert abs(monte_carlo - depth.relative_error(estimate, beta_star)) < 0.01 * monte_carlo
+    assert abs(monte_carlo - problems.relative_error(estimate, beta_star)) < 0.01 * monte_carlo
 
 
 def test_lin_rfm_half_recovers_where_l1_cannot():
@@ -71,14 +71,14 @@ def test_lin_rfm_half_recovers_where_l1_cannot():
     reweighting recovers in most trials, l1 in few; both interpolate."""
     params = {"reweighted_max_iter": 1000, "reweighted_tol": 1e-10, "admm_max_iter": 20_000}
     n = 20
-    assert n < depth.l1_statistical_dimension(100, 5)
+    assert n < problems.l1_statistical_dimension(100, 5)
     X, beta_star, y = experiment.instances(100, 5, n, 8, seed=3)
     errors = {}
     for spec in ({"method": "lin-rfm", "parameter": 0.5}, {"method": "l1", "parameter": 1}):
         outcomes = experiment.solve(spec, X, y, params)
-        errors[spec["method"]] = [depth.relative_error(o["estimate"], beta_star[t]) for t, o in enumerate(outcomes)]
+        errors[spec["method"]] = [problems.relative_error(o["estimate"], beta_star[t]) for t, o in enumerate(outcomes)]
         for t, outcome in enumerate(outcomes):
-            assert depth.relative_error(X[t] @ outcome["estimate"], y[t]) < 1e-6
+            assert problems.relative_error(X[t] @ outcome["estimate"], y[t]) < 1e-6
     lin_rfm = sum(e < 1e-6 for e in errors["lin-rfm"])
     l1 = sum(e < 1e-6 for e in errors["l1"])
     assert lin_rfm >= 6 and l1 <= 3 and lin_rfm > l1
@@ -103,7 +103,7 @@ def test_sweep_is_deterministic_and_splits_by_n():
 def test_flat_method_is_the_depth_chapter_flat_solution():
     X, _, y = experiment.instances(30, 2, 18, 2, seed=9)
     (outcome, _) = experiment.solve({"method": "flat", "parameter": 3}, X, y, {"admm_max_iter": 20_000})
-    reference = depth.flat_solutions(X, y, 3).solution[0]
+    reference = flatness.hadamard_flat_solutions(X, y, 3).solution[0]
     assert torch.equal(outcome["estimate"], reference)
 
 

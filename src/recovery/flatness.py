@@ -34,10 +34,12 @@ raising ``ValueError`` that names the argument.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.func import grad, hessian, jvp, vmap
 
-from recovery import _checks
+from recovery import _checks, convex
 from recovery.measurements import MeasurementMap, SymmetricRankOneMeasurements
 
 
@@ -377,3 +379,22 @@ def _network_data(op, y, U1, U2):
     if y.shape[0] != op.num_measurements:
         raise ValueError(f"y: expected {op.num_measurements} outputs to match the map, got {y.shape[0]}")
     return y, U1, U2
+
+
+def hadamard_flat_exponent(depth: float) -> float:
+    r"""Return :math:`q = 2 - 2/k` of the flat objective at depth :math:`k` (``math.inf`` gives 2)."""
+    number = isinstance(depth, int | float) and not isinstance(depth, bool)
+    if not (number and depth >= 2 and (depth == math.inf or depth == int(depth))):
+        raise ValueError(f"depth: expected an integer >= 2 or math.inf, got {depth!r}")
+    return 2 - 2 / depth
+
+
+def hadamard_flat_solutions(X, y, depth: float, *, tol: float = 1e-10, max_iter: int = 20_000) -> convex.ConvexResult:
+    r"""Interpolants of a batch ``X`` (``(T, m, d)``), ``y`` (``(T, m)``) whose flattest depth-``depth``
+    factorisations are flattest over all interpolants: :math:`\min \sum_i \|X_{:,i}\|^2|x_i|^q`
+    subject to :math:`Xx = y`, :math:`q` = :func:`hadamard_flat_exponent` (``depth``), by
+    :func:`recovery.convex.weighted_lq_minimization`."""
+    X = _checks.tensor("X", X, ndim=3)
+    return convex.weighted_lq_minimization(
+        X, y, X.square().sum(dim=1), q=hadamard_flat_exponent(depth), tol=tol, max_iter=max_iter
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from scipy import optimize, stats
 
 from recovery import _checks
 from recovery.observations import Observations
@@ -182,3 +183,49 @@ def unobserved_mse(Z: torch.Tensor, Y: torch.Tensor, observations: Observations)
 def unobserved_relative_error(Z: torch.Tensor, Y: torch.Tensor, observations: Observations) -> float:
     r"""Return :math:`\|P_{\Omega^c}(Z - Y)\|_F / \|P_{\Omega^c}(Y)\|_F` over the unobserved entries."""
     return (_hidden_sum_of_squares(Z - Y, observations) / _hidden_sum_of_squares(Y, observations)) ** 0.5
+
+
+def planted_sparse_regression(
+    d: int, sparsity: int, m: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""A planted sparse regression instance ``(X, x_star)``: :math:`x^\star` from
+    :func:`sparse_vector` (unit norm), then :math:`X \in \mathbb{R}^{m\times d}` with i.i.d.
+    :math:`\mathcal{N}(0, 1)` entries, float64."""
+    _checks.positive_int("m", m)
+    x_star = sparse_vector(d, sparsity, generator)
+    return torch.randn(m, d, generator=generator, dtype=torch.float64), x_star
+
+
+def l1_statistical_dimension(d: int, sparsity: int) -> float:
+    r"""Where Gaussian measurements start to recover an ``sparsity``-sparse vector by :math:`\ell_1`.
+
+    The statistical dimension of the :math:`\ell_1` descent cone, in the approximation of
+    Amelunxen, Lotz, McCoy and Tropp (2014, Proposition 4.5):
+
+    .. math::
+       \delta \approx d\,\inf_{\tau \ge 0}\Big(\rho(1 + \tau^2)
+         + 2(1-\rho)\big((1 + \tau^2)\,\bar\Phi(\tau) - \tau\varphi(\tau)\big)\Big),
+       \qquad \rho = s/d,
+
+    the second term being :math:`(1-\rho)\,\mathbb{E}(|g| - \tau)_+^2` for :math:`g \sim
+    \mathcal{N}(0,1)`. Basis pursuit fails with high probability for :math:`m` well below
+    :math:`\delta` and succeeds well above it.
+    """
+    _checks.positive_int("d", d)
+    _checks.positive_int("sparsity", sparsity)
+    if sparsity > d:
+        raise ValueError(f"sparsity: must be at most d = {d}, got {sparsity}")
+    rho = sparsity / d
+
+    def per_coordinate(tau: float) -> float:
+        tail = (1 + tau**2) * stats.norm.sf(tau) - tau * stats.norm.pdf(tau)
+        return rho * (1 + tau**2) + 2 * (1 - rho) * tail
+
+    best = optimize.minimize_scalar(per_coordinate, bounds=(0.0, 10.0), method="bounded",
+                                    options={"xatol": 1e-10})
+    return d * float(best.fun)
+
+
+def relative_error(estimate: torch.Tensor, truth: torch.Tensor) -> float:
+    r"""Return :math:`\|\hat x - x^\star\| / \|x^\star\|`."""
+    return float(torch.linalg.vector_norm(estimate - truth) / torch.linalg.vector_norm(truth))

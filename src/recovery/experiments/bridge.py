@@ -12,7 +12,7 @@ r"""The bridge between the two papers: lin-RFM's exponent against the depth of f
 - **Exponents.** Larger :math:`\alpha` moves lin-RFM towards :math:`\ell_p` / Schatten-:math:`p`
   with :math:`p = 2 - 4\alpha < 1` (:func:`recovery.linrfm.irls_exponent`), while the flattest depth-:math:`k`
   Hadamard factorisations minimise weighted :math:`\ell_q` with
-  :math:`q = 2 - 2/k > 1` (:func:`recovery.experiments.depth.flat_exponent`): from the common
+  :math:`q = 2 - 2/k > 1` (:func:`recovery.flatness.hadamard_flat_exponent`): from the common
   point :math:`\ell_1` (:math:`\alpha = 1/4`, :math:`k = 2`) they move in opposite directions.
   Gradient descent from small initialisation on a depth-:math:`k` diagonal network is instead
   biased towards :math:`\ell_1` at every depth.
@@ -33,9 +33,9 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import claims, convex, flatness, linrfm
+from recovery import claims, convex, flatness, linrfm, problems
 from recovery.claims import Claim, Evidence
-from recovery.experiments import depth, sparse_regression
+from recovery.experiments import sparse_regression
 from recovery.figures import CLAIM_LEVEL, FigureSpec, Row, register
 from recovery.iterations import IterationResult, iterate
 from recovery.kernel_interpolation import completion_data
@@ -123,8 +123,8 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     alpha_axis.set(xlabel=r"lin-RFM exponent $\alpha$", ylabel="exponent of the induced penalty",
                    title=r"(a) lin-RFM: $\ell_p$ / Schatten-$p$, $p \leq 1$")
     depths = np.arange(2, 11)
-    depth_axis.plot(depths, [depth.flat_exponent(int(k)) for k in depths], "-", color="tab:purple", lw=1.5)
-    depth_axis.plot(flat, [depth.flat_exponent(int(k)) for k in flat], "^", color="tab:purple",
+    depth_axis.plot(depths, [flatness.hadamard_flat_exponent(int(k)) for k in depths], "-", color="tab:purple", lw=1.5)
+    depth_axis.plot(flat, [flatness.hadamard_flat_exponent(int(k)) for k in flat], "^", color="tab:purple",
                     label=r"flattest depth-$k$: $q = 2 - 2/k$")
     depth_axis.plot(depths, np.ones(len(depths)), "--", color="tab:red",
                     label=r"GD from small init: $\ell_1$ at every $k$")
@@ -144,7 +144,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
         shift = spread * (index - (len(ranked) - 1) / 2)
         rate_axis.plot(n_values + shift, rates, label=sparse_regression.label(method, parameter),
                        **sparse_regression.line_style(method, parameter, rank))
-    rate_axis.axvline(depth.l1_statistical_dimension(params["d"], params["sparsity"]), color="grey", lw=0.8, ls=":")
+    rate_axis.axvline(problems.l1_statistical_dimension(params["d"], params["sparsity"]), color="grey", lw=0.8, ls=":")
     rate_axis.set(xlabel="number of samples $n$", ylabel="fraction of trials recovered", ylim=(-0.03, 1.03),
                   title=rf"(c) recovered: $\|\hat\beta - \beta^\star\| / \|\beta^\star\| < {threshold:g}$")
     rate_axis.legend(loc="upper left", frameon=True, framealpha=0.85)

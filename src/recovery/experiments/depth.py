@@ -31,77 +31,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from scipy import optimize, stats
 
-from recovery import _checks, claims, convex, deep, flatness, problems
+from recovery import claims, deep, flatness, problems
 from recovery.claims import Claim, Evidence
-from recovery.convex import ConvexResult
 from recovery.experiments import parts, split_parts, trial_generator
 from recovery.figures import FigureSpec, Row, column, register
 
 FIGURE_ID = "flat-depth"
-
-
-def flat_exponent(depth: float) -> float:
-    r"""Return :math:`q = 2 - 2/k` of the flat objective at depth :math:`k` (``math.inf`` gives 2)."""
-    number = isinstance(depth, int | float) and not isinstance(depth, bool)
-    if not (number and depth >= 2 and (depth == math.inf or depth == int(depth))):
-        raise ValueError(f"depth: expected an integer >= 2 or math.inf, got {depth!r}")
-    return 2 - 2 / depth
-
-
-def planted_instance(d: int, sparsity: int, m: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Return ``(X, x_star)``: :math:`x^\star` from :func:`recovery.problems.sparse_vector` (unit norm),
-    then :math:`X \in \mathbb{R}^{m\times d}` with i.i.d. :math:`\mathcal{N}(0, 1)` entries, float64."""
-    _checks.positive_int("m", m)
-    x_star = problems.sparse_vector(d, sparsity, generator)
-    return torch.randn(m, d, generator=generator, dtype=torch.float64), x_star
-
-
-def flat_solutions(X, y, depth: float, *, tol: float = 1e-10, max_iter: int = 20_000) -> ConvexResult:
-    r"""Interpolants of a batch ``X`` (``(T, m, d)``), ``y`` (``(T, m)``) whose flattest depth-``depth``
-    factorisations are flattest over all interpolants: :math:`\min \sum_i \|X_{:,i}\|^2|x_i|^q`
-    subject to :math:`Xx = y`, :math:`q` = :func:`flat_exponent` (``depth``), by
-    :func:`recovery.convex.weighted_lq_minimization`."""
-    X = _checks.tensor("X", X, ndim=3)
-    return convex.weighted_lq_minimization(
-        X, y, X.square().sum(dim=1), q=flat_exponent(depth), tol=tol, max_iter=max_iter
-    )
-
-
-def l1_statistical_dimension(d: int, sparsity: int) -> float:
-    r"""Where Gaussian measurements start to recover an ``sparsity``-sparse vector by :math:`\ell_1`.
-
-    The statistical dimension of the :math:`\ell_1` descent cone, in the approximation of
-    Amelunxen, Lotz, McCoy and Tropp (2014, Proposition 4.5):
-
-    .. math::
-       \delta \approx d\,\inf_{\tau \ge 0}\Big(\rho(1 + \tau^2)
-         + 2(1-\rho)\big((1 + \tau^2)\,\bar\Phi(\tau) - \tau\varphi(\tau)\big)\Big),
-       \qquad \rho = s/d,
-
-    the second term being :math:`(1-\rho)\,\mathbb{E}(|g| - \tau)_+^2` for :math:`g \sim
-    \mathcal{N}(0,1)`. Basis pursuit fails with high probability for :math:`m` well below
-    :math:`\delta` and succeeds well above it.
-    """
-    _checks.positive_int("d", d)
-    _checks.positive_int("sparsity", sparsity)
-    if sparsity > d:
-        raise ValueError(f"sparsity: must be at most d = {d}, got {sparsity}")
-    rho = sparsity / d
-
-    def per_coordinate(tau: float) -> float:
-        tail = (1 + tau**2) * stats.norm.sf(tau) - tau * stats.norm.pdf(tau)
-        return rho * (1 + tau**2) + 2 * (1 - rho) * tail
-
-    best = optimize.minimize_scalar(per_coordinate, bounds=(0.0, 10.0), method="bounded",
-                                    options={"xatol": 1e-10})
-    return d * float(best.fun)
-
-
-def relative_error(estimate: torch.Tensor, truth: torch.Tensor) -> float:
-    r"""Return :math:`\|\hat x - x^\star\| / \|x^\star\|`."""
-    return float(torch.linalg.vector_norm(estimate - truth) / torch.linalg.vector_norm(truth))
 
 
 def _row(m, trial, method, depth, X, y, x_star, estimate, converged, iterations) -> Row:
@@ -111,9 +47,9 @@ def _row(m, trial, method, depth, X, y, x_star, estimate, converged, iterations)
         "trial": trial,
         "method": method,
         "depth": depth,
-        "q": flat_exponent(depth),
-        "relative_error": relative_error(estimate, x_star),
-        "relative_residual": relative_error(X @ estimate, y),
+        "q": flatness.hadamard_flat_exponent(depth),
+        "relative_error": problems.relative_error(estimate, x_star),
+        "relative_residual": problems.relative_error(X @ estimate, y),
         "flat_trace": flat_trace,
         "converged": bool(converged),
         "iterations": int(iterations),
@@ -125,7 +61,7 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
 
     Parameters: ``d, sparsity, m_values, trials, depths, init_scales`` (one per depth),
     ``gd_max_iter, gd_tol, admm_max_iter, seed``. Instance ``t`` at ``m`` is
-    :func:`planted_instance` drawn from ``trial_generator(seed, m, t)``. One row per (``m``,
+    :func:`recovery.problems.planted_sparse_regression` drawn from ``trial_generator(seed, m, t)``. One row per (``m``,
     trial, method, depth): method ``"flat"`` (batched over trials, ``depth = inf`` for the
     weighted :math:`\ell_2` limit) or ``"gd"``. ``flat_trace`` is the smallest Hessian trace of a
     depth-``depth`` factorisation of the estimate (infinite for the limit); ``converged`` and
@@ -138,14 +74,14 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
     for index in parts(params, len(params["m_values"])):
         m = params["m_values"][index]
         instances = [
-            planted_instance(params["d"], params["sparsity"], m, trial_generator(params["seed"], m, t))
+            problems.planted_sparse_regression(params["d"], params["sparsity"], m, trial_generator(params["seed"], m, t))
             for t in range(params["trials"])
         ]
         X = torch.stack([instance[0] for instance in instances])
         x_star = torch.stack([instance[1] for instance in instances])
         y = (X @ x_star[..., None])[..., 0]
         for depth in [*depths, math.inf]:
-            result = flat_solutions(X, y, depth, max_iter=params["admm_max_iter"])
+            result = flatness.hadamard_flat_solutions(X, y, depth, max_iter=params["admm_max_iter"])
             for t in range(params["trials"]):
                 rows.append(_row(m, t, "flat", depth, X[t], y[t], x_star[t], result.solution[t],
                                  result.converged[t], result.iterations))
@@ -187,7 +123,7 @@ _MARKERS = {2: "o", 3: "s", 4: "^", math.inf: "D"}
 def _label(depth: float) -> str:
     if math.isinf(depth):
         return r"$k \to \infty$ ($\ell_2$)"
-    return rf"$k = {depth}$ ($q = {flat_exponent(depth):.3g}$)"
+    return rf"$k = {depth}$ ($q = {flatness.hadamard_flat_exponent(depth):.3g}$)"
 
 
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
@@ -211,7 +147,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
                          **style)
             errors = [np.median(column(rows, "relative_error", method="gd", depth=depth, m=m)) for m in m_values]
             error_axis.plot(m_values, np.maximum(errors, FLOOR), ls="--", mfc="white", **style)
-    transition = l1_statistical_dimension(params["d"], params["sparsity"])
+    transition = problems.l1_statistical_dimension(params["d"], params["sparsity"])
     for axis in (flat_axis, gd_axis, error_axis):
         axis.axvline(transition, color="grey", lw=0.8, ls=":")
         axis.set_xlabel("number of measurements $m$")

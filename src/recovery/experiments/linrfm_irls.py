@@ -50,7 +50,7 @@ from matplotlib.figure import Figure
 
 from recovery import claims, irls, linrfm, problems
 from recovery.claims import Claim, Evidence
-from recovery.experiments import depth, trial_generator
+from recovery.experiments import trial_generator
 from recovery.figures import FigureSpec, Row, column, register
 from recovery.kernel_interpolation import interpolate_rows, regression_data
 from recovery.observations import Observations
@@ -126,8 +126,8 @@ def _relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def vector_instance(params: Mapping[str, Any]):
     """``(X, y, beta_star)`` drawn from ``trial_generator(seed, 0)``
-    (:func:`recovery.experiments.depth.planted_instance`)."""
-    X, beta_star = depth.planted_instance(params["d"], params["sparsity"], params["n"],
+    (:func:`recovery.problems.planted_sparse_regression`)."""
+    X, beta_star = problems.planted_sparse_regression(params["d"], params["sparsity"], params["n"],
                                           trial_generator(params["seed"], 0))
     return X, X @ beta_star, beta_star
 
@@ -153,7 +153,7 @@ def _vector_runs(params, alpha):
     }
     if 0 <= p <= 1:
         steps["irls"] = lambda b: irls.regression_step(X, y, b, p, relative(b))
-    return steps, start, epsilon, X, lambda b: depth.relative_error(b, beta_star)
+    return steps, start, epsilon, X, lambda b: problems.relative_error(b, beta_star)
 
 
 def _matrix_runs(params, alpha):

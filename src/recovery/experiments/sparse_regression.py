@@ -1,6 +1,6 @@
 r"""Sparse linear regression: how many samples each method needs (lin-RFM paper, claim 5).
 
-Instances are those of the depth chapter (:func:`recovery.experiments.depth.planted_instance`):
+Instances are those of the depth chapter (:func:`recovery.problems.planted_sparse_regression`):
 :math:`\beta^\star \in \mathbb{R}^d` with ``sparsity`` Gaussian nonzeros and unit norm
 (:func:`recovery.problems.sparse_vector`), :math:`X \in \mathbb{R}^{n\times d}` with i.i.d.
 :math:`\mathcal{N}(0, 1)` entries and **noiseless** labels :math:`y = X\beta^\star`. Every method
@@ -23,7 +23,7 @@ Methods (``method``, ``parameter``):
   (:func:`recovery.deep.deep_diagonal_regression`);
 - ``"flat"``, depth :math:`k`: the interpolant whose flattest depth-:math:`k` Hadamard
   factorisation is flattest, weighted :math:`\ell_q`, :math:`q = 2 - 2/k`
-  (:func:`recovery.experiments.depth.flat_solutions`, batched over trials).
+  (:func:`recovery.flatness.hadamard_flat_solutions`, batched over trials).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import _checks, claims, convex, deep, irls, linrfm
+from recovery import _checks, claims, convex, deep, flatness, irls, linrfm, problems
 from recovery.claims import Claim, Evidence
-from recovery.experiments import depth, trial_generator
+from recovery.experiments import trial_generator
 from recovery.figures import CLAIM_LEVEL, FigureSpec, Row, column, register
 
 FIGURE_ID = "linrfm-sparse"
@@ -49,10 +49,10 @@ METHODS = ("lin-rfm", "irls", "l1", "gd", "flat")
 
 def instances(d: int, sparsity: int, n: int, trials: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""Return ``(X, beta_star, y)`` of shapes ``(T, n, d)``, ``(T, d)``, ``(T, n)``: trial ``t`` is
-    :func:`~recovery.experiments.depth.planted_instance` drawn from ``trial_generator(seed, n, t)``
+    :func:`~recovery.problems.planted_sparse_regression` drawn from ``trial_generator(seed, n, t)``
     and :math:`y = X\beta^\star` (no noise)."""
     _checks.positive_int("trials", trials)
-    drawn = [depth.planted_instance(d, sparsity, n, trial_generator(seed, n, t)) for t in range(trials)]
+    drawn = [problems.planted_sparse_regression(d, sparsity, n, trial_generator(seed, n, t)) for t in range(trials)]
     X = torch.stack([instance[0] for instance in drawn])
     beta_star = torch.stack([instance[1] for instance in drawn])
     return X, beta_star, (X @ beta_star[..., None])[..., 0]
@@ -82,7 +82,7 @@ def solve(spec: Mapping[str, Any], X: torch.Tensor, y: torch.Tensor, params: Map
         if method == "l1":
             result = convex.weighted_lq_minimization(X, y, q=1.0, max_iter=params["admm_max_iter"])
         else:
-            result = depth.flat_solutions(X, y, parameter, max_iter=params["admm_max_iter"])
+            result = flatness.hadamard_flat_solutions(X, y, parameter, max_iter=params["admm_max_iter"])
         seconds = (time.perf_counter() - start) / X.shape[0]
         return [{"estimate": result.solution[t], "converged": bool(result.converged[t]),
                  "iterations": result.iterations, "seconds": seconds} for t in range(X.shape[0])]
@@ -125,8 +125,8 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
                     "trial": t,
                     "method": spec["method"],
                     "parameter": float(spec["parameter"]),
-                    "relative_error": depth.relative_error(estimate, beta_star[t]),
-                    "relative_residual": depth.relative_error(X[t] @ estimate, y[t]),
+                    "relative_error": problems.relative_error(estimate, beta_star[t]),
+                    "relative_residual": problems.relative_error(X[t] @ estimate, y[t]),
                     "converged": outcome["converged"],
                     "iterations": outcome["iterations"],
                     "seconds": outcome["seconds"],
@@ -167,7 +167,7 @@ def label(method: str, parameter: float) -> str:
         return r"$\ell_1$ (basis pursuit)"
     if method == "gd":
         return rf"GD, diagonal net depth {parameter:g}"
-    return rf"flat depth {parameter:g} ($q = {depth.flat_exponent(int(parameter)):.3g}$)"
+    return rf"flat depth {parameter:g} ($q = {flatness.hadamard_flat_exponent(int(parameter)):.3g}$)"
 
 
 _STYLE = {"lin-rfm": ("-", "o"), "irls": (":", "v"), "l1": ("-", "D"), "gd": ("--", "s"), "flat": ("-.", "^")}
@@ -221,7 +221,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
             index = np.isin(n_values, unfinished)
             error_axis.plot(n_values[index], np.maximum(np.array(medians)[index], FLOOR), ls="none", marker="x",
                             color="0.2", ms=7)
-    transition = depth.l1_statistical_dimension(params["d"], params["sparsity"])
+    transition = problems.l1_statistical_dimension(params["d"], params["sparsity"])
     for axis in (rate_axis, error_axis):
         axis.axvline(transition, color="grey", lw=0.8, ls=":")
         axis.set_xlabel("number of samples $n$")
