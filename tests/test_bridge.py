@@ -74,7 +74,7 @@ def test_continuation_reaches_the_nuclear_norm_minimiser_below_the_threshold():
     nuclear, _ = bridge.flat_completion([observations], tol=1e-12, max_iter=50_000)
     minimiser = nuclear.solution[0]
     assert problems.unobserved_relative_error(minimiser, Y, observations) > 0.3
-    stages = bridge.continuation(observations, 0.25, [1e-2, 1e-3, 1e-4, 1e-5], max_iter=600)
+    stages = linrfm.continuation(observations, 0.25, [1e-2, 1e-3, 1e-4, 1e-5], max_iter=600)
     excess = [(nuclear_norm(s.estimate) - nuclear_norm(minimiser)) / nuclear_norm(minimiser) for s in stages]
     assert all(e > 0 for e in excess)
     assert all(4 < a / b < 25 for a, b in itertools.pairwise(excess))
@@ -86,11 +86,11 @@ def test_continuation_reaches_the_nuclear_norm_minimiser_below_the_threshold():
 def test_continuation_validates():
     _, observations = instance(0)
     with pytest.raises(ValueError, match="smoothings:"):
-        bridge.continuation(observations, 0.25, [])
+        linrfm.continuation(observations, 0.25, [])
     with pytest.raises(ValueError, match="smoothings:"):
-        bridge.continuation(observations, 0.25, [1e-2, 0.0])
+        linrfm.continuation(observations, 0.25, [1e-2, 0.0])
     with pytest.raises(ValueError, match="alpha:"):
-        bridge.continuation(observations, -1, [1e-2])
+        linrfm.continuation(observations, -1, [1e-2])
     empty_row = Observations(torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([1.0, 2.0]), (3, 2))
     with pytest.raises(ValueError, match="observations:"):
         bridge.flat_completion([empty_row])

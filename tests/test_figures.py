@@ -229,7 +229,7 @@ def test_registry_rejects_incomplete_specs():
 
 
 def test_experiment_inputs_are_validated(tmp_path):
-    from recovery.experiments import identity_map
+    from recovery import flatness
 
     M = torch.ones(4, 3, dtype=torch.float64)  # rank 1
     g = torch.Generator().manual_seed(0)
@@ -240,9 +240,9 @@ def test_experiment_inputs_are_validated(tmp_path):
     ]:
         arguments = {"width": 2, "family": "orbit", "spread": 0.5, **kwargs}
         with pytest.raises(ValueError, match=name):
-            identity_map.random_factorisation(M, generator=g, **arguments)
+            flatness.random_factorisation(M, generator=g, **arguments)
     with pytest.raises(ValueError, match="width:"):
-        identity_map.random_factorisation(torch.eye(3, dtype=torch.float64), 2, "orbit", 0.0, g)
+        flatness.random_factorisation(torch.eye(3, dtype=torch.float64), 2, "orbit", 0.0, g)
     with pytest.raises(ValueError, match="rows:"):
         figures.write_csv(tmp_path / "empty.csv", [])
 

@@ -398,3 +398,55 @@ def hadamard_flat_solutions(X, y, depth: float, *, tol: float = 1e-10, max_iter:
     return convex.weighted_lq_minimization(
         X, y, X.square().sum(dim=1), q=hadamard_flat_exponent(depth), tol=tol, max_iter=max_iter
     )
+
+
+#: The two families of :func:`random_factorisation`.
+FACTORISATION_FAMILIES = ("orbit", "extra")
+
+
+def random_factorisation(
+    M: torch.Tensor,
+    width: int,
+    family: str,
+    spread: float,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Return factors :math:`(L, R)` of width ``width`` with :math:`LR^\top = M`.
+
+    Start from the balanced factors :math:`(U\Sigma^{1/2}, V\Sigma^{1/2})` of ``M``, zero-padded to
+    ``width`` columns. Family ``"orbit"`` keeps the padding at zero; family ``"extra"`` fills each
+    padding column in one factor only, with norm about ``spread`` (a column pair :math:`(x, 0)` or
+    :math:`(0, y)` adds nothing to the product). Both then move along the orbit
+    :math:`(LB, RB^{-\top})` with :math:`B = Q_1 \operatorname{diag}(e^{s u}) Q_2`, random orthogonal
+    :math:`Q_1, Q_2`, :math:`u` uniform in :math:`[-1, 1]^k` and :math:`s` = ``spread``. With
+    ``spread = 0`` the factors are balanced (an orthogonal :math:`B` keeps the balance).
+    """
+    M = _checks.tensor("M", M, ndim=2)
+    _checks.positive_int("width", width)
+    if family not in FACTORISATION_FAMILIES:
+        raise ValueError(f"family: expected one of {FACTORISATION_FAMILIES}, got {family!r}")
+    if not spread >= 0:
+        raise ValueError(f"spread: expected a non-negative number, got {spread!r}")
+    U, s, Vh = torch.linalg.svd(M, full_matrices=False)
+    rank = int((s > s[0] * 1e-12).sum())
+    if width < rank:
+        raise ValueError(f"width: must be at least rank(M) = {rank}, got {width}")
+    d1, d2 = M.shape
+    kw = {"generator": generator, "dtype": M.dtype}
+    L = torch.zeros(d1, width, dtype=M.dtype)
+    R = torch.zeros(d2, width, dtype=M.dtype)
+    L[:, :rank] = U[:, :rank] * s[:rank].sqrt()
+    R[:, :rank] = Vh[:rank].T * s[:rank].sqrt()
+    if family == "extra":
+        for j in range(rank, width):
+            size = spread * float(torch.rand((), **kw) + 0.5)
+            if bool(torch.rand((), **kw) < 0.5):
+                L[:, j] = size * torch.randn(d1, **kw) / d1**0.5
+            else:
+                R[:, j] = size * torch.randn(d2, **kw) / d2**0.5
+    Q1 = torch.linalg.qr(torch.randn(width, width, **kw))[0]
+    Q2 = torch.linalg.qr(torch.randn(width, width, **kw))[0]
+    stretch = torch.exp(spread * (2 * torch.rand(width, **kw) - 1))
+    B = (Q1 * stretch) @ Q2
+    B_inverse_transpose = (Q1 / stretch) @ Q2
+    return L @ B, R @ B_inverse_transpose

@@ -41,6 +41,8 @@ benchmarks).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from recovery import _checks
@@ -163,3 +165,36 @@ def lin_rfm_regression(
     return iterate(lambda beta, epsilon: regression_step(X, y, beta, alpha, epsilon), start, smoothing=smoothing,
                    update=lambda epsilon, change: min(epsilon, decay * change), momentum=momentum,
                    max_iter=max_iter, tol=tol, callback=callback, record_every=record_every)
+
+
+def continuation(
+    observations: Observations,
+    alpha: float,
+    smoothings: Sequence[float],
+    *,
+    momentum: float = 0.9,
+    max_iter: int = 2000,
+    tol: float = 1e-11,
+) -> list[IterationResult]:
+    r"""lin-RFM completion at each fixed smoothing of ``smoothings`` in turn (warm started).
+
+    Stage :math:`j` iterates the lin-RFM map :math:`F_{\varepsilon_j}` of
+    :func:`completion_step` with :math:`\varepsilon_j` held fixed (momentum
+    ``momentum``) from the previous stage's end (the first from the zero-filled data, as
+    :func:`lin_rfm_completion`), until the relative change is below ``tol`` or
+    ``max_iter`` steps. Returns one result per stage; the last estimate approximates the
+    :math:`\varepsilon \to 0` limit.
+    """
+    alpha = validate_exponent(alpha)
+    if not smoothings or any(not eps > 0 for eps in smoothings):
+        raise ValueError(f"smoothings: expected a non-empty sequence of positive numbers, got {smoothings!r}")
+    observations, groups = completion_data(observations)
+    Z = observations.zero_filled()
+    results = []
+    for eps in smoothings:
+        result = iterate(lambda Z, e: completion_step(Z, observations, alpha, e, groups=groups), Z,
+                         smoothing=eps, update=lambda e, change: e, momentum=momentum, max_iter=max_iter,
+                         tol=tol, callback=None, record_every=max_iter)
+        results.append(result)
+        Z = result.estimate
+    return results

@@ -4,7 +4,7 @@ r"""The bridge between the two papers: lin-RFM's exponent against the depth of f
   (:math:`p = 2 - 4\alpha = 1`, :mod:`recovery.linrfm`): its fixed points as the smoothing
   :math:`\varepsilon \to 0` are nuclear-norm minimisers, the problem whose
   :math:`D_1, D_2`-weighted version the flat minima of depth-2 factorisations solve (flat-minima
-  paper, Theorem 3.2). :func:`continuation` follows the fixed points of the lin-RFM map at a
+  paper, Theorem 3.2). :func:`recovery.linrfm.continuation` follows the fixed points of the lin-RFM map at a
   decreasing sequence of fixed smoothings, each from the previous one's limit: the published
   schedule lowers :math:`\varepsilon` with the change of the iterate, and when the map contracts
   slowly (small smoothing, a minimiser of high rank) it lowers it before the iterate has arrived.
@@ -37,45 +37,10 @@ from recovery import claims, convex, flatness, linrfm, problems
 from recovery.claims import Claim, Evidence
 from recovery.experiments import sparse_regression
 from recovery.figures import CLAIM_LEVEL, FigureSpec, Row, register
-from recovery.iterations import IterationResult, iterate
-from recovery.kernel_interpolation import completion_data
 from recovery.measurements import CompletionMeasurements
 from recovery.observations import Observations
 
 FIGURE_ID = "linrfm-bridge"
-
-
-def continuation(
-    observations: Observations,
-    alpha: float,
-    smoothings: Sequence[float],
-    *,
-    momentum: float = 0.9,
-    max_iter: int = 2000,
-    tol: float = 1e-11,
-) -> list[IterationResult]:
-    r"""lin-RFM completion at each fixed smoothing of ``smoothings`` in turn (warm started).
-
-    Stage :math:`j` iterates the lin-RFM map :math:`F_{\varepsilon_j}` of
-    :func:`recovery.linrfm.completion_step` with :math:`\varepsilon_j` held fixed (momentum
-    ``momentum``) from the previous stage's end (the first from the zero-filled data, as
-    :func:`recovery.linrfm.lin_rfm_completion`), until the relative change is below ``tol`` or
-    ``max_iter`` steps. Returns one result per stage; the last estimate approximates the
-    :math:`\varepsilon \to 0` limit.
-    """
-    alpha = linrfm.validate_exponent(alpha)
-    if not smoothings or any(not eps > 0 for eps in smoothings):
-        raise ValueError(f"smoothings: expected a non-empty sequence of positive numbers, got {smoothings!r}")
-    observations, groups = completion_data(observations)
-    Z = observations.zero_filled()
-    results = []
-    for eps in smoothings:
-        result = iterate(lambda Z, e: linrfm.completion_step(Z, observations, alpha, e, groups=groups), Z,
-                         smoothing=eps, update=lambda e, change: e, momentum=momentum, max_iter=max_iter,
-                         tol=tol, callback=None, record_every=max_iter)
-        results.append(result)
-        Z = result.estimate
-    return results
 
 
 def flat_completion(observations: Sequence[Observations], *, tol: float = 1e-10, max_iter: int = 20_000):

@@ -11,7 +11,7 @@ b\}`. The experiment collects many of its points,
 - random interpolants :math:`X = M^\star + N` with :math:`N \ne 0` in the null space of
   :math:`\mathcal{A}`, factorised as flatly as possible (:func:`recovery.flatness.flat_factors`)
   or by a random point of the orbit
-  (:func:`recovery.experiments.identity_map.random_factorisation`),
+  (:func:`recovery.flatness.random_factorisation`),
 
 and records for each its scaled Hessian trace relative to the flat value
 :math:`4\|D_1M^\star D_2\|_*` (the smallest scaled trace on :math:`S` when :math:`M^\star` solves
@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 
 from recovery import _checks, claims, factorised_descent, flatness, problems
 from recovery.claims import Claim, Evidence
-from recovery.experiments import identity_map, trial_generator
+from recovery.experiments import trial_generator
 from recovery.figures import FigureSpec, Row, column, register
 from recovery.measurements import DenseMeasurements, gaussian_sensing
 
@@ -152,7 +152,7 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
                   "converged": True}
         rows.append(row("null-flat", L, R, **fields))
         spread = 2 * float(torch.rand((), generator=points, dtype=M.dtype))
-        L, R = identity_map.random_factorisation(X, width, "orbit", spread, points)
+        L, R = flatness.random_factorisation(X, width, "orbit", spread, points)
         rows.append(row("null-orbit", L, R, **fields))
     return rows
 
