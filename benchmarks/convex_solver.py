@@ -23,9 +23,11 @@ import cvxpy as cp
 import numpy as np
 import torch
 
-from recovery import flatness, problems, provenance
+from recovery.book import provenance
 from recovery.convex import weighted_nuclear_minimization
-from recovery.measurements import gaussian_sensing
+from recovery.core import problems
+from recovery.core.operators import gaussian_sensing
+from recovery.flat import flatness
 
 TARGET = 1e-7
 

@@ -1,10 +1,10 @@
 """lin-RFM on the paper's reference problem: ours (batched torch) against the per-row loop.
 
 Problem (paper B's main example): d = 500, rank 5, 10,000 observed entries (about 2 per degree of
-freedom), generator of `recovery.problems.completion_problem`, seeds 6, 7, 8, 9, 10. Methods:
-- loop: `recovery.published_linrfm.run_published`, the method as published (NumPy, one solve per
+freedom), generator of `recovery.core.problems.completion_problem`, seeds 6, 7, 8, 9, 10. Methods:
+- loop: `recovery.rfm.published.run_published`, the method as published (NumPy, one solve per
   row, ridge 5e-2 lowered to 1e-3 once the test error is below 0.1, observed entries overwritten);
-- ours: `recovery.linrfm.lin_rfm_completion` (rows batched by observation count, Cholesky, one
+- ours: `recovery.rfm.linrfm.lin_rfm_completion` (rows batched by observation count, Cholesky, one
   sparse product; smoothing driven by the iterate's relative change, no test error seen), plain
   and with momentum 0.9.
 Reported per method: iterations and seconds to a test MSE (unobserved entries) below 1e-3; for
@@ -24,9 +24,11 @@ from pathlib import Path
 
 import torch
 
-from recovery import linrfm, problems, provenance
+from recovery.book import provenance
+from recovery.core import metrics, problems
 from recovery.experiments.linrfm_scale import format_time, timed
-from recovery.published_linrfm import run_published
+from recovery.rfm import linrfm
+from recovery.rfm.published import run_published
 
 TARGET_MSE = 1e-3
 FINER_RELATIVE = 1e-10
@@ -50,7 +52,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
                 name,
                 lambda cb, a=alpha, m=momentum: linrfm.lin_rfm_completion(
                     observations, a, momentum=m, max_iter=args.max_iter, tol=0.0, callback=cb),
-                lambda Z: problems.unobserved_mse(Z, Y, observations),
+                lambda Z: metrics.unobserved_mse(Z, Y, observations),
                 target=TARGET_MSE, finer=finer_mse if momentum else None, budget_seconds=args.budget,
             )
             row = {"seed": seed, "alpha": alpha, "method": name,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from recovery import provenance
+from recovery.book import provenance
 from recovery.experiments.linrfm_scale import (
     LABELS,
     format_time,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recovery.measurements import (
+from recovery.core.operators import (
     DenseMeasurements,
     bernoulli_completion,
     bilinear_sensing,

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from recovery.experiments import parts, split_parts
-from recovery.figures import FigureSpec
+from recovery.experiments.spec import FigureSpec, parts, split_parts
 
 ID = "test-slow-sweep"
 

@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from recovery import flatness, linrfm, problems
-from recovery.experiments import bridge, sparse_regression, trial_generator
-from recovery.figures import parameters
-from recovery.observations import Observations
+from recovery.book.figures import parameters
+from recovery.core import metrics, problems
+from recovery.core.observations import Observations
+from recovery.experiments import bridge, sparse_regression
+from recovery.experiments.spec import trial_generator
+from recovery.flat import flatness
+from recovery.rfm import linrfm
 
 
 def nuclear_norm(Z) -> float:
@@ -73,7 +76,7 @@ def test_continuation_reaches_the_nuclear_norm_minimiser_below_the_threshold():
     Y, observations = instance(0)
     nuclear, _ = bridge.flat_completion([observations], tol=1e-12, max_iter=50_000)
     minimiser = nuclear.solution[0]
-    assert problems.unobserved_relative_error(minimiser, Y, observations) > 0.3
+    assert metrics.unobserved_relative_error(minimiser, Y, observations) > 0.3
     stages = linrfm.continuation(observations, 0.25, [1e-2, 1e-3, 1e-4, 1e-5], max_iter=600)
     excess = [(nuclear_norm(s.estimate) - nuclear_norm(minimiser)) / nuclear_norm(minimiser) for s in stages]
     assert all(e > 0 for e in excess)

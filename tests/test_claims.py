@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from recovery import claims, cli, figures
+from recovery.book import cli, figures
+from recovery.experiments import claims
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from joblib import parallel_config
 
-from recovery import figures
+from recovery.book import figures
 
 distributed = pytest.importorskip(
     "dask.distributed", reason="dask[distributed] is not installed (it is pinned in requirements.lock; make installs it)")

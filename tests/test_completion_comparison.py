@@ -8,10 +8,11 @@ import pytest
 import torch
 from torch.func import jacrev
 
-from recovery import deep, linrfm, problems
+from recovery.book.figures import parameters
+from recovery.core import problems
 from recovery.experiments import completion_comparison as experiment
-from recovery.experiments import trial_generator
-from recovery.figures import parameters
+from recovery.experiments.spec import trial_generator
+from recovery.rfm import deep, linrfm
 
 F64 = torch.float64
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from recovery import flatness, problems
 from recovery.convex import weighted_nuclear_minimization
-from recovery.measurements import gaussian_sensing
+from recovery.core import problems
+from recovery.core.operators import gaussian_sensing
+from recovery.flat import flatness
 
 F64 = torch.float64
 
@@ -112,7 +113,7 @@ def test_non_convergence_is_reported_and_bad_input_rejected():
 def test_completion_path_equals_the_dense_formulation(seed, weighted):
     """The overwrite projection solves the same problem as the dense stack of unit matrices."""
     from recovery.convex import weighted_nuclear_completion
-    from recovery.measurements import bernoulli_completion
+    from recovery.core.operators import bernoulli_completion
 
     g = torch.Generator().manual_seed(seed)
     T, d1, d2 = 2, 7, 6
@@ -163,7 +164,7 @@ def test_completion_recovers_and_rejects_empty_rows():
 @pytest.mark.parametrize("kind", ["symmetric", "psd"])
 def test_symmetric_and_psd_relaxations_agree_with_cvxpy(seed, kind):
     """Network (symmetric, nuclear norm) and covariance (PSD, trace) relaxations with x_i x_i^T."""
-    from recovery.measurements import gaussian_quadratic
+    from recovery.core.operators import gaussian_quadratic
 
     g = torch.Generator().manual_seed(seed)
     d, m = 6, 14
@@ -191,7 +192,7 @@ def test_symmetric_and_psd_relaxations_agree_with_cvxpy(seed, kind):
 
 @pytest.mark.parametrize("kind", ["symmetric", "psd"])
 def test_network_and_covariance_recovery(kind):
-    from recovery.measurements import gaussian_quadratic
+    from recovery.core.operators import gaussian_quadratic
 
     g = torch.Generator().manual_seed(7)
     T, d = 3, 12
@@ -216,12 +217,12 @@ def test_network_and_covariance_recovery(kind):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_l1_ball_projection_satisfies_its_optimality_conditions(seed):
     """W = Pi(V) iff W = sign(V) max(|V| - theta, 0) with ||W||_1 = radius (theta >= 0), or W = V inside."""
-    from recovery.convex import _l1_ball
+    from recovery.convex.admm import l1_ball
 
     g = torch.Generator().manual_seed(seed)
     V = torch.randn(3, 4, 5, generator=g, dtype=F64)
     radius = torch.tensor([0.5, 3.0, 100.0], dtype=F64)  # the last one is inside: unchanged
-    projected = _l1_ball(V, radius)
+    projected = l1_ball(V, radius)
     assert torch.equal(projected[2], V[2])
     for t in range(2):
         W, v = projected[t].flatten(), V[t].flatten()
@@ -320,7 +321,7 @@ def test_weighted_lq_is_stationary_and_matches_cvxpy(seed, q):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_weighted_l2_limit_is_the_weighted_minimum_norm_solution(seed):
     from recovery.convex import weighted_lq_minimization
-    from recovery.kernel_interpolation import weighted_min_norm
+    from recovery.rfm.kernel import weighted_min_norm
 
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(15, 40, generator=g, dtype=F64)
@@ -334,7 +335,7 @@ def test_weighted_l2_limit_is_the_weighted_minimum_norm_solution(seed):
 
 
 def test_lq_proximal_magnitude_solves_its_equation():
-    from recovery.convex import _lq_magnitude
+    from recovery.convex.programs import _lq_magnitude
 
     g = torch.Generator().manual_seed(0)
     a = torch.cat([torch.zeros(3, dtype=F64), 10 ** (8 * torch.rand(200, generator=g, dtype=F64) - 6)])
@@ -357,7 +358,7 @@ def test_lq_rejects_exponents_outside_one_two():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_symmetric_projection_equals_the_general_one_on_symmetric_matrices(seed):
     """The half-size svec projection must be the Frobenius projection onto {A(V) = b}."""
-    from recovery.convex import _affine_projection, _symmetric_affine_projection
+    from recovery.convex.admm import affine_projection, symmetric_affine_projection
 
     g = torch.Generator().manual_seed(seed)
     T, m, d = 2, 15, 7
@@ -366,7 +367,7 @@ def test_symmetric_projection_equals_the_general_one_on_symmetric_matrices(seed)
     b = torch.randn(T, m, generator=g, dtype=F64)
     V = torch.randn(T, d, d, generator=g, dtype=F64)
     V = V + V.transpose(-1, -2)
-    general = _affine_projection("A", A.reshape(T, m, -1), b, (T, d, d))(V)
-    symmetric = _symmetric_affine_projection(A, b)(V)
+    general = affine_projection("A", A.reshape(T, m, -1), b, (T, d, d))(V)
+    symmetric = symmetric_affine_projection(A, b)(V)
     assert float((general - symmetric).abs().max()) <= 1e-12 * float(general.abs().max())
     assert float((torch.einsum("tmij,tij->tm", A, symmetric) - b).abs().max()) <= 1e-11

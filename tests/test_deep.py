@@ -8,9 +8,10 @@ import itertools
 import pytest
 import torch
 
-from recovery import deep, problems
-from recovery.deep import deep_diagonal_regression, deep_matrix_completion
-from recovery.observations import Observations
+from recovery.core import metrics, problems
+from recovery.core.observations import Observations
+from recovery.rfm import deep
+from recovery.rfm.deep import deep_diagonal_regression, deep_matrix_completion
 
 
 def sparse_instance(d: int, s: int, n: int, seed: int):
@@ -160,13 +161,13 @@ def test_deep_factorisation_completes_low_rank_matrix(depth, init_scale, max_ite
     Y, obs = problems.completion_problem(30, 30, 2, 450, torch.Generator().manual_seed(seed))
 
     def track(iteration, W):
-        return {"mse": problems.unobserved_mse(W, Y, obs)}
+        return {"mse": metrics.unobserved_mse(W, Y, obs)}
 
     result = deep_matrix_completion(
         obs, depth, width=width, init_scale=init_scale, max_iter=max_iter, tol=1e-6,
         generator=torch.Generator().manual_seed(seed), callback=track, record_every=500,
     )  # fmt: skip
-    mse = problems.unobserved_mse(result.estimate, Y, obs)
+    mse = metrics.unobserved_mse(result.estimate, Y, obs)
     assert mse < 1e-3
     history = result.history
     assert history[0]["iteration"] == 0 and history[0]["mse"] > 0.5
@@ -195,7 +196,7 @@ def test_float32_runs_and_returns_float32():
         obs, 3, init_scale=1e-2, dtype=torch.float32, max_iter=5000, tol=1e-4, generator=torch.Generator().manual_seed(1)
     )
     assert result.estimate.dtype == torch.float32 and result.converged
-    assert problems.unobserved_mse(result.estimate.double(), Y, obs) < 1e-4
+    assert metrics.unobserved_mse(result.estimate.double(), Y, obs) < 1e-4
 
 
 def test_callback_may_return_none_and_algorithm_keys_win():

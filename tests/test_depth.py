@@ -13,10 +13,11 @@ import torch
 from scipy import integrate
 from torch.func import hessian
 
-from recovery import flatness, problems
+from recovery.book.figures import parameters
+from recovery.core import metrics, problems
 from recovery.experiments import depth as experiment
-from recovery.experiments import trial_generator
-from recovery.figures import parameters
+from recovery.experiments.spec import trial_generator
+from recovery.flat import flatness
 
 F64 = torch.float64
 
@@ -97,7 +98,7 @@ def test_depth_two_recovers_and_deeper_flat_solutions_do_not(seed):
         result = flatness.hadamard_flat_solutions(X[None], y[None], depth)
         assert bool(result.converged.all())
         solutions[depth] = result.solution[0]
-        errors[depth] = problems.relative_error(solutions[depth], x_star)
+        errors[depth] = metrics.relative_error(solutions[depth], x_star)
         assert float(torch.linalg.vector_norm(X @ solutions[depth] - y)) < 1e-8
     assert errors[2] < 1e-6
     assert min(errors[3], errors[4], errors[math.inf]) > 1e-2
@@ -161,7 +162,7 @@ def test_same_instance_for_flat_and_gd():
     y = X @ x_star
     flat = flatness.hadamard_flat_solutions(X[None], y[None], 2).solution[0]
     (row,) = [row for row in rows if row["method"] == "flat" and row["depth"] == 2]
-    assert row["relative_error"] == problems.relative_error(flat, x_star)
+    assert row["relative_error"] == metrics.relative_error(flat, x_star)
 
 
 def test_bad_input():

@@ -8,14 +8,16 @@ import pytest
 import torch
 from conftest import sample_map
 
-from recovery import convex, flatness, problems
+from recovery import convex
+from recovery.core import problems
+from recovery.core.operators import gaussian_sensing
 from recovery.experiments import landscape
-from recovery.factorised_descent import (
+from recovery.flat import flatness
+from recovery.flat.descent import (
     TracePenalisedLoss,
     gradient_descent,
     trace_penalised_descent,
 )
-from recovery.measurements import gaussian_sensing
 
 F64 = torch.float64
 

@@ -22,7 +22,7 @@ import psutil
 import pytest
 import slow_sweep_figure
 
-from recovery import cli, figures
+from recovery.book import cli, figures
 
 TESTS = Path(__file__).resolve().parent
 ID = slow_sweep_figure.ID
@@ -33,7 +33,7 @@ UNITS = slow_sweep_figure.SPEC.scales[SCALE]["units"]
 SCRIPT = (
     "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
     f"import sys; sys.path.insert(0, {str(TESTS)!r}); import slow_sweep_figure; "
-    "from recovery import cli, figures; "
+    "from recovery.book import cli, figures; "
     "figures._REGISTRY[slow_sweep_figure.ID] = slow_sweep_figure.SPEC; "
     "sys.exit(cli.main(sys.argv[1:]))"
 )

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from recovery import cli, figures
+from recovery.book import cli, figures
+from recovery.experiments import spec as figure_spec
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 FIGURE_IDS = list(figures.registry())
@@ -96,7 +97,7 @@ def test_provenance_names_commit_and_versions(tmp_path):
 
 def test_provenance_records_the_code_state_when_the_run_started(tmp_path, monkeypatch):
     """The checkout may change during a long run; the record must describe the code that ran."""
-    from recovery import provenance
+    from recovery.book import provenance
 
     states = iter([{"commit": "a" * 40, "dirty": False}, {"commit": "b" * 40, "dirty": True}])
     monkeypatch.setattr(provenance, "git_state", lambda: next(states))
@@ -221,15 +222,15 @@ def test_cli_list_and_errors(capsys, tmp_path):
 def test_registry_rejects_incomplete_specs():
     spec = figures.get(FIGURE_IDS[0])
     with pytest.raises(ValueError, match="scales"):
-        figures.register(figures.FigureSpec("x", "nb", "claim", {"ci": {}}, spec.compute, spec.plot))
+        figures.register(figure_spec.FigureSpec("x", "nb", "claim", {"ci": {}}, spec.compute, spec.plot))
     with pytest.raises(ValueError, match="id"):
         figures.register(
-            figures.FigureSpec(spec.id, "nb", "c", spec.scales, spec.compute, spec.plot)
+            figure_spec.FigureSpec(spec.id, "nb", "c", spec.scales, spec.compute, spec.plot)
         )
 
 
 def test_experiment_inputs_are_validated(tmp_path):
-    from recovery import flatness
+    from recovery.flat import flatness
 
     M = torch.ones(4, 3, dtype=torch.float64)  # rank 1
     g = torch.Generator().manual_seed(0)
@@ -275,15 +276,15 @@ def test_every_figure_states_claims_decided_on_its_paper_data(figure_id):
 
 
 def test_tolerances_compare_what_they_declare():
-    close = figures.Tolerance(rel=1e-6, abs=1e-9)
+    close = figure_spec.Tolerance(rel=1e-6, abs=1e-9)
     assert close.matches(1.0 + 5e-7, 1.0) and not close.matches(1.0 + 2e-6, 1.0)
     assert close.matches(3e-16, -6e-16) and not close.matches(2e-9, 0.0)
     assert close.matches(math.inf, math.inf) and not close.matches(1e300, math.inf)
     assert close.matches(math.nan, math.nan) and not close.matches(0.0, math.nan)
     assert not close.matches("0.0", 0.0)
-    assert figures.EXACT.matches(857, 857) and not figures.EXACT.matches(854, 857)
-    assert not figures.EXACT.matches(True, False)
-    assert figures.CLAIM_LEVEL.matches(854, 857) and figures.CLAIM_LEVEL.matches(1.0, 2.0)
+    assert figure_spec.EXACT.matches(857, 857) and not figure_spec.EXACT.matches(854, 857)
+    assert not figure_spec.EXACT.matches(True, False)
+    assert figure_spec.CLAIM_LEVEL.matches(854, 857) and figure_spec.CLAIM_LEVEL.matches(1.0, 2.0)
 
 
 def test_compare_rows_names_each_disagreement():

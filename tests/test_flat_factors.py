@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch.func import hessian
 
-from recovery import flatness, problems
-from recovery.measurements import bernoulli_completion, gaussian_sensing
+from recovery.core import problems
+from recovery.core.operators import bernoulli_completion, gaussian_sensing
+from recovery.flat import flatness
 
 F64 = torch.float64
 
@@ -103,7 +104,7 @@ def test_hadamard_bad_input():
 @pytest.mark.parametrize(("k1", "k2"), [(2, 1), (3, 0), (1, 2)])
 @pytest.mark.parametrize("on_solution_set", [True, False])
 def test_network_trace_matches_autodiff(seed, k1, k2, on_solution_set):
-    from recovery.measurements import gaussian_quadratic
+    from recovery.core.operators import gaussian_quadratic
 
     g = torch.Generator().manual_seed(seed)
     d, m = 5, 12

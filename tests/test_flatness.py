@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.func import grad
 
-from recovery import flatness
-from recovery.measurements import DenseMeasurements, IdentityMeasurements
+from recovery.core.operators import DenseMeasurements, IdentityMeasurements
+from recovery.flat import flatness
 
 SEEDS = [0, 1, 2]
 # (d1, d2, m, k): rectangular in both directions, under- and over-parameterised widths.

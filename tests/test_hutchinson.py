@@ -7,10 +7,11 @@ import pytest
 import torch
 from conftest import sample_map
 
-from recovery import flatness, problems
-from recovery.measurements import (
+from recovery.core import problems
+from recovery.core.operators import (
     gaussian_quadratic,
 )
+from recovery.flat import flatness
 
 F64 = torch.float64
 SEEDS = [0, 1, 2]

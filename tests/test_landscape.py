@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from recovery import problems
+from recovery.core import problems
+from recovery.core.operators import bilinear_sensing, gaussian_sensing
 from recovery.experiments import landscape
-from recovery.measurements import bilinear_sensing, gaussian_sensing
 
 F64 = torch.float64
 

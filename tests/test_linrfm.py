@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recovery import irls, linrfm, problems
-from recovery.iterations import Tracker
-from recovery.kernel_interpolation import interpolate_rows
-from recovery.observations import Observations
+from recovery.core import metrics, problems
+from recovery.core.iteration import Tracker
+from recovery.core.observations import Observations
+from recovery.rfm import irls, linrfm
+from recovery.rfm.kernel import interpolate_rows
 
 F64 = torch.float64
 
@@ -121,23 +122,23 @@ def test_lin_rfm_and_irls_complete_a_low_rank_matrix(seed):
 
     def test_error(iteration, Z):
         tracked.append(iteration)
-        return {"test_mse": problems.unobserved_mse(Z, Y, obs)}
+        return {"test_mse": metrics.unobserved_mse(Z, Y, obs)}
 
     fast = linrfm.lin_rfm_completion(obs, 0.5, momentum=0.9, max_iter=400, tol=1e-13, callback=test_error)
-    assert problems.unobserved_mse(fast.estimate, Y, obs) < 1e-12
-    assert fast.history[-1]["test_mse"] == problems.unobserved_mse(fast.estimate, Y, obs)
+    assert metrics.unobserved_mse(fast.estimate, Y, obs) < 1e-12
+    assert fast.history[-1]["test_mse"] == metrics.unobserved_mse(fast.estimate, Y, obs)
     assert tracked == [entry["iteration"] for entry in fast.history]
     plain = linrfm.lin_rfm_completion(obs, 0.5, max_iter=300)
-    assert problems.unobserved_mse(plain.estimate, Y, obs) < 1e-3
+    assert metrics.unobserved_mse(plain.estimate, Y, obs) < 1e-3
     reweighted = irls.irls_completion(obs, 0.0, max_iter=300)
-    assert problems.unobserved_mse(reweighted.estimate, Y, obs) < 1e-3
+    assert metrics.unobserved_mse(reweighted.estimate, Y, obs) < 1e-3
 
 
 def test_float32_runs_in_float32():
     Y, obs = problems.completion_problem(30, 20, 2, 400, torch.Generator().manual_seed(0))
     result = linrfm.lin_rfm_completion(obs, 0.5, dtype=torch.float32, momentum=0.9, max_iter=200, tol=1e-6)
     assert result.estimate.dtype == torch.float32
-    assert problems.unobserved_mse(result.estimate.double(), Y, obs) < 1e-3
+    assert metrics.unobserved_mse(result.estimate.double(), Y, obs) < 1e-3
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -208,14 +209,14 @@ def test_completion_problem_and_errors(d1, d2, rank, num_obs):
     hidden = ~obs.mask()
     Z = torch.randn(d1, d2, generator=torch.Generator().manual_seed(2), dtype=F64)
     Z[~hidden] = Y[~hidden]  # observed entries exact: only the hidden ones count
-    assert abs(problems.unobserved_mse(Z, Y, obs) - float((Z - Y)[hidden].square().mean())) < 1e-12
+    assert abs(metrics.unobserved_mse(Z, Y, obs) - float((Z - Y)[hidden].square().mean())) < 1e-12
     expected = float(torch.linalg.vector_norm((Z - Y)[hidden]) / torch.linalg.vector_norm(Y[hidden]))
-    assert abs(problems.unobserved_relative_error(Z, Y, obs) - expected) < 1e-12
+    assert abs(metrics.unobserved_relative_error(Z, Y, obs) - expected) < 1e-12
     with pytest.raises(ValueError, match="num_obs:"):
         problems.completion_problem(d1, d2, rank, d1 * d2 + 1, torch.Generator())
     Y, everything = problems.completion_problem(d1, d2, rank, d1 * d2, torch.Generator())
     with pytest.raises(ValueError, match="observations:"):
-        problems.unobserved_mse(Y, Y, everything)
+        metrics.unobserved_mse(Y, Y, everything)
 
 
 def test_unobserved_rows_and_columns_stay_finite_and_zero():
@@ -238,7 +239,7 @@ def test_unobserved_rows_and_columns_stay_finite_and_zero():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_batched_step_equals_the_published_per_row_loop(alpha, seed):
     """The benchmark's baseline and our batched step agree when given the same ridge."""
-    from recovery.published_linrfm import published_step
+    from recovery.rfm.published import published_step
 
     Y, obs = problems.completion_problem(40, 30, 3, 500, torch.Generator().manual_seed(seed))
     Z = torch.randn(40, 30, generator=torch.Generator().manual_seed(9), dtype=F64)

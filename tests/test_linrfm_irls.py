@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from recovery import figures, irls, linrfm, problems
+from recovery.book import figures
+from recovery.core import problems
 from recovery.experiments import linrfm_irls
+from recovery.rfm import irls, linrfm
 
 F64 = torch.float64
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from recovery import figures, problems
+from recovery.book import figures
+from recovery.core import metrics
 from recovery.experiments import linrfm_scale
-from recovery.published_linrfm import run_published
+from recovery.rfm.published import run_published
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -79,7 +80,7 @@ def test_methods_report_deterministic_iterations_and_errors():
     # the published loop's error is its own test MSE, converted to a relative error
     loop = run_published(Y.numpy(), obs.mask().numpy(), 0.5, target_mse=1e-6 * float(Y[~obs.mask()].square().mean()),
                          max_iter=150)
-    expected = problems.unobserved_relative_error(torch.from_numpy(loop.estimate), Y, obs)
+    expected = metrics.unobserved_relative_error(torch.from_numpy(loop.estimate), Y, obs)
     assert math.isclose(runs["published"].error, expected, rel_tol=1e-9)
     assert runs["published"].iterations == loop.iterations
     with pytest.raises(ValueError, match="method:"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recovery import problems
-from recovery.experiments import trial_generator
-from recovery.measurements import DenseMeasurements, IdentityMeasurements
+from recovery.core import problems
+from recovery.core.operators import DenseMeasurements, IdentityMeasurements
+from recovery.experiments.spec import trial_generator
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

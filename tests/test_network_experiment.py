@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recovery import figures, problems
+from recovery.book import figures
+from recovery.core import problems
+from recovery.core.operators import gaussian_quadratic
 from recovery.experiments import network
-from recovery.measurements import gaussian_quadratic
 
 F64 = torch.float64
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from recovery import figures, measurements, problems
+from recovery.book import figures
+from recovery.core import operators, problems
 from recovery.experiments import phase_transition as pt
-from recovery.experiments import trial_generator
+from recovery.experiments.spec import trial_generator
 
 SOLVER = {"tol": 1e-10, "max_iter": 3000, "success_tol": 1e-6}
 
@@ -52,7 +53,7 @@ def test_recovery_when_generous_and_failure_below_the_degrees_of_freedom(model, 
 
 def cvxpy_relaxation(op, b, D1, D2):
     """min ||D1 Y D2||_* s.t. A(Y) = b by cvxpy (SCS at tight tolerance), an independent solver."""
-    A = measurements.dense_stack(op).numpy()
+    A = operators.dense_stack(op).numpy()
     Y = cp.Variable(op.shape)
     constraints = [cp.sum(cp.multiply(A[i], Y)) == float(b[i]) for i in range(A.shape[0])]
     cp.Problem(cp.Minimize(cp.normNuc(D1.numpy() @ Y @ D2.numpy())), constraints).solve(
@@ -65,7 +66,7 @@ def cvxpy_relaxation(op, b, D1, D2):
 def test_errors_are_those_of_the_relaxations_solved_independently(model, seed):
     """Below the transition the two relaxations differ; both errors match cvxpy's solutions,
     so the flat error is measured on Y = D1^{-1} X D2^{-1} and not on X."""
-    from recovery import flatness
+    from recovery.flat import flatness
 
     d, oversampling = 5, 1.2
     rows = point(model, d, oversampling, seed, trials=2)
@@ -85,7 +86,7 @@ def test_errors_are_those_of_the_relaxations_solved_independently(model, seed):
 def test_regularity_gaps_at_recovery_match_the_svd_of_the_rescaled_truth(model):
     """Where both relaxations recover M*, the flat factors are D1^{-1} U S^{1/2}, D2^{-1} V S^{1/2}
     from the SVD of D1 M* D2 and X_nuc = M*: recompute both gaps from the truth alone."""
-    from recovery import flatness
+    from recovery.flat import flatness
 
     d, seed = 8, 5
     generous = 0.95 * d * d / problems.degrees_of_freedom(d, d, 2)
@@ -175,7 +176,7 @@ def test_bad_input_is_rejected():
         pt.success_frequencies([], "rank", figures.parameters("flat-sensing", "ci"))
     op, _ = pt.draw_instance("completion", 8, 2.0, 2, g)
     with pytest.raises(ValueError, match="op:"):
-        measurements.dense_stack(op)
+        operators.dense_stack(op)
 
 
 def test_summaries_count_what_the_rows_say():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recovery import problems
 from recovery.convex import robust_pca
+from recovery.core import problems
 
 F64 = torch.float64
 

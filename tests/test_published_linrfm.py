@@ -7,8 +7,8 @@ import pytest
 import scipy.linalg
 import torch
 
-from recovery.problems import completion_problem
-from recovery.published_linrfm import published_step, run_published
+from recovery.core.problems import completion_problem
+from recovery.rfm.published import published_step, run_published
 
 
 def _small_instance(seed: int, d1: int = 6, d2: int = 5):

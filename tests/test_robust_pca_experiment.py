@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recovery import figures
+from recovery.book import figures
 from recovery.experiments import robust_pca
 
 

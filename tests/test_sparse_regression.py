@@ -11,10 +11,13 @@ import pytest
 import torch
 from scipy import optimize
 
-from recovery import claims, figures, flatness, problems
+from recovery.book import figures
+from recovery.book.figures import parameters
+from recovery.core import metrics, problems
+from recovery.experiments import claims
 from recovery.experiments import sparse_regression as experiment
-from recovery.experiments import trial_generator
-from recovery.figures import parameters
+from recovery.experiments.spec import trial_generator
+from recovery.flat import flatness
 
 F64 = torch.float64
 TIMING = {"seconds"}
@@ -63,7 +66,7 @@ def test_relative_error_is_the_test_error_on_fresh_gaussian_inputs(seed):
     estimate = beta_star + 0.3 * torch.randn(20, generator=g, dtype=F64)
     fresh = torch.randn(400_000, 20, generator=g, dtype=F64)
     monte_carlo = float(((fresh @ (estimate - beta_star)).square().mean() / (fresh @ beta_star).square().mean()).sqrt())
-    assert abs(monte_carlo - problems.relative_error(estimate, beta_star)) < 0.01 * monte_carlo
+    assert abs(monte_carlo - metrics.relative_error(estimate, beta_star)) < 0.01 * monte_carlo
 
 
 def test_lin_rfm_half_recovers_where_l1_cannot():
@@ -76,9 +79,9 @@ def test_lin_rfm_half_recovers_where_l1_cannot():
     errors = {}
     for spec in ({"method": "lin-rfm", "parameter": 0.5}, {"method": "l1", "parameter": 1}):
         outcomes = experiment.solve(spec, X, y, params)
-        errors[spec["method"]] = [problems.relative_error(o["estimate"], beta_star[t]) for t, o in enumerate(outcomes)]
+        errors[spec["method"]] = [metrics.relative_error(o["estimate"], beta_star[t]) for t, o in enumerate(outcomes)]
         for t, outcome in enumerate(outcomes):
-            assert problems.relative_error(X[t] @ outcome["estimate"], y[t]) < 1e-6
+            assert metrics.relative_error(X[t] @ outcome["estimate"], y[t]) < 1e-6
     lin_rfm = sum(e < 1e-6 for e in errors["lin-rfm"])
     l1 = sum(e < 1e-6 for e in errors["l1"])
     assert lin_rfm >= 6 and l1 <= 3 and lin_rfm > l1

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recovery import flatness
-from recovery.measurements import (
+from recovery.core.operators import (
     BilinearMeasurements,
     CompletionMeasurements,
     DenseMeasurements,
@@ -17,6 +16,7 @@ from recovery.measurements import (
     gaussian_quadratic,
     gaussian_sensing,
 )
+from recovery.flat import flatness
 
 SEEDS = [0, 1, 2]
 KINDS = ["bilinear", "completion", "symmetric"]

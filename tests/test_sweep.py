@@ -18,7 +18,7 @@ import joblib
 import pytest
 import slow_sweep_figure
 
-from recovery import cli, figures, provenance
+from recovery.book import cli, figures, provenance
 
 TESTS = Path(__file__).resolve().parent
 
@@ -48,7 +48,7 @@ def test_killed_run_resumes_without_recomputing_or_losing_units(slow_figure, tmp
     checkpoint = out / f".{slow_sweep_figure.ID}.ci.partial"
     script = (
         f"import sys; sys.path.insert(0, {str(TESTS)!r}); import slow_sweep_figure; "
-        "from recovery import cli, figures; "
+        "from recovery.book import cli, figures; "
         "figures._REGISTRY[slow_sweep_figure.ID] = slow_sweep_figure.SPEC; "
         f"cli.main(['reproduce', slow_sweep_figure.ID, '--out', {str(out)!r}])"
     )

@@ -1,6 +1,6 @@
 """Write the landing page's "Results at a glance" tables from the claims registry at build time.
 
-Before Sphinx reads any page, every claim of :mod:`recovery.claims` is evaluated on the committed
+Before Sphinx reads any page, every claim of :mod:`recovery.experiments.claims` is evaluated on the committed
 paper-scale data (``results/paper``) and written as a MyST table to ``book/_generated/results.md``,
 which ``book/intro.md`` includes. No verdict is typed into the book: the table is what
 ``recovery claims`` prints, and it changes when the data or the claims do.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recovery.cli import claim_entries
+from recovery.book.cli import claim_entries
 
 TARGET = Path("book") / "_generated" / "results.md"
 

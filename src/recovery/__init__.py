@@ -1,14 +1,14 @@
 """recovery: models and algorithms of two papers on low-rank recovery, with their experiments.
 
-Modules, one idea each:
+Packages, in the order data flows (each imports only those above it):
 
-- :mod:`recovery.measurements`: linear measurement maps (apply, adjoint, Gram sums);
-- :mod:`recovery.problems`: seeded ground truths;
-- :mod:`recovery.flatness`: factorised losses, gradients, Hessian forms and (scaled) traces in
-  closed form, with an autodiff cross-check; balancing of factorisations;
-- :mod:`recovery.experiments`: the experiments behind the book's figures;
-- :mod:`recovery.figures`, :mod:`recovery.provenance`, :mod:`recovery.cli`: the figure pipeline
-  and the ``recovery`` command.
+- :mod:`recovery.core`: observations and measurement operators, problem generators and metrics,
+  iteration bookkeeping, argument validation;
+- :mod:`recovery.convex`: the convex relaxations and the one ADMM engine that solves them;
+- :mod:`recovery.flat`: paper A, flat minima (Hessian traces, rescalings, factorised descent);
+- :mod:`recovery.rfm`: paper B, lin-RFM, IRLS-p, deep linear networks, the published method;
+- :mod:`recovery.experiments`: one module per figure: tidy rows, a plot, the claims they decide;
+- :mod:`recovery.book`: the figure registry, sweeps, provenance and the ``recovery`` command.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -1,18 +1,18 @@
 r"""The bridge between the two papers: lin-RFM's exponent against the depth of flat factorisations.
 
 - **Nuclear norm.** lin-RFM with :math:`\alpha = 1/4` is the one-sided IRLS of the nuclear norm
-  (:math:`p = 2 - 4\alpha = 1`, :mod:`recovery.linrfm`): its fixed points as the smoothing
+  (:math:`p = 2 - 4\alpha = 1`, :mod:`recovery.rfm.linrfm`): its fixed points as the smoothing
   :math:`\varepsilon \to 0` are nuclear-norm minimisers, the problem whose
   :math:`D_1, D_2`-weighted version the flat minima of depth-2 factorisations solve (flat-minima
-  paper, Theorem 3.2). :func:`recovery.linrfm.continuation` follows the fixed points of the lin-RFM map at a
+  paper, Theorem 3.2). :func:`recovery.rfm.linrfm.continuation` follows the fixed points of the lin-RFM map at a
   decreasing sequence of fixed smoothings, each from the previous one's limit: the published
   schedule lowers :math:`\varepsilon` with the change of the iterate, and when the map contracts
   slowly (small smoothing, a minimiser of high rank) it lowers it before the iterate has arrived.
   :func:`flat_completion` is the flat relaxation of completion.
 - **Exponents.** Larger :math:`\alpha` moves lin-RFM towards :math:`\ell_p` / Schatten-:math:`p`
-  with :math:`p = 2 - 4\alpha < 1` (:func:`recovery.linrfm.irls_exponent`), while the flattest depth-:math:`k`
+  with :math:`p = 2 - 4\alpha < 1` (:func:`recovery.rfm.linrfm.irls_exponent`), while the flattest depth-:math:`k`
   Hadamard factorisations minimise weighted :math:`\ell_q` with
-  :math:`q = 2 - 2/k > 1` (:func:`recovery.flatness.hadamard_flat_exponent`): from the common
+  :math:`q = 2 - 2/k > 1` (:func:`recovery.flat.flatness.hadamard_flat_exponent`): from the common
   point :math:`\ell_1` (:math:`\alpha = 1/4`, :math:`k = 2`) they move in opposite directions.
   Gradient descent from small initialisation on a depth-:math:`k` diagonal network is instead
   biased towards :math:`\ell_1` at every depth.
@@ -33,12 +33,15 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import claims, convex, flatness, linrfm, problems
-from recovery.claims import Claim, Evidence
-from recovery.experiments import sparse_regression
-from recovery.figures import CLAIM_LEVEL, FigureSpec, Row, register
-from recovery.measurements import CompletionMeasurements
-from recovery.observations import Observations
+from recovery import convex
+from recovery.core import problems
+from recovery.core.observations import Observations
+from recovery.core.operators import CompletionMeasurements
+from recovery.experiments import claims, sparse_regression
+from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.spec import CLAIM_LEVEL, FigureSpec, Row
+from recovery.flat import flatness
+from recovery.rfm import linrfm
 
 FIGURE_ID = "linrfm-bridge"
 
@@ -47,7 +50,7 @@ def flat_completion(observations: Sequence[Observations], *, tol: float = 1e-10,
     r"""Batched flat relaxation of completion (flat-minima paper, Theorem 3.2) and plain
     nuclear-norm minimisation on the same ``observations`` (all of one shape, every row and column
     observed): :math:`\min\|D_1YD_2\|_*` with :math:`D_1, D_2` the rescaling matrices of
-    :func:`recovery.flatness.rescaling_matrices` (square roots of the row and column counts), and
+    :func:`recovery.flat.flatness.rescaling_matrices` (square roots of the row and column counts), and
     :math:`\min\|Y\|_*`, both subject to the data. Returns ``(nuclear, flat)``
     :class:`~recovery.convex.ConvexResult`\ s."""
     shapes = {tuple(o.shape) for o in observations}
@@ -159,7 +162,7 @@ CLAIMS = (
 )
 
 
-register(
+FIGURES = (
     FigureSpec(
         id=FIGURE_ID,
         notebook="notebooks/linrfm_bridge.ipynb",
@@ -182,5 +185,5 @@ register(
         plot=plot,
         split=sparse_regression.split,
         timing_columns=("seconds",),
-    )
+    ),
 )

@@ -1,7 +1,7 @@
 r"""lin-RFM against deep linear networks, IRLS and the nuclear norm on matrix completion (paper B).
 
 Paper B (claim 5) reports that lin-RFM completes low-rank matrices from fewer observations than
-deep linear networks. Each instance is :func:`recovery.problems.completion_problem`: a
+deep linear networks. Each instance is :func:`recovery.core.problems.completion_problem`: a
 :math:`d\times d` matrix :math:`Y` of rank :math:`r` with mean squared entry 1, of which
 :math:`n = \operatorname{round}(c\, r(2d - r))` entries are observed uniformly at random, where
 :math:`r(2d - r)` is the number of degrees of freedom of a rank-:math:`r` matrix and :math:`c`
@@ -15,14 +15,14 @@ computed afterwards on the unobserved entries:
 
 Methods (``method``, ``setting``):
 
-- ``"lin-rfm"``, :math:`\alpha`: :func:`recovery.linrfm.lin_rfm_completion` (IRLS-:math:`p`
+- ``"lin-rfm"``, :math:`\alpha`: :func:`recovery.rfm.linrfm.lin_rfm_completion` (IRLS-:math:`p`
   with :math:`p = 2 - 4\alpha`), with the momentum of ``linrfm_momentum``;
 - ``"nuclear"``, 1: :math:`\min\|Z\|_*` subject to the observations,
   :func:`recovery.convex.weighted_nuclear_completion` with unit weights, batched over trials;
-- ``"irls"``, :math:`p`: :func:`recovery.irls.irls_completion` with geometric smoothing decay
+- ``"irls"``, :math:`p`: :func:`recovery.rfm.irls.irls_completion` with geometric smoothing decay
   ``irls_decay``;
 - ``"deep"``, :math:`L`: gradient descent on :math:`W_L\cdots W_1` from small random factors,
-  :func:`recovery.deep.deep_matrix_completion`.
+  :func:`recovery.rfm.deep.deep_matrix_completion`.
 
 Each row records the solver's own ``converged`` flag and ``iterations`` next to the errors, and
 ``observed_residual`` :math:`\|P_\Omega(\hat Y - Y)\|_F/\|P_\Omega(Y)\|_F` (zero up to rounding for the
@@ -41,11 +41,13 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import _checks, claims, convex, deep, irls, linrfm, problems
-from recovery.claims import Claim, Evidence
-from recovery.experiments import trial_generator
-from recovery.figures import CLAIM_LEVEL, FigureSpec, Row, column, register
-from recovery.observations import Observations
+from recovery import convex
+from recovery.core import metrics, problems, validation
+from recovery.core.observations import Observations
+from recovery.experiments import claims
+from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.spec import CLAIM_LEVEL, FigureSpec, Row, column, trial_generator
+from recovery.rfm import deep, irls, linrfm
 
 FIGURE_ID = "linrfm-completion"
 METHODS = ("lin-rfm", "nuclear", "irls", "deep")
@@ -54,7 +56,7 @@ METHODS = ("lin-rfm", "nuclear", "irls", "deep")
 def observation_count(d: int, rank: int, multiple: float) -> int:
     r"""Return :math:`\operatorname{round}(c\,r(2d - r))` for the oversampling :math:`c` = ``multiple``,
     which must give at least one and fewer than :math:`d^2` observations."""
-    multiple = _checks.positive_number("multiple", multiple)
+    multiple = validation.positive_number("multiple", multiple)
     count = round(multiple * problems.degrees_of_freedom(d, d, rank))
     if not 1 <= count < d * d:
         raise ValueError(f"multiple: {multiple} x r(2d - r) gives {count} observations, outside [1, d^2 = {d * d})")
@@ -62,7 +64,7 @@ def observation_count(d: int, rank: int, multiple: float) -> int:
 
 
 def instance(d: int, rank: int, multiple: float, seed: int, trial: int) -> tuple[torch.Tensor, Observations]:
-    """The ``trial``-th instance at oversampling ``multiple``: :func:`recovery.problems.completion_problem`
+    """The ``trial``-th instance at oversampling ``multiple``: :func:`recovery.core.problems.completion_problem`
     drawn from ``trial_generator(seed, d, n, trial)``, ``n`` = :func:`observation_count`."""
     count = observation_count(d, rank, multiple)
     return problems.completion_problem(d, d, rank, count, trial_generator(seed, d, count, trial))
@@ -78,8 +80,8 @@ def _row(d, rank, multiple, trial, method, setting, Y, observations, estimate, c
         "trial": trial,
         "method": method,
         "setting": float(setting),
-        "mse": problems.unobserved_mse(estimate, Y, observations),
-        "relative_error": problems.unobserved_relative_error(estimate, Y, observations),
+        "mse": metrics.unobserved_mse(estimate, Y, observations),
+        "relative_error": metrics.unobserved_relative_error(estimate, Y, observations),
         "observed_residual": float(torch.linalg.vector_norm(observed) / torch.linalg.vector_norm(observations.values)),
         "converged": bool(converged),
         "iterations": int(iterations),
@@ -95,7 +97,7 @@ def _timed(solve):
 
 def run_level(params: Mapping[str, Any], panel: Mapping[str, Any], multiple: float) -> list[Row]:
     """All trials and methods of one ``panel`` (``d, rank, trials, methods``) at one oversampling."""
-    d, rank, trials = panel["d"], panel["rank"], _checks.positive_int("trials", panel["trials"])
+    d, rank, trials = panel["d"], panel["rank"], validation.positive_int("trials", panel["trials"])
     unknown = set(panel["methods"]) - set(METHODS)
     if unknown:
         raise ValueError(f"methods: unknown {sorted(unknown)}; known: {', '.join(METHODS)}")
@@ -330,7 +332,7 @@ CLAIMS = (
 )
 
 
-register(
+FIGURES = (
     FigureSpec(
         id=FIGURE_ID,
         notebook="notebooks/linrfm_completion.ipynb",
@@ -364,5 +366,5 @@ register(
         plot=plot,
         split=split,
         timing_columns=("seconds",),
-    )
+    ),
 )

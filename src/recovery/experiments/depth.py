@@ -3,10 +3,10 @@ r"""Depth hurts flat minima but helps gradient descent (flat-minima paper, Secti
 Sparse recovery: :math:`x^\star \in \mathbb{R}^d` with ``sparsity`` nonzeros, a Gaussian
 :math:`X \in \mathbb{R}^{m\times d}` and :math:`y = Xx^\star`, fitted through a depth-:math:`k`
 Hadamard factorisation :math:`x = v_1\odot\cdots\odot v_k` with the loss
-:math:`\frac1m\|X(v_1\odot\cdots\odot v_k) - y\|^2` (:func:`recovery.flatness.hadamard_loss`).
+:math:`\frac1m\|X(v_1\odot\cdots\odot v_k) - y\|^2` (:func:`recovery.flat.flatness.hadamard_loss`).
 The flattest factorisation of an interpolant :math:`x` has Hessian trace
 :math:`\frac{2k}{m}\sum_i \|X_{:,i}\|^2|x_i|^{2-2/k}`
-(:func:`recovery.flatness.hadamard_flat_value`), so flat solutions are the minimisers of
+(:func:`recovery.flat.flatness.hadamard_flat_value`), so flat solutions are the minimisers of
 
 .. math::
    \sum_i \|X_{:,i}\|^2 |x_i|^{q} \quad\text{subject to}\quad Xx = y,
@@ -15,7 +15,7 @@ The flattest factorisation of an interpolant :math:`x` has Hessian trace
 weighted :math:`\ell_1` (sparse) for :math:`k = 2`, strictly convex and hence dense for
 :math:`k \ge 3`, tending to weighted :math:`\ell_2` as :math:`k \to \infty` (recorded as
 ``depth = inf``). Gradient descent from a small initialisation on the depth-:math:`k` diagonal
-network :math:`x = u^{\odot k} - v^{\odot k}` (:func:`recovery.deep.deep_diagonal_regression`,
+network :math:`x = u^{\odot k} - v^{\odot k}` (:func:`recovery.rfm.deep.deep_diagonal_regression`,
 loss :math:`\frac{1}{2m}\|Xx - y\|^2`, the same minimisers) is known instead to approach the
 minimum-:math:`\ell_1` interpolant for every depth (the rich regime). The experiment solves both
 on the same planted instances and records each estimate's error, residual and flattest trace.
@@ -32,10 +32,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import claims, deep, flatness, problems
-from recovery.claims import Claim, Evidence
-from recovery.experiments import parts, split_parts, trial_generator
-from recovery.figures import FigureSpec, Row, column, register
+from recovery.core import metrics, problems
+from recovery.experiments import claims
+from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.spec import FigureSpec, Row, column, parts, split_parts, trial_generator
+from recovery.flat import flatness
+from recovery.rfm import deep
 
 FIGURE_ID = "flat-depth"
 
@@ -48,8 +50,8 @@ def _row(m, trial, method, depth, X, y, x_star, estimate, converged, iterations)
         "method": method,
         "depth": depth,
         "q": flatness.hadamard_flat_exponent(depth),
-        "relative_error": problems.relative_error(estimate, x_star),
-        "relative_residual": problems.relative_error(X @ estimate, y),
+        "relative_error": metrics.relative_error(estimate, x_star),
+        "relative_residual": metrics.relative_error(X @ estimate, y),
         "flat_trace": flat_trace,
         "converged": bool(converged),
         "iterations": int(iterations),
@@ -61,7 +63,7 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
 
     Parameters: ``d, sparsity, m_values, trials, depths, init_scales`` (one per depth),
     ``gd_max_iter, gd_tol, admm_max_iter, seed``. Instance ``t`` at ``m`` is
-    :func:`recovery.problems.planted_sparse_regression` drawn from ``trial_generator(seed, m, t)``. One row per (``m``,
+    :func:`recovery.core.problems.planted_sparse_regression` drawn from ``trial_generator(seed, m, t)``. One row per (``m``,
     trial, method, depth): method ``"flat"`` (batched over trials, ``depth = inf`` for the
     weighted :math:`\ell_2` limit) or ``"gd"``. ``flat_trace`` is the smallest Hessian trace of a
     depth-``depth`` factorisation of the estimate (infinite for the limit); ``converged`` and
@@ -211,7 +213,7 @@ CLAIMS = (
 )
 
 
-register(
+FIGURES = (
     FigureSpec(
         id=FIGURE_ID,
         notebook="notebooks/flat_depth.ipynb",
@@ -241,5 +243,5 @@ register(
         compute=compute,
         plot=plot,
         split=split_parts(lambda params: len(params["m_values"])),
-    )
+    ),
 )

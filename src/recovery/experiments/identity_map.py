@@ -5,7 +5,7 @@ With :math:`f(L,R) = \|LR^\top - M^\star\|_F^2` the scaled Hessian trace is
 :math:`\{LR^\top = M^\star\}` is :math:`4\|M^\star\|_*`, attained exactly at balanced factors
 (:math:`L^\top L = R^\top R`). The experiment draws many interpolating factorisations of
 random low-rank truths, records their scaled trace against their balancedness gap, and balances
-each one with :func:`recovery.flatness.balanced_factors`.
+each one with :func:`recovery.flat.flatness.balanced_factors`.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import claims, flatness, problems
-from recovery.claims import Claim, Evidence
-from recovery.experiments import parts, split_parts, trial_generator
-from recovery.figures import FigureSpec, Row, column, register
-from recovery.measurements import IdentityMeasurements
+from recovery.core import problems
+from recovery.core.operators import IdentityMeasurements
+from recovery.experiments import claims
+from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.spec import FigureSpec, Row, column, parts, split_parts, trial_generator
+from recovery.flat import flatness
 
 FAMILIES = flatness.FACTORISATION_FAMILIES
 FIGURE_ID = "flat-identity"
@@ -143,7 +144,7 @@ CLAIMS = (
 )
 
 
-register(
+FIGURES = (
     FigureSpec(
         id=FIGURE_ID,
         notebook="notebooks/flat_identity_map.ipynb",
@@ -165,5 +166,5 @@ register(
         compute=compute,
         plot=plot,
         split=split_parts(lambda params: params["truths"]),
-    )
+    ),
 )

@@ -4,14 +4,14 @@ One Gaussian sensing instance :math:`b = \mathcal{A}(M^\star)` in the recovery r
 factorisation (:math:`k = d`) have a large solution set :math:`S = \{(L, R): \mathcal{A}(LR^\top) =
 b\}`. The experiment collects many of its points,
 
-- gradient descent (:func:`recovery.factorised_descent.gradient_descent`) from random starts at
+- gradient descent (:func:`recovery.flat.descent.gradient_descent`) from random starts at
   several scales;
-- trace-penalised descent (:func:`recovery.factorised_descent.trace_penalised_descent`), which
+- trace-penalised descent (:func:`recovery.flat.descent.trace_penalised_descent`), which
   seeks flatness by itself, from random starts at several scales;
 - random interpolants :math:`X = M^\star + N` with :math:`N \ne 0` in the null space of
-  :math:`\mathcal{A}`, factorised as flatly as possible (:func:`recovery.flatness.flat_factors`)
+  :math:`\mathcal{A}`, factorised as flatly as possible (:func:`recovery.flat.flatness.flat_factors`)
   or by a random point of the orbit
-  (:func:`recovery.flatness.random_factorisation`),
+  (:func:`recovery.flat.flatness.random_factorisation`),
 
 and records for each its scaled Hessian trace relative to the flat value
 :math:`4\|D_1M^\star D_2\|_*` (the smallest scaled trace on :math:`S` when :math:`M^\star` solves
@@ -32,11 +32,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import _checks, claims, factorised_descent, flatness, problems
-from recovery.claims import Claim, Evidence
-from recovery.experiments import trial_generator
-from recovery.figures import FigureSpec, Row, column, register
-from recovery.measurements import DenseMeasurements, gaussian_sensing
+from recovery.core import problems, validation
+from recovery.core.operators import DenseMeasurements, gaussian_sensing
+from recovery.experiments import claims
+from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.spec import FigureSpec, Row, column, trial_generator
+from recovery.flat import descent, flatness
 
 FIGURE_ID = "flat-landscape"
 FAMILIES = {
@@ -51,8 +52,8 @@ def random_start(d1: int, d2: int, width: int, scale: float, generator: torch.Ge
     r"""Return :math:`(L_0, R_0)` with i.i.d. entries :math:`N(0, s^2/d_1)` and
     :math:`N(0, s^2/d_2)`: every column has norm about :math:`s` = ``scale``."""
     for name, value in (("d1", d1), ("d2", d2), ("width", width)):
-        _checks.positive_int(name, value)
-    scale = _checks.positive_number("scale", scale)
+        validation.positive_int(name, value)
+    scale = validation.positive_number("scale", scale)
     kw = {"generator": generator, "dtype": torch.float64}
     return (
         scale * torch.randn(d1, width, **kw) / math.sqrt(d1),
@@ -69,10 +70,10 @@ def null_space_interpolant(op: DenseMeasurements, M, distance: float, generator:
     """
     if not isinstance(op, DenseMeasurements):
         raise ValueError(f"op: expected DenseMeasurements, got {type(op).__name__}")
-    M = _checks.tensor("M", M, ndim=2)
+    M = validation.tensor("M", M, ndim=2)
     if tuple(M.shape) != op.shape:
         raise ValueError(f"M: expected shape {op.shape}, got {tuple(M.shape)}")
-    distance = _checks.positive_number("distance", distance)
+    distance = validation.positive_number("distance", distance)
     if op.num_measurements >= M.numel():
         raise ValueError(
             f"op: {op.num_measurements} measurements of a {op.shape} matrix leave no null space"
@@ -129,8 +130,8 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
 
     rows: list[Row] = []
     runs = (
-        ("gradient", params["init_scales"], factorised_descent.gradient_descent, {}),
-        ("penalised", params["penalised_scales"], factorised_descent.trace_penalised_descent,
+        ("gradient", params["init_scales"], descent.gradient_descent, {}),
+        ("penalised", params["penalised_scales"], descent.trace_penalised_descent,
          {"penalty": params["penalty"], "decay": params["decay"]}),
     )
     for index, (family, scales, optimiser, options) in enumerate(runs):
@@ -243,7 +244,7 @@ CLAIMS = (
 )
 
 
-register(
+FIGURES = (
     FigureSpec(
         id=FIGURE_ID,
         notebook="notebooks/flat_landscape.ipynb",
@@ -268,5 +269,5 @@ register(
         },
         compute=compute,
         plot=plot,
-    )
+    ),
 )

@@ -8,20 +8,20 @@ take the weighted least-squares step
 
 - **vectors** (:math:`X\beta = y`): :math:`W = \operatorname{diag}((\beta_t^2 + \varepsilon)^{p/2 - 1})`;
   lin-RFM's kernel is :math:`\operatorname{diag}((\beta_t^2 + \varepsilon)^{2\alpha}) = W^{-1}`, the
-  smoothing placed exactly as in IRLS (:func:`recovery.linrfm.regression_step`,
-  :func:`recovery.irls.regression_step`);
+  smoothing placed exactly as in IRLS (:func:`recovery.rfm.linrfm.regression_step`,
+  :func:`recovery.rfm.irls.regression_step`);
 - **matrices** (:math:`P_\Omega(Z) = P_\Omega(Y)`, row by row): :math:`W = (G_t + \varepsilon I)^{p/2-1}`,
   :math:`G_t = Z_t^\top Z_t / d_1`. lin-RFM with the smoothing placed as in IRLS takes the kernel
   :math:`M^2 = (G_t + \varepsilon I)^{2\alpha}` (:func:`lin_rfm_step`), by matrix products when
   :math:`2\alpha` is an integer (:math:`\alpha = 1/2`: :math:`G + \varepsilon I` itself, which is
-  :func:`recovery.linrfm.completion_step` with ridge :math:`\lambda = \varepsilon`); IRLS
-  (:func:`recovery.irls.completion_step`) from an eigendecomposition of :math:`G_t`.
+  :func:`recovery.rfm.linrfm.completion_step` with ridge :math:`\lambda = \varepsilon`); IRLS
+  (:func:`recovery.rfm.irls.completion_step`) from an eigendecomposition of :math:`G_t`.
 
 The experiment runs lin-RFM, IRLS (where :math:`p \in [0, 1]`) and a direct dense solve of the
 weighted least-squares step (:func:`direct_regression_step`, :func:`direct_completion_step`) each on
 its own iterates from the same start (the minimum-norm solution, resp. the zero-filled data,
 i.e. :math:`M_0 = I`) with the same fixed :math:`\varepsilon`, and records per iteration their
-largest difference, the smoothed objective :func:`recovery.irls.smoothed_objective` at the
+largest difference, the smoothed objective :func:`recovery.rfm.irls.smoothed_objective` at the
 lin-RFM iterate, and its constrained gradient (:func:`constrained_gradient`).
 
 **Why the objective decreases** (majorise-minimise). :math:`\phi_p(s)` is concave in
@@ -48,12 +48,13 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import claims, irls, linrfm, problems
-from recovery.claims import Claim, Evidence
-from recovery.experiments import trial_generator
-from recovery.figures import FigureSpec, Row, column, register
-from recovery.kernel_interpolation import interpolate_rows, regression_data
-from recovery.observations import Observations
+from recovery.core import metrics, problems
+from recovery.core.observations import Observations
+from recovery.experiments import claims
+from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.spec import FigureSpec, Row, column, trial_generator
+from recovery.rfm import irls, linrfm
+from recovery.rfm.kernel import interpolate_rows, regression_data
 
 FIGURE_ID = "linrfm-irls"
 PROBLEMS = ("vector", "matrix")
@@ -61,7 +62,7 @@ PROBLEMS = ("vector", "matrix")
 
 def lin_rfm_step(Z: torch.Tensor, observations: Observations, alpha: float, epsilon: float) -> torch.Tensor:
     r"""One matrix lin-RFM step with the smoothing inside the kernel: :math:`M = (G + \varepsilon I)^\alpha`,
-    kernel :math:`M^2 = (G + \varepsilon I)^{2\alpha}` (:func:`recovery.linrfm.matrix_power_psd`),
+    kernel :math:`M^2 = (G + \varepsilon I)^{2\alpha}` (:func:`recovery.rfm.linrfm.matrix_power_psd`),
     :math:`G = Z^\top Z/d_1`, then row-wise interpolation without further ridge."""
     G = Z.T @ Z / Z.shape[0]
     kernel = linrfm.matrix_power_psd(G + epsilon * torch.eye(G.shape[0], dtype=G.dtype, device=G.device), 2 * alpha)
@@ -104,10 +105,10 @@ def direct_completion_step(Z: torch.Tensor, observations: Observations, p: float
 
 
 def constrained_gradient(x: torch.Tensor, p: float, epsilon: float, constraint) -> float:
-    r"""Return :math:`\|P\nabla f(x)\| / \|\nabla f(x)\|` for :math:`f` = :func:`recovery.irls.smoothed_objective`
+    r"""Return :math:`\|P\nabla f(x)\| / \|\nabla f(x)\|` for :math:`f` = :func:`recovery.rfm.irls.smoothed_objective`
     (gradient by automatic differentiation), :math:`P` the projection onto the feasible directions:
     the null space of :math:`X` when ``constraint`` is the matrix ``X`` (vectors), the unobserved
-    entries when it is an :class:`~recovery.observations.Observations` (matrices). Zero at a
+    entries when it is an :class:`~recovery.core.observations.Observations` (matrices). Zero at a
     stationary point of :math:`f` on the constraint set."""
     x = x.detach().clone().requires_grad_(True)
     irls.smoothed_objective(x, p, epsilon).backward()
@@ -126,14 +127,14 @@ def _relative_difference(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def vector_instance(params: Mapping[str, Any]):
     """``(X, y, beta_star)`` drawn from ``trial_generator(seed, 0)``
-    (:func:`recovery.problems.planted_sparse_regression`)."""
+    (:func:`recovery.core.problems.planted_sparse_regression`)."""
     X, beta_star = problems.planted_sparse_regression(params["d"], params["sparsity"], params["n"],
                                           trial_generator(params["seed"], 0))
     return X, X @ beta_star, beta_star
 
 
 def matrix_instance(params: Mapping[str, Any]):
-    """``(Y, observations)`` drawn from ``trial_generator(seed, 1)`` (:func:`recovery.problems.completion_problem`)."""
+    """``(Y, observations)`` drawn from ``trial_generator(seed, 1)`` (:func:`recovery.core.problems.completion_problem`)."""
     return problems.completion_problem(params["d1"], params["d2"], params["rank"], params["num_obs"],
                                        trial_generator(params["seed"], 1))
 
@@ -153,7 +154,7 @@ def _vector_runs(params, alpha):
     }
     if 0 <= p <= 1:
         steps["irls"] = lambda b: irls.regression_step(X, y, b, p, relative(b))
-    return steps, start, epsilon, X, lambda b: problems.relative_error(b, beta_star)
+    return steps, start, epsilon, X, lambda b: metrics.relative_error(b, beta_star)
 
 
 def _matrix_runs(params, alpha):
@@ -172,7 +173,7 @@ def _matrix_runs(params, alpha):
     }
     if 0 <= p <= 1:
         steps["irls"] = lambda Z: irls.completion_step(Z, observations, p, relative(Z))
-    return steps, start, epsilon, observations, lambda Z: problems.unobserved_relative_error(Z, Y, observations)
+    return steps, start, epsilon, observations, lambda Z: metrics.unobserved_relative_error(Z, Y, observations)
 
 
 def compute(params: Mapping[str, Any]) -> list[Row]:
@@ -324,7 +325,7 @@ CLAIMS = (
 )
 
 
-register(
+FIGURES = (
     FigureSpec(
         id=FIGURE_ID,
         notebook="notebooks/linrfm_irls.ipynb",
@@ -349,5 +350,5 @@ register(
         compute=compute,
         plot=plot,
         split=split,
-    )
+    ),
 )

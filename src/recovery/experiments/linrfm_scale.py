@@ -2,16 +2,16 @@ r"""Seconds per iteration and time to accuracy of SVD-free lin-RFM, SVD-based IR
 
 Paper B, claim 4: for :math:`\alpha = 1/2` the lin-RFM kernel is the AGOP :math:`G = Z^\top Z/d_1`
 itself, so a step needs only matrix products and small per-row solves
-(:func:`recovery.linrfm.completion_step`), where IRLS needs a symmetric eigendecomposition of
-:math:`G` every step (:func:`recovery.irls.completion_step`). On a square :math:`d \times d`
-rank-:math:`r` problem (:func:`recovery.problems.completion_problem`, a fraction
+(:func:`recovery.rfm.linrfm.completion_step`), where IRLS needs a symmetric eigendecomposition of
+:math:`G` every step (:func:`recovery.rfm.irls.completion_step`). On a square :math:`d \times d`
+rank-:math:`r` problem (:func:`recovery.core.problems.completion_problem`, a fraction
 :func:`observed_fraction` of the entries observed) the methods are
 
-- ``momentum``: lin-RFM :math:`\alpha = 1/2`, batched, momentum 0.9 (:func:`recovery.linrfm.lin_rfm_completion`);
+- ``momentum``: lin-RFM :math:`\alpha = 1/2`, batched, momentum 0.9 (:func:`recovery.rfm.linrfm.lin_rfm_completion`);
 - ``plain``: the same without momentum (the iteration as published, batched);
-- ``irls``: IRLS-0 (log-det), eigendecomposition every step (:func:`recovery.irls.irls_completion`);
+- ``irls``: IRLS-0 (log-det), eigendecomposition every step (:func:`recovery.rfm.irls.irls_completion`);
 - ``published``: the per-row NumPy loop as published, with its oracle ridge schedule
-  (:func:`recovery.published_linrfm.run_published`; CPU only).
+  (:func:`recovery.rfm.published.run_published`; CPU only).
 
 Each run stops at a relative error ``target`` on the unobserved entries or after its iteration cap;
 the error is evaluated outside the methods (:func:`timed`) and its cost subtracted, except for the
@@ -37,12 +37,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import irls, linrfm, problems
-from recovery.claims import Claim, Evidence
-from recovery.experiments import trial_generator
-from recovery.figures import FigureSpec, Row, column, register
-from recovery.observations import Observations
-from recovery.published_linrfm import run_published
+from recovery.core import metrics, problems
+from recovery.core.observations import Observations
+from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.spec import FigureSpec, Row, column, trial_generator
+from recovery.rfm import irls, linrfm
+from recovery.rfm.published import run_published
 
 FIGURE_ID = "linrfm-scale"
 LABELS = {
@@ -140,7 +140,7 @@ def run_method(method: str, Y: torch.Tensor, observations: Observations, *, targ
         raise ValueError(f"method: expected one of {sorted(LABELS)}, got {method!r}")
 
     def error(Z):
-        return problems.unobserved_relative_error(Z, Y, observations)
+        return metrics.unobserved_relative_error(Z, Y, observations)
 
     if method == "published":
         hidden = ~observations.mask()
@@ -169,12 +169,6 @@ def warm_up(observations: Observations) -> None:
         torch.cuda.synchronize()
 
 
-def _repository_file(path: str) -> Path:
-    """``path`` relative to the repository root holding this package (else to the working directory)."""
-    root = Path(__file__).resolve().parents[3]
-    return root / path if (root / path).is_file() else Path(path)
-
-
 def _row(device, device_name, dtype, d, rank, observed, method, timing: Timing) -> Row:
     reached = timing.reached_at is not None
     return {
@@ -196,8 +190,12 @@ def _row(device, device_name, dtype, d, rank, observed, method, timing: Timing) 
 
 
 def recorded_rows(path: str) -> list[Row]:
-    """Rows from a committed ``benchmarks/linrfm_scale.py`` record (e.g. the GPU runs), as in :func:`compute`."""
-    record = json.loads(_repository_file(path).read_text())
+    """Rows from a committed ``benchmarks/linrfm_scale.py`` record (e.g. the GPU runs), as in :func:`compute`;
+    ``path`` is relative to the working directory (the repository root, where ``recovery reproduce`` runs)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"records: {path} is not a file under the working directory {Path.cwd()}; "
+                                "run `recovery reproduce linrfm-scale` from the repository root")
+    record = json.loads(Path(path).read_text())
     parameters, machine = record["parameters"], record["device"]
     names = {label: key for key, label in LABELS.items()}
     rows = []
@@ -354,7 +352,7 @@ CLAIMS = (
 )
 
 
-register(
+FIGURES = (
     FigureSpec(
         id=FIGURE_ID,
         notebook="notebooks/linrfm_scale.ipynb",
@@ -389,5 +387,5 @@ register(
         split=split,
         timing_columns=TIMING_COLUMNS,
         accepts_device=True,
-    )
+    ),
 )

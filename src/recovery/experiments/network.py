@@ -31,11 +31,14 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import claims, convex, flatness, problems
-from recovery.claims import Claim, Evidence
-from recovery.experiments import parts, split_parts, trial_generator
-from recovery.figures import FigureSpec, Row, column, phase_diagram, register
-from recovery.measurements import dense_stack, gaussian_quadratic
+from recovery import convex
+from recovery.core import problems
+from recovery.core.operators import dense_stack, gaussian_quadratic
+from recovery.experiments import claims
+from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.plotting import phase_diagram
+from recovery.experiments.spec import FigureSpec, Row, column, parts, split_parts, trial_generator
+from recovery.flat import flatness
 
 FIGURE_ID = "flat-network"
 SUCCESS = 1e-6  # recovery when ||X - M*||_F < SUCCESS (||M*||_F = 1), as in the paper
@@ -102,7 +105,7 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
     ``k`` is drawn from ``trial_generator(seed, k, i, j, t)``.
 
     The number of samples is ``m = round(ratio * dof)``, with ``dof`` the dimension of the symmetric
-    matrices of rank ``r1 + r2`` (:func:`recovery.problems.symmetric_degrees_of_freedom`). It must stay
+    matrices of rank ``r1 + r2`` (:func:`recovery.core.problems.symmetric_degrees_of_freedom`). It must stay
     below :math:`d(d+1)/2`, the dimension of the symmetric matrices: beyond it the samples
     determine :math:`X` by linear algebra alone and there is nothing to compare.
     Parameters: ``models``, ``components`` (``{model: [r1, r2]}``), ``dims``, ``ratios``,
@@ -220,7 +223,7 @@ CLAIMS = (
 )
 
 
-register(
+FIGURES = (
     FigureSpec(
         id=FIGURE_ID,
         notebook="notebooks/flat_network.ipynb",
@@ -246,5 +249,5 @@ register(
         compute=compute,
         plot=plot,
         split=split_parts(lambda params: len(params["models"]) * len(params["dims"])),
-    )
+    ),
 )

@@ -3,7 +3,7 @@ r"""Phase transitions of the flat relaxation against nuclear-norm minimisation (
 For a model (Gaussian matrix ``"sensing"``, Theorem 4.10; rank-one ``"bilinear"`` sensing,
 Theorem 4.11; Bernoulli matrix ``"completion"``, Theorem 1.2), a square size :math:`d` and an
 *oversampling* :math:`\rho`, each trial draws a rank-:math:`r` truth :math:`M^\star` of unit
-Frobenius norm (:func:`recovery.problems.low_rank_matrix`) and a measurement map with, on
+Frobenius norm (:func:`recovery.core.problems.low_rank_matrix`) and a measurement map with, on
 average, :math:`\rho` times as many measurements as the :math:`r(d_1 + d_2 - r)` degrees of
 freedom of a rank-:math:`r` matrix: :math:`m = \operatorname{round}(\rho\, r(2d - r))` for
 sensing, the observation probability :math:`p = \rho\, r(2d - r)/d^2` for completion. Both
@@ -14,7 +14,7 @@ relaxations are solved for all trials of a grid point in one batch:
    Y_{\mathrm{flat}} = \arg\min \|D_1 Y D_2\|_* \ \text{s.t.}\ \mathcal{A}(Y) = b,
 
 with :math:`D_1, D_2` the rescaling matrices of the instance's map
-(:func:`recovery.flatness.rescaling_matrices`; diagonal, proportional to the square roots of the
+(:func:`recovery.flat.flatness.rescaling_matrices`; diagonal, proportional to the square roots of the
 row and column counts, for completion). :math:`Y_{\mathrm{flat}} = D_1^{-1} X D_2^{-1}` is the
 product :math:`LR^\top` of every flat solution (Theorem 3.2), so the flat error is
 :math:`\|Y_{\mathrm{flat}} - M^\star\|_F`. A trial *succeeds* when the solver converged and the
@@ -23,7 +23,7 @@ counts as a failure, whatever its error.
 
 Regularity (paper A, Figure 4): from :math:`Y_{\mathrm{flat}}` the flat factors
 :math:`L = D_1^{-1}U\Sigma^{1/2}`, :math:`R = D_2^{-1}V\Sigma^{1/2}`
-(:func:`recovery.flatness.flat_factors`) give the balancedness gap
+(:func:`recovery.flat.flatness.flat_factors`) give the balancedness gap
 :math:`\|L^\top L - R^\top R\|_F` and the norm gap
 :math:`\tfrac12(\|L\|_F^2 + \|R\|_F^2) - \|X_{\mathrm{nuc}}\|_*`, the excess over the norm-minimal
 interpolating factorisations (Srebro-Shraibman). With :math:`\kappa` the ratio of the largest to
@@ -57,10 +57,19 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import _checks, claims, convex, flatness, measurements, problems
-from recovery.claims import Claim, Evidence
-from recovery.experiments import parts, split_parts, trial_generator
-from recovery.figures import CLAIM_LEVEL, FigureSpec, Row, register
+from recovery import convex
+from recovery.core import operators, problems, validation
+from recovery.experiments import claims
+from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.spec import (
+    CLAIM_LEVEL,
+    FigureSpec,
+    Row,
+    parts,
+    split_parts,
+    trial_generator,
+)
+from recovery.flat import flatness
 
 MODELS = ("sensing", "bilinear", "completion")
 
@@ -73,7 +82,7 @@ def _model(model: str) -> str:
 
 def draw_instance(
     model: str, d: int, oversampling: float, rank: int, generator: torch.Generator
-) -> tuple[measurements.MeasurementMap, torch.Tensor]:
+) -> tuple[operators.MeasurementMap, torch.Tensor]:
     r"""Draw a ``d x d`` truth of rank ``rank`` and a map with ``oversampling`` x the degrees of freedom.
 
     Sensing and bilinear: :math:`m = \operatorname{round}(\rho\,r(2d - r))` measurements, at most
@@ -81,8 +90,8 @@ def draw_instance(
     Returns ``(op, M)``; the truth is drawn first, then the map, from ``generator``.
     """
     _model(model)
-    _checks.positive_int("d", d)
-    _checks.positive_int("rank", rank)
+    validation.positive_int("d", d)
+    validation.positive_int("rank", rank)
     if isinstance(oversampling, bool) or not isinstance(oversampling, int | float) or not oversampling > 0:
         raise ValueError(f"oversampling: expected a positive number, got {oversampling!r}")
     M = problems.low_rank_matrix(d, d, rank, generator)
@@ -90,11 +99,11 @@ def draw_instance(
     if model == "completion":
         if target > d * d:
             raise ValueError(f"oversampling: p = {target / d**2:.3g} exceeds 1 at d = {d}")
-        return measurements.bernoulli_completion(d, d, target / d**2, generator), M
+        return operators.bernoulli_completion(d, d, target / d**2, generator), M
     m = round(target)
     if not 1 <= m <= d * d:
         raise ValueError(f"oversampling: m = {m} must lie in [1, d^2 = {d * d}] at d = {d}")
-    sample = measurements.gaussian_sensing if model == "sensing" else measurements.bilinear_sensing
+    sample = operators.gaussian_sensing if model == "sensing" else operators.bilinear_sensing
     return sample(m, d, d, generator), M
 
 
@@ -118,7 +127,7 @@ def _solve_nuclear_and_flat(model, ops, truths, tol, max_iter):
             tol=tol, max_iter=max_iter,
         )
         return nuclear, flat, usable
-    A = torch.stack([measurements.dense_stack(op) for op in ops])
+    A = torch.stack([operators.dense_stack(op) for op in ops])
     b = torch.stack([op.apply(M) for op, M in zip(ops, truths, strict=True)])
     nuclear = convex.weighted_nuclear_minimization(A, b, tol=tol, max_iter=max_iter)
     D1, D2 = (torch.stack(Ds) for Ds in zip(*(flatness.rescaling_matrices(op) for op in ops), strict=True))
@@ -166,7 +175,7 @@ def grid_point(
 ) -> list[Row]:
     """Draw ``trials`` instances with ``trial_generator(seed, *index, trial)``, solve both relaxations
     in one batch each, and return one row per trial (columns in the module docstring)."""
-    _checks.positive_int("trials", trials)
+    validation.positive_int("trials", trials)
     ops, truths = zip(*(draw_instance(model, d, oversampling, rank, trial_generator(seed, *index, t))
                         for t in range(trials)), strict=True)
     truths = torch.stack(truths)
@@ -572,29 +581,29 @@ _REGULARITY_CLAIMS = (
 )
 
 
-for _number, _model_name in enumerate(MODELS):
-    register(
-        FigureSpec(
-            id=f"flat-{_model_name}",
-            notebook=f"notebooks/flat_{_model_name}.ipynb",
-            tolerances=_ITERATION_COUNTS,
-            claims=(_matches_nuclear_claim(_model_name, _REFERENCES[_model_name]),
-                    _bracketed_claim(_model_name, _REFERENCES[_model_name], _TOP_SHARE[_model_name]),
-                    *_MODEL_CLAIMS.get(_model_name, ())),
-            claim=_CLAIMS[_model_name],
-            scales={
-                "ci": {"model": _model_name, "dims": [10, 12], "oversampling": [0.75, 2.5],
-                       "trials": 3, "seed": 300 + _number, **_SOLVER, "max_iter": 1000},
-                "paper": {"model": _model_name, "trials": 10, "seed": 300 + _number, **_SOLVER,
-                          **_PAPER_GRIDS[_model_name]},
-            },
-            compute=compute,
-            plot=plot,
-            split=split_parts(lambda params: len(params["dims"])),
-        )
+def _model_figure(number: int, model: str) -> FigureSpec:
+    """The phase-transition figure of one measurement model (``flat-sensing``, ...)."""
+    reference = _REFERENCES[model]
+    return FigureSpec(
+        id=f"flat-{model}",
+        notebook=f"notebooks/flat_{model}.ipynb",
+        tolerances=_ITERATION_COUNTS,
+        claims=(_matches_nuclear_claim(model, reference), _bracketed_claim(model, reference, _TOP_SHARE[model]),
+                *_MODEL_CLAIMS.get(model, ())),
+        claim=_CLAIMS[model],
+        scales={
+            "ci": {"model": model, "dims": [10, 12], "oversampling": [0.75, 2.5],
+                   "trials": 3, "seed": 300 + number, **_SOLVER, "max_iter": 1000},
+            "paper": {"model": model, "trials": 10, "seed": 300 + number, **_SOLVER, **_PAPER_GRIDS[model]},
+        },
+        compute=compute,
+        plot=plot,
+        split=split_parts(lambda params: len(params["dims"])),
     )
 
-register(
+
+FIGURES = (
+    *(_model_figure(number, model) for number, model in enumerate(MODELS)),
     FigureSpec(
         id="flat-regularity",
         notebook="notebooks/flat_regularity.ipynb",
@@ -614,5 +623,5 @@ register(
         compute=regularity_compute,
         plot=regularity_plot,
         split=split_parts(lambda params: len(params["slices"])),
-    )
+    ),
 )

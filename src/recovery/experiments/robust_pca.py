@@ -1,7 +1,7 @@
 r"""Robust PCA by flat minima (flat-minima paper, Theorem 1.3); the paper has no experiment.
 
 Observe :math:`Y = M^\star + S^\star`, a rank-:math:`r` matrix plus outliers, at most :math:`l` per
-row and per column (:func:`recovery.problems.robust_pca_problem`). The loss
+row and per column (:func:`recovery.core.problems.robust_pca_problem`). The loss
 :math:`f(L, R) = \operatorname{dist}^2(Y - LR^\top, \{\|S\|_{1,1} \le \|S^\star\|_{1,1}\})` is
 :math:`C^1` but not :math:`C^2`; on its solution set the Hessian of its local quadratic model is
 that of :math:`\|LR^\top - \cdot\|_F^2`, whose scaled trace is :math:`2(\|L\|_F^2 + \|R\|_F^2)`
@@ -25,10 +25,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import claims, convex, problems
-from recovery.claims import Claim, Evidence
-from recovery.experiments import parts, split_parts, trial_generator
-from recovery.figures import FigureSpec, Row, column, phase_diagram, register
+from recovery import convex
+from recovery.core import problems
+from recovery.experiments import claims
+from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.plotting import phase_diagram
+from recovery.experiments.spec import FigureSpec, Row, column, parts, split_parts, trial_generator
 
 FIGURE_ID = "flat-robust-pca"
 SUCCESS = 1e-6  # recovery when ||X - M*||_F < SUCCESS (||M*||_F = 1)
@@ -139,7 +141,7 @@ CLAIMS = (
 )
 
 
-register(
+FIGURES = (
     FigureSpec(
         id=FIGURE_ID,
         notebook="notebooks/flat_robust_pca.ipynb",
@@ -162,5 +164,5 @@ register(
         compute=compute,
         plot=plot,
         split=split_parts(lambda params: len(params["ranks"])),
-    )
+    ),
 )

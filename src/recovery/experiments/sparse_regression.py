@@ -1,8 +1,8 @@
 r"""Sparse linear regression: how many samples each method needs (lin-RFM paper, claim 5).
 
-Instances are those of the depth chapter (:func:`recovery.problems.planted_sparse_regression`):
+Instances are those of the depth chapter (:func:`recovery.core.problems.planted_sparse_regression`):
 :math:`\beta^\star \in \mathbb{R}^d` with ``sparsity`` Gaussian nonzeros and unit norm
-(:func:`recovery.problems.sparse_vector`), :math:`X \in \mathbb{R}^{n\times d}` with i.i.d.
+(:func:`recovery.core.problems.sparse_vector`), :math:`X \in \mathbb{R}^{n\times d}` with i.i.d.
 :math:`\mathcal{N}(0, 1)` entries and **noiseless** labels :math:`y = X\beta^\star`. Every method
 returns an interpolant :math:`\hat\beta` and is scored by the relative error
 :math:`\|\hat\beta - \beta^\star\| / \|\beta^\star\|`. This is also the test error: for a fresh
@@ -13,17 +13,17 @@ prediction error on fresh Gaussian inputs relative to that of predicting zero.
 
 Methods (``method``, ``parameter``):
 
-- ``"lin-rfm"``, :math:`\alpha`: :func:`recovery.linrfm.lin_rfm_regression`, IRLS-:math:`p` with
+- ``"lin-rfm"``, :math:`\alpha`: :func:`recovery.rfm.linrfm.lin_rfm_regression`, IRLS-:math:`p` with
   :math:`p = 2 - 4\alpha` (:math:`\alpha = 1/4`: :math:`\ell_1`; :math:`1/2`: :math:`\sum\log`);
-- ``"irls"``, :math:`p`: :func:`recovery.irls.irls_regression` (geometric smoothing schedule);
+- ``"irls"``, :math:`p`: :func:`recovery.rfm.irls.irls_regression` (geometric smoothing schedule);
 - ``"l1"``, 1: basis pursuit :math:`\min\|\beta\|_1` s.t. :math:`X\beta = y`
   (:func:`recovery.convex.weighted_lq_minimization`, unit weights, batched over trials);
 - ``"gd"``, depth :math:`L`: gradient descent on the diagonal network
   :math:`\beta = u^{\odot L} - v^{\odot L}` from the scale ``init_scale``
-  (:func:`recovery.deep.deep_diagonal_regression`);
+  (:func:`recovery.rfm.deep.deep_diagonal_regression`);
 - ``"flat"``, depth :math:`k`: the interpolant whose flattest depth-:math:`k` Hadamard
   factorisation is flattest, weighted :math:`\ell_q`, :math:`q = 2 - 2/k`
-  (:func:`recovery.flatness.hadamard_flat_solutions`, batched over trials).
+  (:func:`recovery.flat.flatness.hadamard_flat_solutions`, batched over trials).
 """
 
 from __future__ import annotations
@@ -38,10 +38,13 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import _checks, claims, convex, deep, flatness, irls, linrfm, problems
-from recovery.claims import Claim, Evidence
-from recovery.experiments import trial_generator
-from recovery.figures import CLAIM_LEVEL, FigureSpec, Row, column, register
+from recovery import convex
+from recovery.core import metrics, problems, validation
+from recovery.experiments import claims
+from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.spec import CLAIM_LEVEL, FigureSpec, Row, column, trial_generator
+from recovery.flat import flatness
+from recovery.rfm import deep, irls, linrfm
 
 FIGURE_ID = "linrfm-sparse"
 METHODS = ("lin-rfm", "irls", "l1", "gd", "flat")
@@ -49,9 +52,9 @@ METHODS = ("lin-rfm", "irls", "l1", "gd", "flat")
 
 def instances(d: int, sparsity: int, n: int, trials: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""Return ``(X, beta_star, y)`` of shapes ``(T, n, d)``, ``(T, d)``, ``(T, n)``: trial ``t`` is
-    :func:`~recovery.problems.planted_sparse_regression` drawn from ``trial_generator(seed, n, t)``
+    :func:`~recovery.core.problems.planted_sparse_regression` drawn from ``trial_generator(seed, n, t)``
     and :math:`y = X\beta^\star` (no noise)."""
-    _checks.positive_int("trials", trials)
+    validation.positive_int("trials", trials)
     drawn = [problems.planted_sparse_regression(d, sparsity, n, trial_generator(seed, n, t)) for t in range(trials)]
     X = torch.stack([instance[0] for instance in drawn])
     beta_star = torch.stack([instance[1] for instance in drawn])
@@ -125,8 +128,8 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
                     "trial": t,
                     "method": spec["method"],
                     "parameter": float(spec["parameter"]),
-                    "relative_error": problems.relative_error(estimate, beta_star[t]),
-                    "relative_residual": problems.relative_error(X[t] @ estimate, y[t]),
+                    "relative_error": metrics.relative_error(estimate, beta_star[t]),
+                    "relative_residual": metrics.relative_error(X[t] @ estimate, y[t]),
                     "converged": outcome["converged"],
                     "iterations": outcome["iterations"],
                     "seconds": outcome["seconds"],
@@ -337,7 +340,7 @@ CLAIMS = (
 )
 
 
-register(
+FIGURES = (
     FigureSpec(
         id=FIGURE_ID,
         notebook="notebooks/linrfm_sparse.ipynb",
@@ -368,5 +371,5 @@ register(
         plot=plot,
         split=split,
         timing_columns=("seconds",),
-    )
+    ),
 )

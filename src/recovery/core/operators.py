@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from recovery import _checks
+from recovery.core import validation
 
 
 class MeasurementMap(ABC):
@@ -48,7 +48,7 @@ class MeasurementMap(ABC):
 
     def measure(self, X) -> torch.Tensor:
         """Validate ``X`` against the map's shape and return its measurements ``b = A(X)``."""
-        X = _checks.tensor("X", X, ndim=2)
+        X = validation.tensor("X", X, ndim=2)
         if tuple(X.shape) != self.shape:
             raise ValueError(f"X: expected shape {self.shape}, got {tuple(X.shape)}")
         return self.apply(X)
@@ -66,7 +66,7 @@ class DenseMeasurements(MeasurementMap):
     scale: float | None = None
 
     def __post_init__(self) -> None:
-        A = _checks.tensor("A", self.A, ndim=3)
+        A = validation.tensor("A", self.A, ndim=3)
         if A.shape[0] < 1 or A.shape[1] < 1 or A.shape[2] < 1:
             raise ValueError(
                 f"A: every dimension of (m, d1, d2) must be >= 1, got {tuple(A.shape)}"
@@ -110,8 +110,8 @@ class IdentityMeasurements(MeasurementMap):
     scale: float = 1.0
 
     def __post_init__(self) -> None:
-        _checks.positive_int("d1", self.d1)
-        _checks.positive_int("d2", self.d2)
+        validation.positive_int("d1", self.d1)
+        validation.positive_int("d2", self.d2)
 
     @property
     def shape(self) -> tuple[int, int]:  # type: ignore[override]
@@ -144,7 +144,7 @@ def _loss_weight(scale: float | None, m: int) -> float:
 
 def _vectors(name: str, value) -> torch.Tensor:
     """Validate a non-empty ``(m, d)`` stack of vectors."""
-    value = _checks.tensor(name, value, ndim=2)
+    value = validation.tensor(name, value, ndim=2)
     if value.shape[0] < 1 or value.shape[1] < 1:
         raise ValueError(
             f"{name}: both dimensions of (m, d) must be >= 1, got {tuple(value.shape)}"
@@ -174,7 +174,7 @@ class BilinearMeasurements(MeasurementMap):
     def __post_init__(self) -> None:
         a = _vectors("a", self.a)
         b = _vectors("b", self.b)
-        _checks.same_rows("b", b, a.shape[0], "the m rows of a")
+        validation.same_rows("b", b, a.shape[0], "the m rows of a")
         if b.dtype != a.dtype or b.device != a.device:
             raise ValueError(
                 f"b: dtype/device {b.dtype}/{b.device} differ from a's {a.dtype}/{a.device}"
@@ -222,7 +222,7 @@ class CompletionMeasurements(MeasurementMap):
 
     A row (column) with no observation has :math:`n^{\mathrm{row}}_a = 0`, so
     :math:`D_1 = (\tfrac{c}{d_2} G_1)^{1/2}` (:math:`D_2`) of
-    :func:`recovery.flatness.rescaling_matrices` is singular. The map returns that singular
+    :func:`recovery.flat.flatness.rescaling_matrices` is singular. The map returns that singular
     :math:`D` as it is; callers detect the case with :meth:`unobserved_rows` and
     :meth:`unobserved_cols`.
     """
@@ -236,10 +236,10 @@ class CompletionMeasurements(MeasurementMap):
     def __post_init__(self) -> None:
         if not isinstance(self.shape, tuple | list) or len(self.shape) != 2:
             raise ValueError(f"shape: expected a pair (d1, d2), got {self.shape!r}")
-        d1 = _checks.positive_int("shape", self.shape[0])
-        d2 = _checks.positive_int("shape", self.shape[1])
-        rows = _checks.indices("rows", self.rows, d1)
-        cols = _checks.indices("cols", self.cols, d2)
+        d1 = validation.positive_int("shape", self.shape[0])
+        d2 = validation.positive_int("shape", self.shape[1])
+        rows = validation.indices("rows", self.rows, d1)
+        cols = validation.indices("cols", self.cols, d2)
         if rows.numel() == 0:
             raise ValueError("rows: expected at least one observed entry, got none")
         if cols.shape != rows.shape or cols.device != rows.device:
@@ -360,9 +360,9 @@ def gaussian_sensing(
 ) -> DenseMeasurements:
     r"""Draw matrix sensing :math:`A_i` with iid :math:`N(0,1)` entries (Theorem 4.10), ``scale = 1/m``."""
     shape = (
-        _checks.positive_int("m", m),
-        _checks.positive_int("d1", d1),
-        _checks.positive_int("d2", d2),
+        validation.positive_int("m", m),
+        validation.positive_int("d1", d1),
+        validation.positive_int("d2", d2),
     )
     return DenseMeasurements(
         torch.randn(shape, generator=generator, dtype=dtype, device=generator.device)
@@ -373,9 +373,9 @@ def bilinear_sensing(
     m: int, d1: int, d2: int, generator: torch.Generator, dtype: torch.dtype = torch.float64
 ) -> BilinearMeasurements:
     r"""Draw :math:`A_i = a_i b_i^\top` with :math:`a_i, b_i` iid standard Gaussian (Theorem 4.11)."""
-    _checks.positive_int("m", m)
-    _checks.positive_int("d1", d1)
-    _checks.positive_int("d2", d2)
+    validation.positive_int("m", m)
+    validation.positive_int("d1", d1)
+    validation.positive_int("d2", d2)
     a = torch.randn(m, d1, generator=generator, dtype=dtype, device=generator.device)
     b = torch.randn(m, d2, generator=generator, dtype=dtype, device=generator.device)
     return BilinearMeasurements(a, b)
@@ -390,8 +390,8 @@ def bernoulli_completion(
     may go unobserved (see :class:`CompletionMeasurements`); a draw with no observation at all
     raises ``ValueError``.
     """
-    _checks.positive_int("d1", d1)
-    _checks.positive_int("d2", d2)
+    validation.positive_int("d1", d1)
+    validation.positive_int("d2", d2)
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p <= 1:
         raise ValueError(f"p: expected an observation probability in (0, 1], got {p!r}")
     observed = torch.rand(d1, d2, generator=generator, device=generator.device) < p
@@ -405,8 +405,8 @@ def gaussian_quadratic(
     m: int, d: int, generator: torch.Generator, dtype: torch.dtype = torch.float64
 ) -> SymmetricRankOneMeasurements:
     r"""Draw :math:`A_i = x_i x_i^\top` with :math:`x_i \sim N(0, I_d)` iid (Theorem 1.4)."""
-    _checks.positive_int("m", m)
-    _checks.positive_int("d", d)
+    validation.positive_int("m", m)
+    validation.positive_int("d", d)
     return SymmetricRankOneMeasurements(
         torch.randn(m, d, generator=generator, dtype=dtype, device=generator.device)
     )

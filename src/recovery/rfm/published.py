@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recovery import _checks
+from recovery.core import validation
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,8 @@ def published_step(Z: np.ndarray, Y: np.ndarray, mask: np.ndarray, alpha: float,
     Z = _finite("Z", Z)
     if Z.shape != Y.shape:
         raise ValueError(f"Z: shape {Z.shape} differs from Y's {Y.shape}")
-    alpha = _checks.positive_number("alpha", alpha)
-    lam = _checks.nonnegative_number("lam", lam)
+    alpha = validation.positive_number("alpha", alpha)
+    lam = validation.nonnegative_number("lam", lam)
     return _refit_rows(_kernel(Z, alpha), Y, mask, _observed_columns(mask), lam)
 
 
@@ -99,13 +99,13 @@ def run_published(
     :math:`K = G_t^{2\alpha}` from the estimate of iteration :math:`t` (see :func:`published_step`).
     """
     Y, mask = _problem(Y, mask)
-    alpha = _checks.positive_number("alpha", alpha)
-    lam = _checks.nonnegative_number("lam", lam)
-    lam_final = _checks.nonnegative_number("lam_final", lam_final)
-    switch_below = _checks.nonnegative_number("switch_below", switch_below)
-    target_mse = _checks.positive_number("target_mse", target_mse)
-    max_iter = _checks.positive_int("max_iter", max_iter)
-    record_every = _checks.positive_int("record_every", record_every)
+    alpha = validation.positive_number("alpha", alpha)
+    lam = validation.nonnegative_number("lam", lam)
+    lam_final = validation.nonnegative_number("lam_final", lam_final)
+    switch_below = validation.nonnegative_number("switch_below", switch_below)
+    target_mse = validation.positive_number("target_mse", target_mse)
+    max_iter = validation.positive_int("max_iter", max_iter)
+    record_every = validation.positive_int("record_every", record_every)
     if mask.all():
         raise ValueError("mask: every entry is observed, so the test error is undefined")
     hidden = ~mask

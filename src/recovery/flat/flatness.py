@@ -1,7 +1,7 @@
 r"""Factorised losses, their derivatives and Hessian traces, in closed form and by autodiff.
 
 For a measurement map :math:`\mathcal{A}` with loss weight :math:`c` (see
-:mod:`recovery.measurements`), data :math:`b \in \mathbb{R}^m` and factors
+:mod:`recovery.core.operators`), data :math:`b \in \mathbb{R}^m` and factors
 :math:`L \in \mathbb{R}^{d_1\times k}`, :math:`R \in \mathbb{R}^{d_2\times k}`:
 
 .. math::
@@ -28,7 +28,7 @@ identity map :math:`D_1 = D_2 = I` and the scaled trace is :math:`2(\|L\|_F^2 + 
 (Lemma 2.1), minimised over :math:`\{LR^\top = M^\star\}` at balanced factors with value
 :math:`4\|M^\star\|_*` (Lemma 2.2).
 
-Functions take a :class:`~recovery.measurements.MeasurementMap` first and validate their inputs,
+Functions take a :class:`~recovery.core.operators.MeasurementMap` first and validate their inputs,
 raising ``ValueError`` that names the argument.
 """
 
@@ -39,13 +39,14 @@ import math
 import torch
 from torch.func import grad, hessian, jvp, vmap
 
-from recovery import _checks, convex
-from recovery.measurements import MeasurementMap, SymmetricRankOneMeasurements
+from recovery import convex
+from recovery.core import validation
+from recovery.core.operators import MeasurementMap, SymmetricRankOneMeasurements
 
 
 def _data(op: MeasurementMap, b, L, R):
-    L, R = _checks.factor_pair(L, R, *op.shape)
-    b = _checks.tensor("b", b, ndim=1)
+    L, R = validation.factor_pair(L, R, *op.shape)
+    b = validation.tensor("b", b, ndim=1)
     if b.shape[0] != op.num_measurements:
         raise ValueError(
             f"b: expected {op.num_measurements} measurements to match the map, got {b.shape[0]}"
@@ -79,8 +80,8 @@ def hessian_form(op: MeasurementMap, b, L, R, dL, dR) -> torch.Tensor:
     on the solution set :math:`\{\mathcal{A}(LR^\top) = b\}`.
     """
     b, L, R = _data(op, b, L, R)
-    dL = _checks.tensor("dL", dL, ndim=2).to(L)
-    dR = _checks.tensor("dR", dR, ndim=2).to(R)
+    dL = validation.tensor("dL", dL, ndim=2).to(L)
+    dR = validation.tensor("dR", dR, ndim=2).to(R)
     if dL.shape != L.shape:
         raise ValueError(f"dL: expected the shape {tuple(L.shape)} of L, got {tuple(dL.shape)}")
     if dR.shape != R.shape:
@@ -92,7 +93,7 @@ def hessian_form(op: MeasurementMap, b, L, R, dL, dR) -> torch.Tensor:
 
 def _trace_parts(op: MeasurementMap, L, R) -> tuple[torch.Tensor, torch.Tensor]:
     """Hessian diagonal summed over L-coordinates and over R-coordinates."""
-    L, R = _checks.factor_pair(L, R, *op.shape)
+    L, R = validation.factor_pair(L, R, *op.shape)
     over_L = 2 * op.scale * torch.sum(R * (op.right_gram().to(R) @ R))
     over_R = 2 * op.scale * torch.sum(L * (op.left_gram().to(L) @ L))
     return over_L, over_R
@@ -173,10 +174,10 @@ def hutchinson_trace(
     nothing of size :math:`n^2` is formed. Returns ``(estimate, standard_error)``, the mean of
     ``samples`` probes and its standard error.
     """
-    blocks = [_checks.tensor(f"blocks[{j}]", block) for j, block in enumerate(blocks)]
+    blocks = [validation.tensor(f"blocks[{j}]", block) for j, block in enumerate(blocks)]
     if not blocks:
         raise ValueError("blocks: expected at least one tensor")
-    samples = _checks.positive_int("samples", samples)
+    samples = validation.positive_int("samples", samples)
     if samples < 2:
         raise ValueError(f"samples: need at least 2 probes for a standard error, got {samples}")
     weights = [1.0] * len(blocks) if weights is None else [float(w) for w in weights]
@@ -203,13 +204,13 @@ def hutchinson_trace(
 
 def balancedness_gap(L, R) -> torch.Tensor:
     r"""Return :math:`\|L^\top L - R^\top R\|_F`, zero exactly for balanced factors."""
-    L, R = _checks.factors(L, R)
+    L, R = validation.factors(L, R)
     return torch.linalg.matrix_norm(L.T @ L - R.T @ R)
 
 
 def nuclear_norm(X) -> torch.Tensor:
     r"""Return :math:`\|X\|_* = \sum_j \sigma_j(X)`."""
-    X = _checks.tensor("X", X, ndim=2)
+    X = validation.tensor("X", X, ndim=2)
     return torch.linalg.svdvals(X).sum()
 
 
@@ -223,7 +224,7 @@ def balanced_factors(L, R) -> tuple[torch.Tensor, torch.Tensor]:
     they minimise :math:`\|L\|_F^2 + \|R\|_F^2` with value :math:`2\|LR^\top\|_*` (Lemma 2.2).
     Cost :math:`O((d_1+d_2)k^2)`; no :math:`d_1\times d_2` matrix is formed.
     """
-    L, R = _checks.factors(L, R)
+    L, R = validation.factors(L, R)
     k = L.shape[1]
     Q_L, T_L = torch.linalg.qr(L)
     Q_R, T_R = torch.linalg.qr(R)
@@ -247,10 +248,10 @@ def flat_factors(op: MeasurementMap, Y, width: int) -> tuple[torch.Tensor, torch
     :math:`Y` can have; when :math:`Y` minimises :math:`\|D_1 Y D_2\|_*` subject to
     :math:`\mathcal{A}(Y) = b` these factors are flat.
     """
-    Y = _checks.tensor("Y", Y, ndim=2)
+    Y = validation.tensor("Y", Y, ndim=2)
     if tuple(Y.shape) != op.shape:
         raise ValueError(f"Y: expected shape {op.shape}, got {tuple(Y.shape)}")
-    _checks.positive_int("width", width)
+    validation.positive_int("width", width)
     D1, D2 = (D.to(Y) for D in rescaling_matrices(op))
     for name, D in (("D1", D1), ("D2", D2)):
         smallest = float(torch.linalg.eigvalsh(D)[0])
@@ -270,9 +271,9 @@ def flat_factors(op: MeasurementMap, Y, width: int) -> tuple[torch.Tensor, torch
 
 def hadamard_loss(X, b, factors) -> torch.Tensor:
     r"""Return :math:`f(v_1,\dots,v_k) = \frac1m\|X(v_1\odot\cdots\odot v_k) - b\|^2` (``X`` is ``m x d``)."""
-    X = _checks.tensor("X", X, ndim=2)
-    b = _checks.tensor("b", b, ndim=1).to(X)
-    _checks.same_rows("b", b, X.shape[0], "the rows of X")
+    X = validation.tensor("X", X, ndim=2)
+    b = validation.tensor("b", b, ndim=1).to(X)
+    validation.same_rows("b", b, X.shape[0], "the rows of X")
     factors = _hadamard_factors(factors, X.shape[1])
     residual = X @ torch.stack(factors).prod(dim=0) - b
     return residual @ residual / X.shape[0]
@@ -287,7 +288,7 @@ def hadamard_trace(X, factors) -> torch.Tensor:
     factorisations of a fixed :math:`x` is :math:`\frac{2k}{m}\sum_i \|X_{:,i}\|^2 |x_i|^{2-2/k}`: a
     weighted :math:`\ell_q` quasi-norm with :math:`q = 2 - 2/k`.
     """
-    X = _checks.tensor("X", X, ndim=2)
+    X = validation.tensor("X", X, ndim=2)
     factors = _hadamard_factors(factors, X.shape[1])
     squares = torch.stack(factors).square()
     column_norms = X.square().sum(dim=0)
@@ -297,7 +298,7 @@ def hadamard_trace(X, factors) -> torch.Tensor:
 
 
 def _hadamard_factors(factors, d: int) -> list[torch.Tensor]:
-    factors = [_checks.tensor(f"factors[{j}]", v, ndim=1) for j, v in enumerate(factors)]
+    factors = [validation.tensor(f"factors[{j}]", v, ndim=1) for j, v in enumerate(factors)]
     if len(factors) < 1:
         raise ValueError("factors: expected at least one factor vector")
     for j, v in enumerate(factors):
@@ -315,8 +316,8 @@ def balanced_hadamard_factors(x, depth: int) -> list[torch.Tensor]:
     :math:`\sum_j \prod_{l\ne j} p_l \ge k\,(\prod_l p_l)^{(k-1)/k}` with equality exactly when
     all :math:`p_l = v_l(i)^2` are equal: these factors attain :func:`hadamard_flat_value`.
     """
-    x = _checks.tensor("x", x, ndim=1)
-    depth = _checks.positive_int("depth", depth)
+    x = validation.tensor("x", x, ndim=1)
+    depth = validation.positive_int("depth", depth)
     root = x.abs() ** (1 / depth)
     return [torch.sign(x) * root] + [root.clone() for _ in range(depth - 1)]
 
@@ -329,11 +330,11 @@ def hadamard_flat_value(X, x, depth: int) -> torch.Tensor:
     weighted :math:`\ell_q` objective with :math:`q = 2 - 2/k`, minimised by
     :func:`recovery.convex.weighted_lq_minimization` with weights :math:`\|X_{:,i}\|^2`.
     """
-    X = _checks.tensor("X", X, ndim=2)
-    x = _checks.tensor("x", x, ndim=1).to(X)
+    X = validation.tensor("X", X, ndim=2)
+    x = validation.tensor("x", x, ndim=1).to(X)
     if x.shape[0] != X.shape[1]:
         raise ValueError(f"x: expected length {X.shape[1]} to match the columns of X, got {x.shape[0]}")
-    depth = _checks.positive_int("depth", depth)
+    depth = validation.positive_int("depth", depth)
     column_norms = X.square().sum(dim=0)
     return 2 * depth / X.shape[0] * (column_norms * x.abs() ** (2 - 2 / depth)).sum()
 
@@ -371,11 +372,11 @@ def _network_data(op, y, U1, U2):
     if not isinstance(op, SymmetricRankOneMeasurements):
         raise ValueError(f"op: expected SymmetricRankOneMeasurements, got {type(op).__name__}")
     d = op.shape[0]
-    U1 = _checks.tensor("U1", U1, ndim=2)
-    U2 = _checks.tensor("U2", U2, ndim=2).to(U1)
-    _checks.same_rows("U1", U1, d, "the input dimension d")
-    _checks.same_rows("U2", U2, d, "the input dimension d")
-    y = _checks.tensor("y", y, ndim=1).to(U1)
+    U1 = validation.tensor("U1", U1, ndim=2)
+    U2 = validation.tensor("U2", U2, ndim=2).to(U1)
+    validation.same_rows("U1", U1, d, "the input dimension d")
+    validation.same_rows("U2", U2, d, "the input dimension d")
+    y = validation.tensor("y", y, ndim=1).to(U1)
     if y.shape[0] != op.num_measurements:
         raise ValueError(f"y: expected {op.num_measurements} outputs to match the map, got {y.shape[0]}")
     return y, U1, U2
@@ -394,7 +395,7 @@ def hadamard_flat_solutions(X, y, depth: float, *, tol: float = 1e-10, max_iter:
     factorisations are flattest over all interpolants: :math:`\min \sum_i \|X_{:,i}\|^2|x_i|^q`
     subject to :math:`Xx = y`, :math:`q` = :func:`hadamard_flat_exponent` (``depth``), by
     :func:`recovery.convex.weighted_lq_minimization`."""
-    X = _checks.tensor("X", X, ndim=3)
+    X = validation.tensor("X", X, ndim=3)
     return convex.weighted_lq_minimization(
         X, y, X.square().sum(dim=1), q=hadamard_flat_exponent(depth), tol=tol, max_iter=max_iter
     )
@@ -421,8 +422,8 @@ def random_factorisation(
     :math:`Q_1, Q_2`, :math:`u` uniform in :math:`[-1, 1]^k` and :math:`s` = ``spread``. With
     ``spread = 0`` the factors are balanced (an orthogonal :math:`B` keeps the balance).
     """
-    M = _checks.tensor("M", M, ndim=2)
-    _checks.positive_int("width", width)
+    M = validation.tensor("M", M, ndim=2)
+    validation.positive_int("width", width)
     if family not in FACTORISATION_FAMILIES:
         raise ValueError(f"family: expected one of {FACTORISATION_FAMILIES}, got {family!r}")
     if not spread >= 0:

@@ -1,39 +1,9 @@
-r"""Nuclear-norm relaxations, solved by a batched ADMM of our own.
+r"""The convex programs of the flat-minima paper, each solved by :func:`recovery.convex.admm.solve`.
 
-Solves, for a batch of :math:`T` independent instances with dense measurement stacks
-:math:`A^{(t)} \in \mathbb{R}^{m\times d_1\times d_2}`,
-
-.. math::
-   \min_Y \|D_1 Y D_2\|_* \quad\text{subject to}\quad \mathcal{A}(Y) = b ,
-
-nuclear-norm minimisation when :math:`D_1 = I, D_2 = I` and the *flat relaxation* of the
-flat-minima paper (Theorem 3.2) when :math:`D_1, D_2` are the rescaling matrices. With
-:math:`X = D_1 Y D_2` and :math:`\tilde A_i = D_1^{-1} A_i D_2^{-1}` this is
-:math:`\min \|X\|_*` subject to :math:`\tilde{\mathcal{A}}(X) = b`, split as
-:math:`\min \|X\|_* + \iota_{\{\tilde{\mathcal{A}}(Z) = b\}}(Z)` subject to :math:`X = Z`:
-
-.. math::
-   X^{k+1} &= \operatorname{SVT}_{1/\rho}(Z^k - U^k)
-     \quad\text{(singular-value soft thresholding, one batched SVD)},\\
-   Z^{k+1} &= P(X^{k+1} + U^k), \qquad
-     P(V) = V - \tilde{\mathcal{A}}^*(\tilde A\tilde A^\top)^{-1}(\tilde{\mathcal{A}}(V) - b),\\
-   U^{k+1} &= U^k + X^{k+1} - Z^{k+1}.
-
-For matrix completion (:func:`weighted_nuclear_completion`, diagonal :math:`D_1, D_2`) the
-projection is an overwrite of the observed entries; for symmetric problems it works in the
-:math:`d(d+1)/2` coordinates of the symmetric matrices. Otherwise it uses :math:`Q = C^{-1}\tilde A`
-with :math:`\tilde A\tilde A^\top = CC^\top` (one Cholesky factorisation per instance, done
-once): :math:`P(V) = V - Q^\top(QV - C^{-1}b)`, two batched matrix-vector products per iteration.
-:math:`\rho` is balanced per instance every 10 iterations (doubled or halved when the primal
-residual :math:`\|X - Z\|_F` and the dual residual :math:`\rho\|Z^{k+1} - Z^k\|_F` differ by
-more than a factor 10) during the first 2000 iterations, and then held fixed, so that the usual
-convergence guarantee of ADMM applies. An instance has converged when both residuals are below ``tol`` times
-:math:`\max(\|X\|_F, \|P(0)\|_F)`, where :math:`P(0)` is the minimum-norm feasible point,
-whose norm also sets the first threshold :math:`1/\rho`. Instances that have not converged by
-``max_iter`` are reported in ``converged`` (never silently returned as solutions). ADMM was
-chosen because both steps are exact and batched (an SVD and two products or an overwrite), it
-runs on any device in float64, and its iterates are exactly low-rank and exactly feasible
-respectively.
+Nuclear-norm minimisation and the flat relaxation :math:`\min \|D_1 Y D_2\|_*` under linear
+measurements (general, symmetric, positive semidefinite), its completion form, the robust-PCA
+relaxation and weighted :math:`\ell_q` minimisation for sparse regression; every one batched over
+instances, with per-instance convergence flags and residuals in :class:`ConvexResult`.
 """
 
 from __future__ import annotations
@@ -42,7 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from recovery import _checks
+from recovery.convex import admm
+from recovery.core import validation
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,32 +50,32 @@ def weighted_nuclear_minimization(
     symmetric); ``"psd"`` (the same, restricted to :math:`X \succeq 0`, where the nuclear norm is
     the trace: covariance estimation).
     """
-    A = _checks.tensor("A", A)
+    A = validation.tensor("A", A)
     single = A.ndim == 3
     if single:
         A = A[None]
     if A.ndim != 4:
         raise ValueError(f"A: expected shape (T, m, d1, d2) or (m, d1, d2), got {tuple(A.shape)}")
     T, m, d1, d2 = A.shape
-    b = _checks.tensor("b", b).to(A)
+    b = validation.tensor("b", b).to(A)
     b = b[None] if single and b.ndim == 1 else b
     if tuple(b.shape) != (T, m):
         raise ValueError(f"b: expected shape {(T, m)} to match A, got {tuple(b.shape)}")
     D1 = _weight("D1", D1, T, d1, A, single)
     D2 = _weight("D2", D2, T, d2, A, single)
-    _checks.positive_int("max_iter", max_iter)
-    if kind not in _PROXIMAL:
-        raise ValueError(f"kind: expected one of {sorted(_PROXIMAL)}, got {kind!r}")
+    validation.positive_int("max_iter", max_iter)
+    if kind not in admm.PROXIMAL:
+        raise ValueError(f"kind: expected one of {sorted(admm.PROXIMAL)}, got {kind!r}")
     if kind != "general" and not (d1 == d2 and torch.allclose(D1, D2) and torch.allclose(A, A.transpose(-1, -2))):
         raise ValueError("kind: symmetric and psd problems need square symmetric A_i and D1 = D2")
     # Work with X = D1 Y D2 and the rescaled stack A_i D1^{-1} ... D2^{-1}.
     left, right = torch.linalg.inv(D1), torch.linalg.inv(D2)
     rescaled = left.transpose(-1, -2)[:, None] @ A @ right.transpose(-1, -2)[:, None]
     if kind == "general":
-        project = _affine_projection("A", rescaled.reshape(T, m, -1), b, (T, d1, d2))
+        project = admm.affine_projection("A", rescaled.reshape(T, m, -1), b, (T, d1, d2))
     else:
-        project = _symmetric_affine_projection(rescaled, b)
-    X, iteration, converged, primal, dual = _admm(project, (T, d1, d2), A, tol, max_iter, _PROXIMAL[kind])
+        project = admm.symmetric_affine_projection(rescaled, b)
+    X, iteration, converged, primal, dual = admm.solve(project, (T, d1, d2), A, tol, max_iter, admm.PROXIMAL[kind])
     Y = left @ X @ right
     return ConvexResult(Y[0] if single else Y, iteration, converged, primal, dual)
 
@@ -118,7 +89,7 @@ def weighted_lq_minimization(
     (ones when omitted); ``solution`` is ``(T, d)``. ``q = 1`` is (weighted) basis pursuit. The
     flattest depth-:math:`k` Hadamard factorisations :math:`\beta = v_1\odot\cdots\odot v_k` of an
     interpolant minimise this objective with :math:`q = 2 - 2/k` and :math:`w_i = \|X_{:,i}\|^2`
-    (up to a constant; see :func:`recovery.flatness.hadamard_trace` and paper A, Section 9): l1 for
+    (up to a constant; see :func:`recovery.flat.flatness.hadamard_trace` and paper A, Section 9): l1 for
     depth 2, :math:`q = 4/3, 3/2` for depths 3, 4, tending to the weighted :math:`\ell_2` norm.
 
     Same ADMM as the nuclear norms, with the entrywise proximal map of
@@ -128,23 +99,23 @@ def weighted_lq_minimization(
     :math:`\operatorname{sign}(v)\,u` with :math:`u \ge 0` the root of
     :math:`u + c\,u^{q-1} = |v|`, :math:`c = qw/\rho` (Newton's method, see the private ``_lq_magnitude``).
     """
-    X = _checks.tensor("X", X)
+    X = validation.tensor("X", X)
     single = X.ndim == 2
     X = X[None] if single else X
     if X.ndim != 3:
         raise ValueError(f"X: expected shape (T, n, d) or (n, d), got {tuple(X.shape)}")
     T, n, d = X.shape
-    y = _checks.tensor("y", y).to(X)
+    y = validation.tensor("y", y).to(X)
     y = y[None] if single and y.ndim == 1 else y
     if tuple(y.shape) != (T, n):
         raise ValueError(f"y: expected shape {(T, n)} to match X, got {tuple(y.shape)}")
     weights = _diagonal_weights("weights", None if weights is None else torch.as_tensor(weights).reshape(T, d),
                                 (T, d), X)
-    q = _checks.positive_number("q", q, at_most=2.0)
+    q = validation.positive_number("q", q, at_most=2.0)
     if q < 1:
         raise ValueError(f"q: expected 1 <= q <= 2 (the problem is convex only for q >= 1), got {q!r}")
-    _checks.positive_int("max_iter", max_iter)
-    project = _affine_projection("X", X, y, (T, d, 1))
+    validation.positive_int("max_iter", max_iter)
+    project = admm.affine_projection("X", X, y, (T, d, 1))
 
     def proximal(V, threshold):
         c = threshold[:, None, None] * weights[:, :, None]
@@ -154,7 +125,7 @@ def weighted_lq_minimization(
             return V / (1 + 2 * c)
         return torch.sign(V) * _lq_magnitude(V.abs(), q * c, q)
 
-    beta, iteration, converged, primal, dual = _admm(project, (T, d, 1), X, tol, max_iter, proximal)
+    beta, iteration, converged, primal, dual = admm.solve(project, (T, d, 1), X, tol, max_iter, proximal)
     beta = beta[..., 0]
     return ConvexResult(beta[0] if single else beta, iteration, converged, primal, dual)
 
@@ -181,42 +152,6 @@ def _lq_magnitude(a: torch.Tensor, c: torch.Tensor, q: float, steps: int = 60) -
     return t**power
 
 
-def _affine_projection(name: str, rows: torch.Tensor, b: torch.Tensor, shape: tuple[int, ...]):
-    r"""Projection onto :math:`\{v : R v = b\}` for a batch of ``(m, N)`` matrices ``rows``:
-    :math:`P(V) = V - Q^\top(QV - C^{-1}b)` with :math:`RR^\top = CC^\top` and :math:`Q = C^{-1}R`."""
-    factor, info = torch.linalg.cholesky_ex(rows @ rows.transpose(-1, -2))
-    if bool(info.any()):
-        raise ValueError(f"{name}: the measurements of some instance are linearly dependent")
-    Q = torch.linalg.solve_triangular(factor, rows, upper=False)
-    c = torch.linalg.solve_triangular(factor, b[..., None], upper=False)
-
-    def project(V):
-        flat = V.reshape(shape[0], -1, 1)
-        return (flat - Q.transpose(-1, -2) @ (Q @ flat - c)).reshape(shape)
-
-    return project
-
-
-def _symmetric_affine_projection(rows: torch.Tensor, b: torch.Tensor):
-    r"""Projection onto :math:`\{V = V^\top : \langle A_i, V\rangle = b_i\}` for symmetric ``(T, m, d, d)``
-    ``rows``, computed in the isometric coordinates
-    :math:`\operatorname{svec}(V) = (V_{jj}, \sqrt2 V_{jk})_{j<k}` of the symmetric matrices, where
-    :math:`\langle A_i, V\rangle = \operatorname{svec}(A_i)\cdot\operatorname{svec}(V)`: vectors of
-    length :math:`d(d+1)/2` instead of :math:`d^2`, half the work of the general projection."""
-    T, _, d, _ = rows.shape
-    upper, lower = torch.triu_indices(d, d, device=rows.device)
-    weight = torch.full(upper.shape, 2.0, dtype=rows.dtype, device=rows.device).sqrt()
-    weight[upper == lower] = 1.0
-    inner = _affine_projection("A", rows[:, :, upper, lower] * weight, b, (T, upper.numel(), 1))
-
-    def project(V):
-        v = inner((V[:, upper, lower] * weight)[..., None])[..., 0] / weight
-        projected = torch.zeros_like(V)
-        projected[:, upper, lower] = v
-        projected[:, lower, upper] = v
-        return projected
-
-    return project
 
 
 def weighted_nuclear_completion(
@@ -234,12 +169,12 @@ def weighted_nuclear_completion(
     are ignored); :math:`D_1 = \operatorname{diag}` (``row_weights``, ``(T, d1)``) and
     :math:`D_2 = \operatorname{diag}` (``col_weights``, ``(T, d2)``), ones when omitted. The flat
     relaxation of completion uses weights proportional to the square roots of the row and column
-    counts (:func:`recovery.flatness.rescaling_matrices` of a completion map); a row or column with
+    counts (:func:`recovery.flat.flatness.rescaling_matrices` of a completion map); a row or column with
     no observation has weight zero and is rejected. In :math:`X = D_1 Y D_2` the constraint is
     :math:`X_{ij} = (D_1)_{ii} M_{ij} (D_2)_{jj}` on the mask, so the projection of the ADMM is an
     overwrite and nothing of size :math:`m\times d_1 d_2` is formed.
     """
-    values = _checks.tensor("values", values)
+    values = validation.tensor("values", values)
     mask = torch.as_tensor(mask, device=values.device)
     if mask.dtype != torch.bool or mask.ndim != 3:
         raise ValueError(f"mask: expected a boolean (T, d1, d2) array, got {mask.dtype} {tuple(mask.shape)}")
@@ -248,14 +183,14 @@ def weighted_nuclear_completion(
     T, d1, d2 = mask.shape
     w1 = _diagonal_weights("row_weights", row_weights, (T, d1), values)
     w2 = _diagonal_weights("col_weights", col_weights, (T, d2), values)
-    _checks.positive_int("max_iter", max_iter)
+    validation.positive_int("max_iter", max_iter)
     scale = w1[:, :, None] * w2[:, None, :]
     target = scale * values
 
     def project(V):
         return torch.where(mask, target, V)
 
-    X, iteration, converged, primal, dual = _admm(project, (T, d1, d2), values, tol, max_iter)
+    X, iteration, converged, primal, dual = admm.solve(project, (T, d1, d2), values, tol, max_iter)
     return ConvexResult(X / scale, iteration, converged, primal, dual)
 
 
@@ -268,85 +203,31 @@ def robust_pca(Y, budget, *, tol: float = 1e-10, max_iter: int = 20_000) -> Conv
     The ADMM's projection is :math:`Z = Y - \Pi_\tau(Y - V)`, with :math:`\Pi_\tau` the Euclidean
     projection onto the :math:`\ell_1` ball of radius :math:`\tau` (by sorting).
     """
-    Y = _checks.tensor("Y", Y)
+    Y = validation.tensor("Y", Y)
     single = Y.ndim == 2
     Y = Y[None] if single else Y
     if Y.ndim != 3:
         raise ValueError(f"Y: expected shape (T, d1, d2) or (d1, d2), got {tuple(Y.shape)}")
     T = Y.shape[0]
-    budget = _checks.tensor("budget", budget).to(Y)
+    budget = validation.tensor("budget", budget).to(Y)
     budget = budget.expand(T) if budget.ndim == 0 else budget
     if tuple(budget.shape) != (T,) or not bool((budget >= 0).all()):
         raise ValueError(f"budget: expected {T} non-negative l1 budgets, got {budget.tolist()}")
-    _checks.positive_int("max_iter", max_iter)
+    validation.positive_int("max_iter", max_iter)
 
     def project(V):
-        return Y - _l1_ball(Y - V, budget)
+        return Y - admm.l1_ball(Y - V, budget)
 
-    X, iteration, converged, primal, dual = _admm(project, tuple(Y.shape), Y, tol, max_iter)
+    X, iteration, converged, primal, dual = admm.solve(project, tuple(Y.shape), Y, tol, max_iter)
     return ConvexResult(X[0] if single else X, iteration, converged, primal, dual)
 
 
-def _l1_ball(V: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
-    """Project each ``V[t]`` (entrywise) onto ``{||W||_1 <= radius[t]}`` by the sorting method."""
-    flat = V.reshape(V.shape[0], -1)
-    magnitude = flat.abs()
-    inside = magnitude.sum(dim=1) <= radius
-    ordered = torch.sort(magnitude, dim=1, descending=True).values
-    cumulative = torch.cumsum(ordered, dim=1) - radius[:, None]
-    index = torch.arange(1, flat.shape[1] + 1, dtype=V.dtype, device=V.device)
-    count = (ordered - cumulative / index > 0).sum(dim=1, keepdim=True).clamp(min=1)
-    shift = (cumulative.gather(1, count - 1) / count.to(V.dtype)).clamp(min=0)
-    projected = torch.sign(flat) * (magnitude - shift).clamp(min=0)
-    return torch.where(inside[:, None], flat, projected).reshape(V.shape)
-
-
-def _singular_value_threshold(W: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
-    u, s, vh = torch.linalg.svd(W, full_matrices=False)
-    return (u * (s - threshold[:, None]).clamp(min=0)[:, None, :]) @ vh
-
-
-def _eigenvalue_threshold(W: torch.Tensor, threshold: torch.Tensor, *, psd: bool) -> torch.Tensor:
-    w, V = torch.linalg.eigh((W + W.transpose(-1, -2)) / 2)
-    t = threshold[:, None]
-    shrunk = (w - t).clamp(min=0) if psd else torch.sign(w) * (w.abs() - t).clamp(min=0)
-    return (V * shrunk[:, None, :]) @ V.transpose(-1, -2)
-
-
-_PROXIMAL = {
-    "general": _singular_value_threshold,
-    "symmetric": lambda W, t: _eigenvalue_threshold(W, t, psd=False),
-    "psd": lambda W, t: _eigenvalue_threshold(W, t, psd=True),
-}
-
-
-def _admm(project, shape, like: torch.Tensor, tol: float, max_iter: int, prox=_singular_value_threshold):
-    """The ADMM loop of the module docstring; returns ``X, iterations, converged, primal, dual``."""
-    Z = project(torch.zeros(shape, dtype=like.dtype, device=like.device))
-    # Scale-free start: the first threshold 1/rho is the norm of the minimum-norm feasible point.
-    data_size = torch.linalg.matrix_norm(Z).clamp(min=torch.finfo(like.dtype).tiny)
-    rho = 1 / data_size
-    U = torch.zeros_like(Z)
-    for iteration in range(1, max_iter + 1):
-        X = prox(Z - U, 1 / rho)
-        Z_before, Z = Z, project(X + U)
-        U = U + X - Z
-        primal = torch.linalg.matrix_norm(X - Z)
-        dual = rho * torch.linalg.matrix_norm(Z - Z_before)
-        size = torch.maximum(torch.linalg.matrix_norm(X), data_size)
-        converged = (primal <= tol * size) & (dual <= tol * size)
-        if bool(converged.all()):
-            break
-        if iteration % 10 == 0 and iteration <= 2000:  # then keep rho fixed, as ADMM theory asks
-            change = torch.where(primal > 10 * dual, 2.0, torch.where(dual > 10 * primal, 0.5, 1.0)).to(rho)
-            rho, U = rho * change, U / change[:, None, None]
-    return X, iteration, converged, primal, dual
 
 
 def _diagonal_weights(name, weights, shape, like) -> torch.Tensor:
     if weights is None:
         return torch.ones(shape, dtype=like.dtype, device=like.device)
-    weights = _checks.tensor(name, weights).to(like)
+    weights = validation.tensor(name, weights).to(like)
     if tuple(weights.shape) != shape:
         raise ValueError(f"{name}: expected shape {shape}, got {tuple(weights.shape)}")
     if not bool((weights > 0).all()):
@@ -357,7 +238,7 @@ def _diagonal_weights(name, weights, shape, like) -> torch.Tensor:
 def _weight(name, D, T, size, A, single) -> torch.Tensor:
     if D is None:
         return torch.eye(size, dtype=A.dtype, device=A.device).expand(T, size, size)
-    D = _checks.tensor(name, D).to(A)
+    D = validation.tensor(name, D).to(A)
     D = D[None] if single and D.ndim == 2 else D
     if tuple(D.shape) != (T, size, size):
         raise ValueError(f"{name}: expected shape {(T, size, size)}, got {tuple(D.shape)}")

@@ -13,10 +13,10 @@ average gradient outer product (AGOP) of the fitted predictor. Hence :math:`K_{t
 - **Matrix completion** (observed :math:`Y_{ij}`, :math:`(i,j)\in\Omega`, estimate
   :math:`Z \in \mathbb{R}^{d_1\times d_2}`): the AGOP is :math:`G = Z^\top Z / d_1`, each row is
   the kernel interpolant :math:`z_i = K_{:,\Omega_i}(K_{\Omega_i\Omega_i} + \lambda_t I)^{-1} y_i`
-  with observed entries written back (:mod:`recovery.kernel_interpolation`), i.e. the minimiser of
+  with observed entries written back (:mod:`recovery.rfm.kernel`), i.e. the minimiser of
   :math:`\operatorname{tr}(Z (K+\lambda_t I)^{-1} Z^\top)` subject to :math:`P_\Omega(Z) = P_\Omega(Y)`.
 
-With :math:`p = 2 - 4\alpha` one step is one step of IRLS-p (:mod:`recovery.irls`): weights
+With :math:`p = 2 - 4\alpha` one step is one step of IRLS-p (:mod:`recovery.rfm.irls`): weights
 :math:`K^{-1} = G^{(p-2)/2}`. :math:`\alpha = 1/4` is the nuclear norm (:math:`p = 1`),
 :math:`\alpha = 1/2` log-det (:math:`p = 0`). When :math:`2\alpha` is an integer the kernel
 :math:`G^{2\alpha}` is a matrix product (:math:`\alpha = 1/2`: :math:`K = G` itself), the
@@ -45,9 +45,10 @@ from collections.abc import Sequence
 
 import torch
 
-from recovery import _checks
-from recovery.iterations import Callback, IterationResult, iterate
-from recovery.kernel_interpolation import (
+from recovery.core import validation
+from recovery.core.iteration import Callback, IterationResult, iterate
+from recovery.core.observations import Observations
+from recovery.rfm.kernel import (
     DEFAULT_MEMORY_BUDGET,
     RowGroups,
     completion_data,
@@ -55,7 +56,6 @@ from recovery.kernel_interpolation import (
     regression_data,
     weighted_min_norm,
 )
-from recovery.observations import Observations
 
 
 def matrix_power_psd(G: torch.Tensor, exponent: float) -> torch.Tensor:
@@ -131,7 +131,7 @@ def lin_rfm_completion(
     starts, and stays, zero): nothing in the data speaks for them. ``callback(iteration, Z)`` may
     return a dict of metrics for the history. Runs on ``device`` in ``dtype`` (defaults: those of the observations).
     """
-    alpha, decay = validate_exponent(alpha), _checks.positive_number("decay", decay)
+    alpha, decay = validate_exponent(alpha), validation.positive_number("decay", decay)
     observations, groups = completion_data(observations, dtype, device)
 
     def step(Z, epsilon):
@@ -160,7 +160,7 @@ def lin_rfm_regression(
     Starts from the minimum-norm solution (:math:`M_0 = I`) and applies :func:`regression_step`
     with the schedule of the module docstring.
     """
-    alpha, decay = validate_exponent(alpha), _checks.positive_number("decay", decay)
+    alpha, decay = validate_exponent(alpha), validation.positive_number("decay", decay)
     X, y, start = regression_data(X, y)
     return iterate(lambda beta, epsilon: regression_step(X, y, beta, alpha, epsilon), start, smoothing=smoothing,
                    update=lambda epsilon, change: min(epsilon, decay * change), momentum=momentum,

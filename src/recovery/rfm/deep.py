@@ -56,9 +56,9 @@ import numbers
 
 import torch
 
-from recovery import _checks
-from recovery.iterations import Callback, IterationResult
-from recovery.observations import Observations
+from recovery.core import validation
+from recovery.core.iteration import Callback, IterationResult
+from recovery.core.observations import Observations
 
 _DIVERGENCE_FACTOR = 1e6
 _RELATIVE_STEP = 0.05
@@ -105,15 +105,15 @@ def deep_diagonal_regression(
     returns (a dict or ``None``), e.g. a test error that the algorithm never sees.
     """
     options = _options(max_iter, tol, callback, record_every)
-    X = _checks.tensor("X", X, ndim=2)
-    y = _checks.tensor("y", y, ndim=1)
-    _checks.same_rows("y", y, X.shape[0], "the rows of X")
+    X = validation.tensor("X", X, ndim=2)
+    y = validation.tensor("y", y, ndim=1)
+    validation.same_rows("y", y, X.shape[0], "the rows of X")
     dtype = _float_dtype(dtype)
     X, y = X.to(dtype), y.to(dtype=dtype, device=X.device)
     if not bool(y.any()):
         raise ValueError("y: all zero, so the relative residual is undefined")
     depth = _depth(depth)
-    init_scale = _checks.positive_number("init_scale", init_scale)
+    init_scale = validation.positive_number("init_scale", init_scale)
     model = _Diagonal(X, y, depth, init_scale, _learning_rate(learning_rate))
     return _descend("deep_diagonal_regression", model, *options)
 
@@ -171,8 +171,8 @@ def deep_matrix_completion(
     dtype = _float_dtype(dtype)
     depth = _depth(depth)
     d1, d2 = observations.shape
-    width = min(d1, d2) if width is None else _checks.positive_int("width", width)
-    init_scale = _checks.positive_number("init_scale", init_scale)
+    width = min(d1, d2) if width is None else validation.positive_int("width", width)
+    init_scale = validation.positive_number("init_scale", init_scale)
     learning_rate = _learning_rate(learning_rate)
     if not bool(observations.values.any()):
         raise ValueError("observations: all observed values are zero, so the relative residual is undefined")
@@ -323,12 +323,12 @@ def _descend(name, model, max_iter, tol, callback, record_every) -> IterationRes
 
 
 def _options(max_iter, tol, callback, record_every) -> tuple[int, float, Callback | None, int]:
-    max_iter = _checks.positive_int("max_iter", max_iter)
+    max_iter = validation.positive_int("max_iter", max_iter)
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not math.isfinite(tol) or tol < 0:
         raise ValueError(f"tol: expected a finite number >= 0, got {tol!r}")
     if callback is not None and not callable(callback):
         raise ValueError(f"callback: expected a callable or None, got {type(callback).__name__}")
-    return max_iter, float(tol), callback, _checks.positive_int("record_every", record_every)
+    return max_iter, float(tol), callback, validation.positive_int("record_every", record_every)
 
 
 def _depth(depth) -> int:
@@ -338,7 +338,7 @@ def _depth(depth) -> int:
 
 
 def _learning_rate(value) -> float | None:
-    return None if value is None else _checks.positive_number("learning_rate", value)
+    return None if value is None else validation.positive_number("learning_rate", value)
 
 
 def _float_dtype(dtype) -> torch.dtype:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
-from recovery import _checks
-from recovery.observations import Observations
+from recovery.core import validation
+from recovery.core.observations import Observations
 
 DEFAULT_MEMORY_BUDGET = 2**28  # bytes for the batched n x n blocks of one chunk
 
@@ -116,7 +116,7 @@ def completion_data(observations, dtype=None, device=None) -> tuple[Observations
 
 def regression_data(X, y) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Validate ``X`` (n x d) and ``y`` (n,); return them with the minimum-norm solution."""
-    X = _checks.tensor("X", X, ndim=2)
-    y = _checks.tensor("y", y, ndim=1).to(X)
-    _checks.same_rows("y", y, X.shape[0], "the rows of X")
+    X = validation.tensor("X", X, ndim=2)
+    y = validation.tensor("y", y, ndim=1).to(X)
+    validation.same_rows("y", y, X.shape[0], "the rows of X")
     return X, y, weighted_min_norm(X, y, torch.ones(X.shape[1], dtype=X.dtype, device=X.device))

@@ -9,7 +9,7 @@ at least ``"ci"`` and ``"paper"``). :func:`reproduce` runs one scale and writes
   flag and diff hash, device, runtime) and the CSV's column types and SHA-256 checksum;
 - ``ID.svg`` and ``ID.png``: the figure, drawn from exactly the rows in ``ID.csv``;
 
-all four replaced together or not at all, by one run at a time (:mod:`recovery.files`).
+all four replaced together or not at all, by one run at a time (:mod:`recovery.book.files`).
 
 Notebooks plot paper-scale figures from committed files through :func:`load` and the same
 ``plot`` function, so the book shows what the command regenerates.
@@ -19,112 +19,27 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from recovery import claims, files, provenance, sweep
-from recovery.files import ReproduceError
-
-Row = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How a regenerated column must match its committed value.
-
-    Floats match when ``|new - old| <= abs + rel * |old|``; other values (integers, flags,
-    names) must be equal unless ``compare`` is false. ``compare=False`` marks a column that is
-    checked only through the figure's claims: iteration counts, stopping-time errors and other
-    quantities that move with the last bits of a BLAS kernel.
-    """
-
-    rel: float = 0.0
-    abs: float = 0.0
-    compare: bool = True
-
-    def matches(self, new: Any, old: Any) -> bool:
-        """Whether ``new`` (regenerated) agrees with ``old`` (committed) at this tolerance."""
-        if not self.compare:
-            return True
-        if isinstance(old, float) or isinstance(new, float):
-            if not isinstance(new, int | float) or isinstance(new, bool):
-                return False
-            if math.isnan(old) or math.isnan(new):
-                return math.isnan(old) and math.isnan(new)
-            if math.isinf(old) or math.isinf(new):
-                return new == old
-            return abs(new - old) <= self.abs + self.rel * abs(old)
-        return new == old
-
-
-#: Default for float columns: agreement far beyond any claim's threshold, far above round-off.
-ROUNDING = Tolerance(rel=1e-6, abs=1e-9)
-#: Parameters, seeds, sizes and counts that no round-off can move.
-EXACT = Tolerance()
-#: Checked through the figure's claims only (see :class:`Tolerance`).
-CLAIM_LEVEL = Tolerance(compare=False)
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    """A figure of the book: where it lives, what it supports, how to compute and draw it."""
-
-    id: str
-    notebook: str
-    claim: str
-    scales: Mapping[str, Mapping[str, Any]]
-    compute: Callable[[Mapping[str, Any]], list[Row]]
-    plot: Callable[[list[Row], Mapping[str, Any]], Figure]
-    #: ``split(params)`` returns parameter overrides, one per independent unit of work, such that
-    #: concatenating ``compute({**params, **unit})`` over the units gives ``compute(params)``
-    #: (resumable and parallel sweeps run unit by unit); ``None``: the run is one unit.
-    split: Callable[[Mapping[str, Any]], list[dict[str, Any]]] | None = None
-    #: Columns holding wall-clock measurements: recorded, but not expected to regenerate exactly.
-    timing_columns: tuple[str, ...] = ()
-    #: Whether ``compute`` honours ``params["device"]`` (``recovery reproduce --device``; it runs
-    #: on the CPU when the parameter is absent).
-    accepts_device: bool = False
-    #: The results this figure's data support, checked wherever the data are (see :mod:`recovery.claims`).
-    claims: tuple[claims.Claim, ...] = ()
-    #: Per-column regeneration tolerances; unnamed float columns use :data:`ROUNDING`, all
-    #: other unnamed columns :data:`EXACT`, and ``timing_columns`` are not compared.
-    tolerances: Mapping[str, Tolerance] = field(default_factory=dict)
-
-    def tolerance(self, column: str, *values: Any) -> Tolerance:
-        """The tolerance of ``column``, whose compared ``values`` tell floats (a float written as
-        ``0`` reads back as the integer 0) from integers, flags and names."""
-        if column in self.timing_columns:
-            return CLAIM_LEVEL
-        if column in self.tolerances:
-            return self.tolerances[column]
-        return ROUNDING if any(isinstance(value, float) for value in values) else EXACT
-
-    def verdicts(self, rows: list[Row], params: Mapping[str, Any], *, recorded: bool = False) -> list[claims.Verdict]:
-        """Every claim of this figure evaluated on ``rows`` computed with ``params`` (``recorded``:
-        committed records, which alone decide timing claims)."""
-        return [claim.evaluate(rows, params, recorded=recorded) for claim in self.claims]
-
-    def report(self, rows: list[Row], params: Mapping[str, Any], title: str = "", *,
-               recorded: bool = False) -> claims.Report:
-        """The verdict table of this figure's claims on ``rows`` (a live run or committed data)."""
-        return claims.Report(zip(self.claims, self.verdicts(rows, params, recorded=recorded), strict=True), title)
-
+from recovery.book import files, provenance, sweep
+from recovery.book.files import ReproduceError
+from recovery.experiments import claims
+from recovery.experiments.spec import FigureSpec, Row
 
 _REGISTRY: dict[str, FigureSpec] = {}
+_LOADED: list[bool] = []  # whether the experiment modules' figures are registered
 #: The book's chapters in reading order (``_toc.yml`` lists the same; a test keeps them equal):
 #: claims are listed in this order, and every figure belongs to one of these notebooks.
 CHAPTERS = (
@@ -143,7 +58,7 @@ CHAPTERS = (
     "notebooks/linrfm_scale.ipynb",
     "notebooks/linrfm_bridge.ipynb",
 )
-# Modules whose import registers figures; later chapters append theirs.
+# The experiment modules whose ``FIGURES`` make the book, in no particular order.
 _FIGURE_MODULES = (
     "recovery.experiments.identity_map",
     "recovery.experiments.phase_transition",
@@ -178,9 +93,13 @@ def register(spec: FigureSpec) -> FigureSpec:
 
 
 def registry() -> dict[str, FigureSpec]:
-    """Return all registered figures by id, importing the modules that define them."""
-    for module in _FIGURE_MODULES:
-        import_module(module)
+    """Return all figures by id: those of the book's experiment modules (their ``FIGURES``),
+    registered on first use, and any added by :func:`register`."""
+    if not _LOADED:
+        for module in _FIGURE_MODULES:
+            for spec in import_module(module).FIGURES:
+                register(spec)
+        _LOADED.append(True)
     return dict(sorted(_REGISTRY.items()))
 
 
@@ -261,7 +180,7 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".", *, jobs:
               device: str | None = None, restart: bool = False, progress: bool = False) -> Path:
     """Run ``figure_id`` at ``scale`` and write ``ID.{csv,json,svg,png}`` into ``out``.
 
-    The experiment runs unit by unit (:mod:`recovery.sweep`), checkpointed in
+    The experiment runs unit by unit (:mod:`recovery.book.sweep`), checkpointed in
     ``out/.ID.SCALE.partial/`` until the files are written: an interrupted run resumes where it
     stopped when repeated (``restart`` discards the checkpoint first), and up to ``jobs`` units
     run in parallel. ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...) is passed as the
@@ -272,7 +191,7 @@ def reproduce(figure_id: str, scale: str = "ci", out: str | Path = ".", *, jobs:
     CSV's checksum and column types (so :func:`load` reads back exactly the rows computed, or
     refuses); a second run writing the same figure into ``out`` is refused while this one runs;
     a folder that cannot be written and a device that does not exist here are refused before
-    anything is computed. Refusals are :class:`~recovery.files.ReproduceError` with a one-line message.
+    anything is computed. Refusals are :class:`~recovery.book.files.ReproduceError` with a one-line message.
     """
     spec = get(figure_id)
     params = parameters(figure_id, scale)
@@ -360,7 +279,7 @@ def load(figure_id: str, directory: str | Path) -> tuple[list[Row], dict[str, An
 
     The rows must number the record's ``rows`` and, where the record holds a ``csv_sha256``
     (records written before it was introduced do not: their CSV is not verified), match that
-    checksum; otherwise a :class:`~recovery.files.ReproduceError` names the file. Fields are parsed by the
+    checksum; otherwise a :class:`~recovery.book.files.ReproduceError` names the file. Fields are parsed by the
     record's ``columns`` types where it has them (see :func:`read_csv`).
     """
     get(figure_id)
@@ -460,28 +379,3 @@ def _number(text: str) -> bool | int | float | str | None:
         except ValueError:
             pass
     return text
-
-
-def column(rows: list[Row], name: str, **where: Any) -> list[Any]:
-    """Return the values of ``name`` over the rows whose fields equal ``where``."""
-    return [row[name] for row in rows if all(row[k] == v for k, v in where.items())]
-
-
-def phase_diagram(axis, frequency, xs, ys, *, xlabel: str, ylabel: str, title: str):
-    """Draw a success-frequency grid ``frequency[len(ys), len(xs)]`` in grey scale on ``axis``.
-
-    White is 1 (every trial succeeded), black 0; cells are centred on the (equally spaced) grid
-    values ``xs`` and ``ys``. Returns the image, for a colour bar.
-    """
-    frequency = np.asarray(frequency, dtype=float)
-    if frequency.shape != (len(ys), len(xs)):
-        raise ValueError(f"frequency: expected shape {(len(ys), len(xs))}, got {frequency.shape}")
-    half_x = (xs[-1] - xs[0]) / max(len(xs) - 1, 1) / 2 or 0.5
-    half_y = (ys[-1] - ys[0]) / max(len(ys) - 1, 1) / 2 or 0.5
-    extent = (xs[0] - half_x, xs[-1] + half_x, ys[0] - half_y, ys[-1] + half_y)
-    image = axis.imshow(frequency, origin="lower", cmap="gray", vmin=0, vmax=1, extent=extent,
-                        aspect="auto", interpolation="nearest")
-    axis.set(xlabel=xlabel, ylabel=ylabel, title=title, xlim=extent[:2], ylim=extent[2:])
-    axis.grid(False)
-    return image
-

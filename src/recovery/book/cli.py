@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from recovery import figures
+from recovery.book import figures
 
 
 def _list(_: argparse.Namespace) -> int:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import torch
 from scipy import optimize, stats
 
-from recovery import _checks
-from recovery.observations import Observations
+from recovery.core import validation
+from recovery.core.observations import Observations
 
 
 def degrees_of_freedom(d1: int, d2: int, rank: int) -> int:
     r"""Return :math:`r(d_1 + d_2 - r)`, the dimension of the manifold of :math:`d_1\times d_2`
     matrices of rank :math:`r`: the count that sample sizes are measured in (oversampling)."""
     for name, value in (("d1", d1), ("d2", d2), ("rank", rank)):
-        _checks.positive_int(name, value)
+        validation.positive_int(name, value)
     if rank > min(d1, d2):
         raise ValueError(f"rank: must be at most min(d1, d2) = {min(d1, d2)}, got {rank}")
     return rank * (d1 + d2 - rank)
@@ -22,8 +22,8 @@ def degrees_of_freedom(d1: int, d2: int, rank: int) -> int:
 def symmetric_degrees_of_freedom(d: int, rank: int) -> int:
     r"""Return :math:`rd - r(r - 1)/2`, the dimension of the manifold of symmetric :math:`d\times d`
     matrices of rank :math:`r` (any inertia), as in covariance estimation and quadratic networks."""
-    _checks.positive_int("d", d)
-    _checks.positive_int("rank", rank)
+    validation.positive_int("d", d)
+    validation.positive_int("rank", rank)
     if rank > d:
         raise ValueError(f"rank: must be at most d = {d}, got {rank}")
     return rank * d - rank * (rank - 1) // 2
@@ -43,7 +43,7 @@ def low_rank_matrix(
     :math:`M^\star` has rank ``rank`` almost surely and unit Frobenius norm, as in the papers.
     """
     for name, value in (("d1", d1), ("d2", d2), ("rank", rank)):
-        _checks.positive_int(name, value)
+        validation.positive_int(name, value)
     if rank > min(d1, d2):
         raise ValueError(f"rank: must be at most min(d1, d2) = {min(d1, d2)}, got {rank}")
     G1 = torch.randn(d1, rank, generator=generator, dtype=dtype)
@@ -83,7 +83,7 @@ def robust_pca_problem(
             f"outliers: at most min(d1, d2) = {min(d1, d2)} per row and column fit a {d1} x {d2} "
             f"matrix, got {outliers}"
         )
-    magnitude = _checks.positive_number("magnitude", magnitude)
+    magnitude = validation.positive_number("magnitude", magnitude)
     short, long = min(d1, d2), max(d1, d2)
     start = torch.randperm(short, generator=generator)
     shift = torch.arange(outliers)
@@ -112,8 +112,8 @@ def network_target(
     norm (Theorem 1.4). :math:`M^\star` has :math:`r_1` positive and :math:`r_2` negative
     eigenvalues almost surely, so :math:`r_1 + r_2 \le d` is required.
     """
-    _checks.positive_int("d", d)
-    _checks.positive_int("positive", positive)
+    validation.positive_int("d", d)
+    validation.positive_int("positive", positive)
     if isinstance(negative, bool) or not isinstance(negative, int) or negative < 0:
         raise ValueError(f"negative: expected a non-negative integer, got {negative!r}")
     if positive + negative > d:
@@ -127,8 +127,8 @@ def network_target(
 def sparse_vector(d: int, sparsity: int, generator: torch.Generator, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     r"""Return a unit-norm :math:`x^\star \in \mathbb{R}^d` with ``sparsity`` Gaussian nonzeros on a
     uniformly random support (the sparse-recovery model of the depth discussion, Section 9)."""
-    _checks.positive_int("d", d)
-    _checks.positive_int("sparsity", sparsity)
+    validation.positive_int("d", d)
+    validation.positive_int("sparsity", sparsity)
     if sparsity > d:
         raise ValueError(f"sparsity: must be at most d = {d}, got {sparsity}")
     x = torch.zeros(d, dtype=dtype)
@@ -154,7 +154,7 @@ def completion_problem(
     uniformly at random. Everything is drawn on the CPU from ``generator``.
     """
     for name, value in (("d1", d1), ("d2", d2), ("rank", rank), ("num_obs", num_obs)):
-        _checks.positive_int(name, value)
+        validation.positive_int(name, value)
     if rank > min(d1, d2):
         raise ValueError(f"rank: must be at most min(d1, d2) = {min(d1, d2)}, got {rank}")
     if num_obs > d1 * d2:
@@ -168,30 +168,13 @@ def completion_problem(
     return Y, Observations(rows, cols, Y[rows, cols], (d1, d2))
 
 
-def _hidden_sum_of_squares(A: torch.Tensor, observations: Observations) -> float:
-    if observations.count == A.numel():
-        raise ValueError("observations: every entry is observed; there is no unobserved error")
-    squares = A.square()
-    return float(squares.sum() - squares[observations.rows, observations.cols].sum())
-
-
-def unobserved_mse(Z: torch.Tensor, Y: torch.Tensor, observations: Observations) -> float:
-    """Mean squared error of ``Z`` against ``Y`` over the entries that were not observed."""
-    return _hidden_sum_of_squares(Z - Y, observations) / (Y.numel() - observations.count)
-
-
-def unobserved_relative_error(Z: torch.Tensor, Y: torch.Tensor, observations: Observations) -> float:
-    r"""Return :math:`\|P_{\Omega^c}(Z - Y)\|_F / \|P_{\Omega^c}(Y)\|_F` over the unobserved entries."""
-    return (_hidden_sum_of_squares(Z - Y, observations) / _hidden_sum_of_squares(Y, observations)) ** 0.5
-
-
 def planted_sparse_regression(
     d: int, sparsity: int, m: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""A planted sparse regression instance ``(X, x_star)``: :math:`x^\star` from
     :func:`sparse_vector` (unit norm), then :math:`X \in \mathbb{R}^{m\times d}` with i.i.d.
     :math:`\mathcal{N}(0, 1)` entries, float64."""
-    _checks.positive_int("m", m)
+    validation.positive_int("m", m)
     x_star = sparse_vector(d, sparsity, generator)
     return torch.randn(m, d, generator=generator, dtype=torch.float64), x_star
 
@@ -211,8 +194,8 @@ def l1_statistical_dimension(d: int, sparsity: int) -> float:
     \mathcal{N}(0,1)`. Basis pursuit fails with high probability for :math:`m` well below
     :math:`\delta` and succeeds well above it.
     """
-    _checks.positive_int("d", d)
-    _checks.positive_int("sparsity", sparsity)
+    validation.positive_int("d", d)
+    validation.positive_int("sparsity", sparsity)
     if sparsity > d:
         raise ValueError(f"sparsity: must be at most d = {d}, got {sparsity}")
     rho = sparsity / d
@@ -224,8 +207,3 @@ def l1_statistical_dimension(d: int, sparsity: int) -> float:
     best = optimize.minimize_scalar(per_coordinate, bounds=(0.0, 10.0), method="bounded",
                                     options={"xatol": 1e-10})
     return d * float(best.fun)
-
-
-def relative_error(estimate: torch.Tensor, truth: torch.Tensor) -> float:
-    r"""Return :math:`\|\hat x - x^\star\| / \|x^\star\|`."""
-    return float(torch.linalg.vector_norm(estimate - truth) / torch.linalg.vector_norm(truth))

@@ -9,7 +9,7 @@ methods minimise, from a given start :math:`\theta_0 = (L_0, R_0)`,
    T(L, R) = 2\big(\|D_1L\|_F^2 + \|D_2R\|_F^2\big),
 
 where :math:`T` is the scaled Hessian trace of :math:`f` (Lemma 3.1 of the flat-minima paper, its
-flatness measure; :math:`D_1, D_2` from :func:`recovery.flatness.rescaling_matrices`), with gradient
+flatness measure; :math:`D_1, D_2` from :func:`recovery.flat.flatness.rescaling_matrices`), with gradient
 :math:`\nabla T = (4D_1^2L,\ 4D_2^2R)`. :func:`gradient_descent` is the case :math:`\lambda_t = 0`;
 :func:`trace_penalised_descent` takes :math:`\lambda_t = \lambda_0 q^t`, a homotopy that first pulls
 towards a small scaled trace and then lets the pull vanish, so that the iterates end on the
@@ -48,8 +48,9 @@ from dataclasses import dataclass
 
 import torch
 
-from recovery import _checks, flatness
-from recovery.measurements import MeasurementMap
+from recovery.core import validation
+from recovery.core.operators import MeasurementMap
+from recovery.flat import flatness
 
 _HALVINGS = 60
 _GROWTH = 1.25
@@ -70,13 +71,13 @@ class TracePenalisedLoss:
     r"""The objective :math:`F(L, R) = f(L, R) + \lambda\, T(L, R)` of one map and data.
 
     :math:`D_1^2, D_2^2` are computed once, so :meth:`trace` costs two small products; it agrees
-    with :func:`recovery.flatness.scaled_hessian_trace`, which recomputes the Gram sums.
+    with :func:`recovery.flat.flatness.scaled_hessian_trace`, which recomputes the Gram sums.
     """
 
     def __init__(self, op: MeasurementMap, b):
         if not isinstance(op, MeasurementMap):
             raise ValueError(f"op: expected a MeasurementMap, got {type(op).__name__}")
-        b = _checks.tensor("b", b, ndim=1)
+        b = validation.tensor("b", b, ndim=1)
         if b.shape[0] != op.num_measurements:
             raise ValueError(
                 f"b: expected {op.num_measurements} measurements to match the map, got {b.shape[0]}"
@@ -87,7 +88,7 @@ class TracePenalisedLoss:
 
     def trace(self, L, R) -> torch.Tensor:
         r"""Return :math:`T(L, R) = 2(\langle L, D_1^2L\rangle + \langle R, D_2^2R\rangle)`."""
-        return self._trace(*_checks.factor_pair(L, R, *self.op.shape))
+        return self._trace(*validation.factor_pair(L, R, *self.op.shape))
 
     def _trace(self, L: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
         P1, P2 = (P.to(L) for P in self._squares)
@@ -95,12 +96,12 @@ class TracePenalisedLoss:
 
     def value(self, L, R, weight: float) -> torch.Tensor:
         r"""Return :math:`f(L, R) + \lambda T(L, R)`, :math:`\lambda` = ``weight`` :math:`\ge 0`."""
-        return flatness.loss(self.op, self.b, L, R) + _checks.nonnegative_number("weight", weight) * self.trace(L, R)
+        return flatness.loss(self.op, self.b, L, R) + validation.nonnegative_number("weight", weight) * self.trace(L, R)
 
     def gradient(self, L, R, weight: float) -> tuple[torch.Tensor, torch.Tensor]:
         r"""Return :math:`(\nabla_L f + 4\lambda D_1^2 L,\ \nabla_R f + 4\lambda D_2^2 R)`."""
-        weight = _checks.nonnegative_number("weight", weight)
-        L, R = _checks.factor_pair(L, R, *self.op.shape)
+        weight = validation.nonnegative_number("weight", weight)
+        L, R = validation.factor_pair(L, R, *self.op.shape)
         grad_L, grad_R = flatness.gradient(self.op, self.b, L, R)
         P1, P2 = (P.to(L) for P in self._squares)
         return grad_L + 4 * weight * (P1 @ L), grad_R + 4 * weight * (P2 @ R)
@@ -139,17 +140,17 @@ def trace_penalised_descent(
     half the largest singular value of :math:`D_1 M D_2` for the target :math:`M`, or everything
     may shrink towards the saddle point at zero faster than the decay can release it.
     """
-    penalty = _checks.positive_number("penalty", penalty)
-    decay = _checks.positive_number("decay", decay, at_most=1.0)
+    penalty = validation.positive_number("penalty", penalty)
+    decay = validation.positive_number("decay", decay, at_most=1.0)
     objective = TracePenalisedLoss(op, b)
     return _descend("trace_penalised_descent", objective, L, R, penalty, decay, tol, max_iter)
 
 
 def _descend(name, objective, L, R, penalty, decay, tol, max_iter) -> DescentResult:
-    tol = _checks.positive_number("tol", tol, at_most=1.0)
-    max_iter = _checks.positive_int("max_iter", max_iter)
+    tol = validation.positive_number("tol", tol, at_most=1.0)
+    max_iter = validation.positive_int("max_iter", max_iter)
     op, b = objective.op, objective.b
-    L, R = _checks.factor_pair(L, R, *op.shape)
+    L, R = validation.factor_pair(L, R, *op.shape)
     b = b.to(L)
     target = tol**2 * float(flatness.loss(op, b, torch.zeros_like(L), torch.zeros_like(R)))
     f = float(flatness.loss(op, b, L, R))

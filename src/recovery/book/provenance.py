@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 import recovery
-from recovery.files import replace_text
+from recovery.book.files import replace_text
 
 _LIBRARIES = ("numpy", "scipy", "torch", "matplotlib")
 
@@ -136,7 +136,7 @@ def record(*, git: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any
 
 def write(path: Path, record: dict[str, Any]) -> Path:
     """Write ``record`` as sorted, indented JSON to ``path`` (creating its folder, replacing the
-    file whole: :func:`recovery.files.replacing`); return ``path``."""
+    file whole: :func:`recovery.book.files.replacing`); return ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     replace_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")

@@ -1,6 +1,6 @@
 """Run a figure's experiment unit by unit: resumable after a crash or a kill, optionally in parallel.
 
-A figure whose :class:`~recovery.figures.FigureSpec` has a ``split`` is computed as independent
+A figure whose :class:`~recovery.book.figures.FigureSpec` has a ``split`` is computed as independent
 units of work (parameter overrides, typically one per value of the outer sweep variable). Each
 finished unit is written at once to a checkpoint directory as JSON (``unit-00003.json``, written
 to a temporary name and renamed, so a kill never leaves half a file). Rerunning the same figure at
@@ -10,10 +10,10 @@ uninterrupted one (every run, resumed or not, takes its rows from the JSON round
 
 A checkpoint is keyed on everything that determines the rows: figure, parameters and units, and
 the run's determinants (code commit and a hash of its uncommitted diff, Python and library
-versions, device and kernel settings: :func:`recovery.provenance.determinants`).
+versions, device and kernel settings: :func:`recovery.book.provenance.determinants`).
 ``manifest.json`` holds the key; each unit file holds the key's digest, its unit and index, and a
 checksum of its content. Another key, a unit file that fails its checksum or belongs elsewhere,
-and unit files without a manifest are refused with a :class:`~recovery.files.ReproduceError`
+and unit files without a manifest are refused with a :class:`~recovery.book.files.ReproduceError`
 that names the file and what to do, so rows of two code versions or two kernel configurations
 are never mixed in one result.
 
@@ -37,7 +37,7 @@ from typing import Any
 from joblib import Parallel, delayed, effective_n_jobs
 from tqdm import tqdm
 
-from recovery.files import ReproduceError, replace_text
+from recovery.book.files import ReproduceError, replace_text
 
 Row = dict[str, Any]
 

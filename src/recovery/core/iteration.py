@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from recovery import _checks
+from recovery.core import validation
 
 Callback = Callable[[int, torch.Tensor], dict[str, Any] | None]
 
@@ -43,7 +43,7 @@ class Tracker:
             raise ValueError(f"tol: expected a non-negative number, got {tol}")
         self.tol = tol
         self.callback = callback
-        self.record_every = _checks.positive_int("record_every", record_every)
+        self.record_every = validation.positive_int("record_every", record_every)
         self.limit = 1e8 * max(float(torch.linalg.vector_norm(start)), 1e-300)
         self.start_time = time.perf_counter()
         self.history: list[dict[str, Any]] = []
@@ -89,10 +89,10 @@ def iterate(
     :func:`smoothing_floor`; the run stops when the relative change ``|F(x) - x| / |F(x)|`` falls
     below ``tol`` or after ``max_iter`` steps.
     """
-    smoothing = _checks.positive_number("smoothing", smoothing)
+    smoothing = validation.positive_number("smoothing", smoothing)
     if not 0 <= momentum < 1:
         raise ValueError(f"momentum: expected a number in [0, 1), got {momentum}")
-    _checks.positive_int("max_iter", max_iter)
+    validation.positive_int("max_iter", max_iter)
     tracker = Tracker(start, tol, callback, record_every)
     floor = smoothing_floor(start.dtype)
     current, image_before = start, None

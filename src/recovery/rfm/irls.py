@@ -6,12 +6,12 @@ r"""Iteratively reweighted least squares (IRLS-p) in its standard, eigendecompos
 - **Matrices** (Fornasier, Rauhut and Ward; Mohan and Fazel), completion form: with the weight
   :math:`W = (Z^\top Z/d_1 + \varepsilon I)^{p/2 - 1}` computed from a symmetric eigendecomposition,
   :math:`Z^+ = \operatorname{argmin}\{\operatorname{tr}(Z W Z^\top) : P_\Omega(Z) = P_\Omega(Y)\}`,
-  solved row by row through the kernel :math:`W^{-1}` (:mod:`recovery.kernel_interpolation`).
+  solved row by row through the kernel :math:`W^{-1}` (:mod:`recovery.rfm.kernel`).
 
 :math:`p \in (0, 1]` smooths the Schatten-:math:`p` (or :math:`\ell_p`) quasi-norm, :math:`p = 1`
 the nuclear (:math:`\ell_1`) norm, and :math:`p = 0` the log-determinant (:math:`\sum\log`).
 lin-RFM with exponent :math:`\alpha` takes the same step with :math:`p = 2 - 4\alpha`
-(:mod:`recovery.linrfm`); they differ in where the smoothing enters and in how the kernel is
+(:mod:`recovery.rfm.linrfm`); they differ in where the smoothing enters and in how the kernel is
 computed (matrix products there, an eigendecomposition here).
 
 **Smoothing schedule** (Mohan-Fazel style, geometric; no oracle): the smoothing is relative to the
@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import torch
 
-from recovery import _checks
-from recovery.iterations import Callback, IterationResult, iterate
-from recovery.kernel_interpolation import (
+from recovery.core import validation
+from recovery.core.iteration import Callback, IterationResult, iterate
+from recovery.core.observations import Observations
+from recovery.rfm.kernel import (
     DEFAULT_MEMORY_BUDGET,
     RowGroups,
     completion_data,
@@ -41,7 +42,6 @@ from recovery.kernel_interpolation import (
     regression_data,
     weighted_min_norm,
 )
-from recovery.observations import Observations
 
 
 def validate_p(p) -> float:
@@ -69,7 +69,7 @@ def smoothed_objective(x: torch.Tensor, p: float, epsilon: float) -> torch.Tenso
     zero. Differentiable (``torch.autograd``) for :math:`\varepsilon > 0`, the gradient being
     :math:`\nabla_Z = \frac{2}{d_1} Z\,\phi_p'(G)` at every eigenvalue, those set to zero included.
     """
-    x = _checks.tensor("x", x)
+    x = validation.tensor("x", x)
     if x.ndim not in (1, 2):
         raise ValueError(f"x: expected a vector or a matrix, got {x.ndim} dimensions")
     p = float(p)
@@ -134,7 +134,7 @@ def irls_completion(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> IterationResult:
     """Matrix completion by IRLS-p from the zero-filled data (schedule in the module docstring)."""
-    p, decay = validate_p(p), _checks.positive_number("decay", decay, at_most=1)
+    p, decay = validate_p(p), validation.positive_number("decay", decay, at_most=1)
     observations, groups = completion_data(observations, dtype, device)
 
     def step(Z, epsilon):
@@ -158,7 +158,7 @@ def irls_regression(
     record_every: int = 1,
 ) -> IterationResult:
     """Sparse regression :math:`y = X\\beta` by IRLS-p from the minimum-norm solution."""
-    p, decay = validate_p(p), _checks.positive_number("decay", decay, at_most=1)
+    p, decay = validate_p(p), validation.positive_number("decay", decay, at_most=1)
     X, y, start = regression_data(X, y)
     return iterate(lambda beta, epsilon: regression_step(X, y, beta, p, epsilon), start, smoothing=smoothing,
                    update=lambda epsilon, change: decay * epsilon, max_iter=max_iter, tol=tol,

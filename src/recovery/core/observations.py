@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from recovery import _checks
+from recovery.core import validation
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,11 +29,11 @@ class Observations:
     shape: tuple[int, int]
 
     def __post_init__(self) -> None:
-        d1 = _checks.positive_int("shape[0]", int(self.shape[0]))
-        d2 = _checks.positive_int("shape[1]", int(self.shape[1]))
-        values = _checks.tensor("values", self.values, ndim=1)
-        rows = _checks.indices("rows", self.rows, d1, values.device)
-        cols = _checks.indices("cols", self.cols, d2, values.device)
+        d1 = validation.positive_int("shape[0]", int(self.shape[0]))
+        d2 = validation.positive_int("shape[1]", int(self.shape[1]))
+        values = validation.tensor("values", self.values, ndim=1)
+        rows = validation.indices("rows", self.rows, d1, values.device)
+        cols = validation.indices("cols", self.cols, d2, values.device)
         if not rows.shape == cols.shape == values.shape:
             raise ValueError(
                 f"values: rows, cols and values must have one length, got {rows.shape[0]}, "
@@ -62,7 +62,7 @@ class Observations:
     @classmethod
     def from_mask(cls, mask, matrix) -> Observations:
         """Observe ``matrix`` where the boolean ``mask`` (same shape) is true."""
-        matrix = _checks.tensor("matrix", matrix, ndim=2)
+        matrix = validation.tensor("matrix", matrix, ndim=2)
         mask = torch.as_tensor(mask, device=matrix.device)
         if mask.dtype != torch.bool:
             raise ValueError(f"mask: expected a boolean array, got dtype {mask.dtype}")
