@@ -2,6 +2,8 @@
 
 Packages, in the order data flows (each imports only those above it):
 
+- :func:`recovery.complete` (:mod:`recovery.completion`): complete your own matrix (NumPy with
+  ``nan``, SciPy sparse or torch in, the same kind out) with any method of the library;
 - :mod:`recovery.core`: observations and measurement operators, problem generators and metrics,
   iteration bookkeeping, argument validation;
 - :mod:`recovery.convex`: the convex relaxations and the one ADMM engine that solves them;
@@ -17,3 +19,9 @@ try:
     __version__ = version("recovery")
 except PackageNotFoundError:  # imported from a source tree without installing (e.g. PYTHONPATH=src)
     __version__ = "unknown"
+
+# The user-facing entry points (:mod:`recovery.completion`).
+from recovery.completion import MatrixCompleter, complete
+from recovery.core.results import ConvergenceWarning, Result, Status
+
+__all__ = ["ConvergenceWarning", "MatrixCompleter", "Result", "Status", "complete"]

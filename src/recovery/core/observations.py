@@ -29,8 +29,7 @@ class Observations:
     shape: tuple[int, int]
 
     def __post_init__(self) -> None:
-        d1 = validation.positive_int("shape[0]", int(self.shape[0]))
-        d2 = validation.positive_int("shape[1]", int(self.shape[1]))
+        d1, d2 = validation.matrix_shape("shape", self.shape)
         values = validation.tensor("values", self.values, ndim=1)
         rows = validation.indices("rows", self.rows, d1, values.device)
         cols = validation.indices("cols", self.cols, d2, values.device)

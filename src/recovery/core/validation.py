@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import torch
 
 
@@ -10,6 +12,8 @@ def tensor(name: str, value, *, ndim: int | None = None) -> torch.Tensor:
 
     Tensors keep their dtype and device; anything else becomes a float64 CPU tensor.
     """
+    if isinstance(value, torch.Tensor) and value.is_complex():
+        raise ValueError(f"{name}: expected real numbers, got complex dtype {value.dtype}")
     if not isinstance(value, torch.Tensor):
         try:
             value = torch.as_tensor(value, dtype=torch.float64)
@@ -61,6 +65,20 @@ def positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     return value
+
+
+def matrix_shape(name: str, value) -> tuple[int, int]:
+    """Return ``value`` as a pair of positive integers ``(d1, d2)`` whose entries can be numbered
+    row-major in int64 (``d1 * d2 < 2**62``); floats such as ``2.7`` are refused, not truncated."""
+    try:
+        d1, d2 = (operator.index(size) for size in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a pair of positive integers (d1, d2), got {value!r}") from None
+    if d1 < 1 or d2 < 1:
+        raise ValueError(f"{name}: expected a pair of positive integers (d1, d2), got {value!r}")
+    if d1 * d2 >= 2**62:
+        raise ValueError(f"{name}: {d1} x {d2} has more entries than int64 indices can number")
+    return d1, d2
 
 
 def indices(name: str, value, size: int, device=None) -> torch.Tensor:
