@@ -26,7 +26,7 @@ import torch
 
 from recovery.book import provenance
 from recovery.core import metrics, problems
-from recovery.experiments.linrfm_scale import format_time, timed
+from recovery.core.timing import format_time, timed
 from recovery.rfm import linrfm
 from recovery.rfm.published import run_published
 

@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 
 from recovery.book import provenance
+from recovery.core.timing import format_time
 from recovery.experiments.linrfm_scale import (
     LABELS,
-    format_time,
     observed_fraction,
     run_method,
     scale_problem,

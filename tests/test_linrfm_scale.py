@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from recovery.book import figures
-from recovery.core import metrics
+from recovery.core import metrics, timing
+from recovery.core.timing import timed
 from recovery.experiments import linrfm_scale
 from recovery.rfm.published import run_published
 
@@ -34,7 +35,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = FakeClock()
-    monkeypatch.setattr(linrfm_scale.time, "perf_counter", fake)
+    monkeypatch.setattr(timing.time, "perf_counter", fake)
     return fake
 
 
@@ -55,16 +56,16 @@ def test_timer_stops_at_the_target_and_excludes_the_error_cost(clock):
         clock.advance(0.05)
         return float(estimate)
 
-    timing = linrfm_scale.timed("fake", fake_run(clock, [0.5, 0.1, 0.01, 0.001, 1e-5, 1e-6], 0.001), slow_error,
+    timing = timed("fake", fake_run(clock, [0.5, 0.1, 0.01, 0.001, 1e-5, 1e-6], 0.001), slow_error,
                                 target=1e-3)
     assert timing.iterations == 4 and timing.reached_at[0] == 4 and timing.error == 0.001
     assert timing.seconds == pytest.approx(0.004)  # the error's 4 x 50 ms are not counted
-    finer = linrfm_scale.timed("fake", fake_run(clock, [0.5, 1e-4, 1e-7, 1e-9], 0.0), float, target=1e-3,
+    finer = timed("fake", fake_run(clock, [0.5, 1e-4, 1e-7, 1e-9], 0.0), float, target=1e-3,
                                finer=1e-8)
     assert finer.reached_at[0] == 2 and finer.finer_at[0] == 4
-    missed = linrfm_scale.timed("fake", fake_run(clock, [0.5, 0.4], 0.0), float, target=1e-3)
+    missed = timed("fake", fake_run(clock, [0.5, 0.4], 0.0), float, target=1e-3)
     assert missed.reached_at is None and missed.iterations == 2
-    budget = linrfm_scale.timed("fake", fake_run(clock, [0.5] * 100, 0.01), float, target=1e-3,
+    budget = timed("fake", fake_run(clock, [0.5] * 100, 0.01), float, target=1e-3,
                                 budget_seconds=0.035)
     assert budget.iterations == 4  # the first reading past 0.035 s stops the run
 

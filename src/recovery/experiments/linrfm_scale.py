@@ -23,12 +23,9 @@ The same functions drive ``benchmarks/linrfm_scale.py`` (any device, dtype and t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +36,7 @@ from matplotlib.figure import Figure
 
 from recovery.core import metrics, problems
 from recovery.core.observations import Observations
+from recovery.core.timing import Timing, timed
 from recovery.experiments.claims import Claim, Evidence
 from recovery.experiments.spec import FigureSpec, Row, column, trial_generator
 from recovery.rfm import irls, linrfm
@@ -52,68 +50,6 @@ LABELS = {
     "published": "lin-RFM a=1/2 per-row loop (published)",
 }
 TIMING_COLUMNS = ("seconds_per_iteration", "seconds_to_target", "seconds")
-
-
-class OutOfBudget(Exception):
-    """Raised by the timing callback to stop a run (target reached or wall-clock budget spent)."""
-
-
-@dataclass
-class Timing:
-    """Outcome of :func:`timed`: iterations run, method seconds (callback excluded), last test error,
-    and ``(iteration, seconds)`` when the error first fell to ``target`` (and to ``finer``)."""
-
-    name: str
-    iterations: int = 0
-    seconds: float = 0.0
-    error: float = float("nan")
-    reached_at: tuple[int, float] | None = None
-    finer_at: tuple[int, float] | None = None
-
-    @property
-    def seconds_per_iteration(self) -> float:
-        return self.seconds / max(self.iterations, 1)
-
-
-def timed(name: str, run: Callable, error: Callable[[torch.Tensor], float], *, target: float,
-          finer: float | None = None, budget_seconds: float = math.inf, device: str = "cpu") -> Timing:
-    """Call ``run(callback)`` (an iterative method taking a per-iteration callback) and time it.
-
-    ``error(estimate)`` is the test error, evaluated in the callback; its cost is measured and
-    subtracted. The run is stopped once the error is at most ``target`` (and ``finer``, if given)
-    or the method time exceeds ``budget_seconds``; otherwise it runs to its own iteration limit.
-    On CUDA the device is synchronised before each reading of the clock.
-    """
-    timing = Timing(name)
-    synchronize = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
-    overhead = 0.0
-    start = time.perf_counter()
-
-    def callback(iteration: int, estimate: torch.Tensor):
-        nonlocal overhead
-        synchronize()
-        entered = time.perf_counter()
-        timing.iterations = iteration
-        timing.seconds = entered - start - overhead
-        timing.error = error(estimate)
-        if timing.reached_at is None and timing.error <= target:
-            timing.reached_at = (iteration, timing.seconds)
-        if finer is not None and timing.finer_at is None and timing.error <= finer:
-            timing.finer_at = (iteration, timing.seconds)
-        overhead += time.perf_counter() - entered
-        done = timing.reached_at is not None and (finer is None or timing.finer_at is not None)
-        if done or timing.seconds > budget_seconds:
-            raise OutOfBudget
-        return None
-
-    with contextlib.suppress(OutOfBudget):
-        run(callback)
-    return timing
-
-
-def format_time(point: tuple[int, float] | None) -> str:
-    """``"<seconds> s (<iterations> it)"``, or ``"not reached"``."""
-    return "not reached" if point is None else f"{point[1]:8.2f} s ({point[0]} it)"
 
 
 def observed_fraction(d: int, rank: int) -> float:
