@@ -44,8 +44,9 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
         loop = run_published(Y.numpy(), observations.mask().numpy(), alpha, target_mse=TARGET_MSE,
                              max_iter=args.loop_max_iter)
         rows.append({"seed": seed, "alpha": alpha, "method": "loop (published)", "iterations_to_target":
-                     loop.iterations if loop.reached else None, "seconds_to_target": loop.seconds if loop.reached
-                     else None, "seconds_per_iteration": loop.seconds / loop.iterations, "final_mse": loop.test_mse})
+                     loop.iterations if loop.converged else None, "seconds_to_target": loop.info["seconds"]
+                     if loop.converged else None, "seconds_per_iteration": loop.info["seconds"] / loop.iterations,
+                     "final_mse": loop.info["test_mse"]})
         for momentum in (0.0, 0.9):
             name = f"ours, momentum {momentum}"
             timing = timed(

@@ -78,10 +78,10 @@ def test_continuation_reaches_the_nuclear_norm_minimiser_below_the_threshold():
     minimiser = nuclear.solution[0]
     assert metrics.unobserved_relative_error(minimiser, Y, observations) > 0.3
     stages = linrfm.continuation(observations, 0.25, [1e-2, 1e-3, 1e-4, 1e-5], max_iter=600)
-    excess = [(nuclear_norm(s.estimate) - nuclear_norm(minimiser)) / nuclear_norm(minimiser) for s in stages]
+    excess = [(nuclear_norm(s.solution) - nuclear_norm(minimiser)) / nuclear_norm(minimiser) for s in stages]
     assert all(e > 0 for e in excess)
     assert all(4 < a / b < 25 for a, b in itertools.pairwise(excess))
-    final = stages[-1].estimate
+    final = stages[-1].solution
     assert float((final - minimiser).norm() / minimiser.norm()) < 2e-3
     assert float((final[observations.rows, observations.cols] - observations.values).abs().max()) < 1e-12
 

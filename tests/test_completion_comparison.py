@@ -74,11 +74,11 @@ def test_rows_match_the_methods_run_alone_and_brute_force_metrics():
         assert row["num_obs"] == observations.count == experiment.observation_count(12, 1, 2.5)
         if row["method"] == "lin-rfm":
             estimate = linrfm.lin_rfm_completion(observations, 0.5, momentum=params["linrfm_momentum"],
-                                                 max_iter=80, tol=params["linrfm_tol"]).estimate
+                                                 max_iter=80, tol=params["linrfm_tol"]).solution
         else:
             estimate = deep.deep_matrix_completion(
                 observations, 2, init_scale=1e-2, max_iter=300, tol=params["gd_tol"],
-                generator=trial_generator(params["seed"], 12, observations.count, row["trial"], 2)).estimate
+                generator=trial_generator(params["seed"], 12, observations.count, row["trial"], 2)).solution
         hidden = torch.ones(12, 12, dtype=torch.bool)
         hidden[observations.rows, observations.cols] = False
         mse = float((estimate - Y)[hidden].square().mean())

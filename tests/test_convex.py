@@ -92,7 +92,7 @@ def test_non_convergence_is_reported_and_bad_input_rejected():
     b = torch.randn(2, 10, generator=g, dtype=F64)
     result = weighted_nuclear_minimization(A, b, max_iter=3)
     assert result.iterations == 3 and not bool(result.converged.any())
-    assert bool((result.primal_residual > 0).all())
+    assert bool((result.info["primal_residual"] > 0).all())
     single = weighted_nuclear_minimization(A[0], b[0])
     assert single.solution.shape == (5, 4)
     cases = [

@@ -143,8 +143,8 @@ def test_diagonal_network_recovers_sparse_vector_from_small_init(depth, init_sca
     X, y, beta = sparse_instance(40, 3, 35, seed)
     result = deep_diagonal_regression(X, y, depth, init_scale=init_scale, max_iter=10_000, tol=2e-4)
     assert result.converged and result.iterations < 10_000
-    assert relative_error(result.estimate, beta) < 1e-3
-    assert result.estimate.dtype == torch.float64 and result.estimate.shape == (40,)
+    assert relative_error(result.solution, beta) < 1e-3
+    assert result.solution.dtype == torch.float64 and result.solution.shape == (40,)
 
 
 def test_diagonal_network_from_large_init_does_not_recover():
@@ -152,7 +152,7 @@ def test_diagonal_network_from_large_init_does_not_recover():
     X, y, beta = sparse_instance(40, 3, 35, 0)
     result = deep_diagonal_regression(X, y, 2, init_scale=1.0, max_iter=3000, tol=1e-3)
     assert result.converged
-    assert relative_error(result.estimate, beta) > 0.05
+    assert relative_error(result.solution, beta) > 0.05
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -167,7 +167,7 @@ def test_deep_factorisation_completes_low_rank_matrix(depth, init_scale, max_ite
         obs, depth, width=width, init_scale=init_scale, max_iter=max_iter, tol=1e-6,
         generator=torch.Generator().manual_seed(seed), callback=track, record_every=500,
     )  # fmt: skip
-    mse = metrics.unobserved_mse(result.estimate, Y, obs)
+    mse = metrics.unobserved_mse(result.solution, Y, obs)
     assert mse < 1e-3
     history = result.history
     assert history[0]["iteration"] == 0 and history[0]["mse"] > 0.5
@@ -180,7 +180,7 @@ def test_matrix_runs_are_reproducible_from_the_generator():
     _, obs = problems.completion_problem(10, 8, 2, 50, torch.Generator().manual_seed(0))
 
     def run(seed):
-        return deep_matrix_completion(obs, 3, max_iter=50, generator=torch.Generator().manual_seed(seed)).estimate
+        return deep_matrix_completion(obs, 3, max_iter=50, generator=torch.Generator().manual_seed(seed)).solution
 
     assert torch.equal(run(3), run(3))
     assert not torch.equal(run(3), run(4))
@@ -189,14 +189,14 @@ def test_matrix_runs_are_reproducible_from_the_generator():
 def test_float32_runs_and_returns_float32():
     X, y, beta = sparse_instance(40, 3, 35, 1)
     result = deep_diagonal_regression(X, y, 2, init_scale=1e-4, dtype=torch.float32, max_iter=5000, tol=1e-3)
-    assert result.estimate.dtype == torch.float32 and result.converged
-    assert relative_error(result.estimate.double(), beta) < 1e-2
+    assert result.solution.dtype == torch.float32 and result.converged
+    assert relative_error(result.solution.double(), beta) < 1e-2
     Y, obs = problems.completion_problem(30, 30, 2, 450, torch.Generator().manual_seed(1))
     result = deep_matrix_completion(
         obs, 3, init_scale=1e-2, dtype=torch.float32, max_iter=5000, tol=1e-4, generator=torch.Generator().manual_seed(1)
     )
-    assert result.estimate.dtype == torch.float32 and result.converged
-    assert metrics.unobserved_mse(result.estimate.double(), Y, obs) < 1e-4
+    assert result.solution.dtype == torch.float32 and result.converged
+    assert metrics.unobserved_mse(result.solution.double(), Y, obs) < 1e-4
 
 
 def test_callback_may_return_none_and_algorithm_keys_win():

@@ -94,8 +94,8 @@ def test_gradient_descent_interpolates(seed, scale):
     L0, R0 = landscape.random_start(6, 5, 5, scale, g)
     result = gradient_descent(op, b, L0, R0, tol=1e-9)
     assert result.converged and result.iterations > 0
-    assert relative_residual(op, b, result.L, result.R) <= 1e-9 * (1 + 1e-6)
-    assert math.isclose(result.loss, float(flatness.loss(op, b, result.L, result.R)), rel_tol=1e-12)
+    assert relative_residual(op, b, result.info["L"], result.info["R"]) <= 1e-9 * (1 + 1e-6)
+    assert math.isclose(result.info["loss"], float(flatness.loss(op, b, result.info["L"], result.info["R"])), rel_tol=1e-12)
 
 
 @pytest.mark.parametrize("penalty", [0.0, 0.2])
@@ -112,7 +112,7 @@ def test_every_step_decreases_its_objective(penalty):
                                              max_iter=steps)
         else:
             result = gradient_descent(op, b, L0, R0, max_iter=steps)
-        iterates.append((result.L, result.R))
+        iterates.append((result.info["L"], result.info["R"]))
     for t in range(len(iterates) - 1):
         weight = penalty * decay**t
         assert objective.value(*iterates[t + 1], weight) < objective.value(*iterates[t], weight)
@@ -127,14 +127,14 @@ def test_trace_penalised_descent_reaches_the_flat_relaxation(seed):
     L0, R0 = landscape.random_start(10, 8, 8, 1.0, g)
     result = trace_penalised_descent(op, b, L0, R0, penalty=0.2, decay=0.997, tol=1e-10)
     assert result.converged
-    assert float(torch.linalg.matrix_norm(result.L @ result.R.T - Y)) < 1e-6
+    assert float(torch.linalg.matrix_norm(result.info["L"] @ result.info["R"].T - Y)) < 1e-6
     flat_value = 4 * float(flatness.nuclear_norm(D1 @ Y @ D2))
-    assert float(flatness.scaled_hessian_trace(op, result.L, result.R)) < flat_value * (1 + 1e-6)
+    assert float(flatness.scaled_hessian_trace(op, result.info["L"], result.info["R"])) < flat_value * (1 + 1e-6)
     # from the same start plain gradient descent interpolates elsewhere, and is sharper
     plain = gradient_descent(op, b, L0, R0, tol=1e-10)
     assert plain.converged
-    assert float(torch.linalg.matrix_norm(plain.L @ plain.R.T - M)) > 1e-2
-    assert float(flatness.scaled_hessian_trace(op, plain.L, plain.R)) > flat_value * 1.01
+    assert float(torch.linalg.matrix_norm(plain.info["L"] @ plain.info["R"].T - M)) > 1e-2
+    assert float(flatness.scaled_hessian_trace(op, plain.info["L"], plain.info["R"])) > flat_value * 1.01
 
 
 def test_a_start_on_the_solution_set_takes_no_step():
@@ -143,7 +143,7 @@ def test_a_start_on_the_solution_set_takes_no_step():
     for run in (gradient_descent, trace_penalised_descent):
         result = run(op, b, L, R)
         assert result.iterations == 0 and result.converged
-        assert torch.equal(result.L, L) and torch.equal(result.R, R)
+        assert torch.equal(result.info["L"], L) and torch.equal(result.info["R"], R)
 
 
 def test_iteration_budget_is_reported_not_hidden():
@@ -151,7 +151,7 @@ def test_iteration_budget_is_reported_not_hidden():
     L0, R0 = landscape.random_start(6, 5, 5, 1.0, g)
     result = gradient_descent(op, b, L0, R0, max_iter=3)
     assert result.iterations == 3 and not result.converged
-    assert result.loss > 1e-20
+    assert result.info["loss"] > 1e-20
 
 
 def test_overflow_raises_floating_point_error_with_the_iteration():

@@ -125,20 +125,20 @@ def test_lin_rfm_and_irls_complete_a_low_rank_matrix(seed):
         return {"test_mse": metrics.unobserved_mse(Z, Y, obs)}
 
     fast = linrfm.lin_rfm_completion(obs, 0.5, momentum=0.9, max_iter=400, tol=1e-13, callback=test_error)
-    assert metrics.unobserved_mse(fast.estimate, Y, obs) < 1e-12
-    assert fast.history[-1]["test_mse"] == metrics.unobserved_mse(fast.estimate, Y, obs)
+    assert metrics.unobserved_mse(fast.solution, Y, obs) < 1e-12
+    assert fast.history[-1]["test_mse"] == metrics.unobserved_mse(fast.solution, Y, obs)
     assert tracked == [entry["iteration"] for entry in fast.history]
     plain = linrfm.lin_rfm_completion(obs, 0.5, max_iter=300)
-    assert metrics.unobserved_mse(plain.estimate, Y, obs) < 1e-3
+    assert metrics.unobserved_mse(plain.solution, Y, obs) < 1e-3
     reweighted = irls.irls_completion(obs, 0.0, max_iter=300)
-    assert metrics.unobserved_mse(reweighted.estimate, Y, obs) < 1e-3
+    assert metrics.unobserved_mse(reweighted.solution, Y, obs) < 1e-3
 
 
 def test_float32_runs_in_float32():
     Y, obs = problems.completion_problem(30, 20, 2, 400, torch.Generator().manual_seed(0))
     result = linrfm.lin_rfm_completion(obs, 0.5, dtype=torch.float32, momentum=0.9, max_iter=200, tol=1e-6)
-    assert result.estimate.dtype == torch.float32
-    assert metrics.unobserved_mse(result.estimate.double(), Y, obs) < 1e-3
+    assert result.solution.dtype == torch.float32
+    assert metrics.unobserved_mse(result.solution.double(), Y, obs) < 1e-3
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -156,7 +156,7 @@ def test_sparse_regression_recovery(seed):
         (irls.irls_regression(X, y, 1.0, max_iter=300), 1e-6),
         (irls.irls_regression(X, y, 0.0, max_iter=300), 1e-10),
     ):
-        assert rel(result.estimate, beta_star) < accuracy
+        assert rel(result.solution, beta_star) < accuracy
 
 
 def test_divergence_names_the_iteration():
@@ -229,7 +229,7 @@ def test_unobserved_rows_and_columns_stay_finite_and_zero():
         linrfm.lin_rfm_completion(holey, 0.25, max_iter=30),
         irls.irls_completion(holey, 0.0, max_iter=30),
     ):
-        Z = result.estimate
+        Z = result.solution
         assert bool(torch.isfinite(Z).all())
         assert float(Z[3].abs().max()) == 0.0  # no coefficients at all for an empty row
         assert float(Z[:, 7].abs().max()) < 1e-12 * float(Z.abs().max())

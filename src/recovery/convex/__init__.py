@@ -2,7 +2,6 @@
 ADMM engine that solves them all (:mod:`~recovery.convex.admm`)."""
 
 from recovery.convex.programs import (
-    ConvexResult,
     robust_pca,
     weighted_lq_minimization,
     weighted_nuclear_completion,
@@ -10,7 +9,6 @@ from recovery.convex.programs import (
 )
 
 __all__ = [
-    "ConvexResult",
     "robust_pca",
     "weighted_lq_minimization",
     "weighted_nuclear_completion",

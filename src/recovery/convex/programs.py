@@ -3,28 +3,19 @@ r"""The convex programs of the flat-minima paper, each solved by :func:`recovery
 Nuclear-norm minimisation and the flat relaxation :math:`\min \|D_1 Y D_2\|_*` under linear
 measurements (general, symmetric, positive semidefinite), its completion form, the robust-PCA
 relaxation and weighted :math:`\ell_q` minimisation for sparse regression; every one batched over
-instances, with per-instance convergence flags and residuals in :class:`ConvexResult`.
+instances. Each returns a :class:`~recovery.core.results.Result` whose ``converged`` is a
+boolean tensor ``(T,)`` of per-instance flags (``status`` is
+:attr:`~recovery.core.results.Status.CONVERGED` only when every instance converged) and whose
+``info`` holds the final ``"primal_residual"`` and ``"dual_residual"`` (``(T,)`` each).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 
 from recovery.convex import admm
 from recovery.core import validation
-
-
-@dataclass(frozen=True, eq=False)
-class ConvexResult:
-    """Solutions ``(T, d1, d2)`` with per-instance ``converged`` flags and final residuals."""
-
-    solution: torch.Tensor
-    iterations: int
-    converged: torch.Tensor
-    primal_residual: torch.Tensor
-    dual_residual: torch.Tensor
+from recovery.core.results import Result, Status
 
 
 def weighted_nuclear_minimization(
@@ -36,7 +27,7 @@ def weighted_nuclear_minimization(
     tol: float = 1e-10,
     max_iter: int = 20_000,
     kind: str = "general",
-) -> ConvexResult:
+) -> Result:
     r"""Solve :math:`\min \|D_1 Y D_2\|_*` s.t. :math:`\langle A_i, Y\rangle = b_i` for a batch.
 
     ``A`` is ``(T, m, d1, d2)`` (or ``(m, d1, d2)`` for one instance), ``b`` is ``(T, m)``;
@@ -77,12 +68,12 @@ def weighted_nuclear_minimization(
         project = admm.symmetric_affine_projection(rescaled, b)
     X, iteration, converged, primal, dual = admm.solve(project, (T, d1, d2), A, tol, max_iter, admm.PROXIMAL[kind])
     Y = left @ X @ right
-    return ConvexResult(Y[0] if single else Y, iteration, converged, primal, dual)
+    return _result(Y[0] if single else Y, iteration, converged, primal, dual, tol, max_iter)
 
 
 def weighted_lq_minimization(
     X, y, weights=None, *, q: float = 1.0, tol: float = 1e-10, max_iter: int = 20_000
-) -> ConvexResult:
+) -> Result:
     r"""Batched :math:`\min \sum_i w_i|\beta_i|^q` s.t. :math:`X\beta = y`, for :math:`q \in [1, 2]`.
 
     ``X`` is ``(T, n, d)`` (or ``(n, d)``), ``y`` is ``(T, n)``, ``weights`` positive ``(T, d)``
@@ -127,7 +118,7 @@ def weighted_lq_minimization(
 
     beta, iteration, converged, primal, dual = admm.solve(project, (T, d, 1), X, tol, max_iter, proximal)
     beta = beta[..., 0]
-    return ConvexResult(beta[0] if single else beta, iteration, converged, primal, dual)
+    return _result(beta[0] if single else beta, iteration, converged, primal, dual, tol, max_iter)
 
 
 def _lq_magnitude(a: torch.Tensor, c: torch.Tensor, q: float, steps: int = 60) -> torch.Tensor:
@@ -162,7 +153,7 @@ def weighted_nuclear_completion(
     *,
     tol: float = 1e-10,
     max_iter: int = 20_000,
-) -> ConvexResult:
+) -> Result:
     r"""Completion: :math:`\min \|D_1 Y D_2\|_*` s.t. :math:`Y_{ij} = M_{ij}` on the mask, batched.
 
     ``mask`` is boolean ``(T, d1, d2)``, ``values`` holds the data at the masked entries (the others
@@ -191,10 +182,10 @@ def weighted_nuclear_completion(
         return torch.where(mask, target, V)
 
     X, iteration, converged, primal, dual = admm.solve(project, (T, d1, d2), values, tol, max_iter)
-    return ConvexResult(X / scale, iteration, converged, primal, dual)
+    return _result(X / scale, iteration, converged, primal, dual, tol, max_iter)
 
 
-def robust_pca(Y, budget, *, tol: float = 1e-10, max_iter: int = 20_000) -> ConvexResult:
+def robust_pca(Y, budget, *, tol: float = 1e-10, max_iter: int = 20_000) -> Result:
     r"""Robust PCA relaxation :math:`\min \|X\|_*` s.t. :math:`\|Y - X\|_{1,1} \le \tau`, batched.
 
     ``Y`` is ``(T, d1, d2)`` (or one ``d1 x d2`` matrix) and ``budget`` the entrywise
@@ -219,9 +210,27 @@ def robust_pca(Y, budget, *, tol: float = 1e-10, max_iter: int = 20_000) -> Conv
         return Y - admm.l1_ball(Y - V, budget)
 
     X, iteration, converged, primal, dual = admm.solve(project, tuple(Y.shape), Y, tol, max_iter)
-    return ConvexResult(X[0] if single else X, iteration, converged, primal, dual)
+    return _result(X[0] if single else X, iteration, converged, primal, dual, tol, max_iter)
 
 
+
+
+def _result(solution, iteration, converged, primal, dual, tol, max_iter) -> Result:
+    """The result of a batched ADMM run; the message counts the instances that converged."""
+    count, total = int(converged.sum()), converged.numel()
+    rule = f"primal and dual residuals below tol {tol:g} times max(||X||_F, ||P(0)||_F)"
+    if count == total:
+        worst = float(torch.maximum(primal, dual).max())
+        status = Status.CONVERGED
+        message = (f"{count} of {total} instances converged ({rule}; largest residual {worst:.2g}) "
+                   f"after {iteration} iterations")
+    else:
+        worst = float(torch.maximum(primal, dual)[~converged].max())
+        status = Status.MAX_ITER
+        message = (f"{count} of {total} instances converged ({rule}) within max_iter = {max_iter}; "
+                   f"largest residual of the others {worst:.2g}")
+    info = {"primal_residual": primal, "dual_residual": dual}
+    return Result(solution, converged, status, message, iteration, info=info)
 
 
 def _diagonal_weights(name, weights, shape, like) -> torch.Tensor:

@@ -1,34 +1,17 @@
-"""Bookkeeping shared by the iterative methods: results, history, stopping and divergence."""
+"""Bookkeeping shared by the iterative methods: history, stopping and divergence."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from recovery.core import validation
+from recovery.core.results import Result, Status
 
 Callback = Callable[[int, torch.Tensor], dict[str, Any] | None]
-
-
-@dataclass(frozen=True, eq=False)
-class IterationResult:
-    """Outcome of an iterative method: the estimate and how it got there.
-
-    ``history`` holds one dict per recorded iteration: ``iteration``, the method's own progress
-    measures (for the reweighted methods ``change``, the relative change of the iterate,
-    ``smoothing`` and ``seconds`` since the start; for gradient descent ``residual``, the relative
-    observed misfit), and whatever the user's callback returned (e.g. a test error that the
-    algorithm itself never sees).
-    """
-
-    estimate: torch.Tensor
-    iterations: int
-    converged: bool
-    history: list[dict[str, Any]] = field(repr=False)
 
 
 class Tracker:
@@ -82,12 +65,16 @@ def iterate(
     tol: float,
     callback: Callback | None,
     record_every: int,
-) -> IterationResult:
+) -> Result:
     """Run ``x <- F(x) + momentum (F(x) - F(x_prev))`` with ``F = step(., smoothing)``.
 
     After each step the smoothing becomes ``update(smoothing, change)``, never below
     :func:`smoothing_floor`; the run stops when the relative change ``|F(x) - x| / |F(x)|`` falls
-    below ``tol`` or after ``max_iter`` steps.
+    below ``tol`` (:attr:`~recovery.core.results.Status.CONVERGED`) or after ``max_iter`` steps
+    (:attr:`~recovery.core.results.Status.MAX_ITER`). The result's ``history`` holds one dict per
+    recorded iteration: ``iteration``, ``change`` (the relative change of the iterate),
+    ``smoothing``, ``seconds`` since the start, and whatever the callback returned (e.g. a test
+    error that the algorithm itself never sees).
     """
     smoothing = validation.positive_number("smoothing", smoothing)
     if not 0 <= momentum < 1:
@@ -100,8 +87,10 @@ def iterate(
         image = step(current, smoothing)
         change = tracker.record(iteration, current, image, smoothing)
         if tracker.converged(change):
-            return IterationResult(image, iteration, True, tracker.history)
+            message = f"relative change {change:.2g} below tol {tol:g} after {iteration} iterations"
+            return Result(image, True, Status.CONVERGED, message, iteration, tracker.history)
         smoothing = max(update(smoothing, change), floor)
         current = image if image_before is None or momentum == 0 else image + momentum * (image - image_before)
         image_before = image
-    return IterationResult(image, max_iter, False, tracker.history)
+    message = f"stopped at max_iter = {max_iter} with relative change {change:.2g} (tol {tol:g})"
+    return Result(image, False, Status.MAX_ITER, message, max_iter, tracker.history)

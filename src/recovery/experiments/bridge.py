@@ -52,7 +52,7 @@ def flat_completion(observations: Sequence[Observations], *, tol: float = 1e-10,
     observed): :math:`\min\|D_1YD_2\|_*` with :math:`D_1, D_2` the rescaling matrices of
     :func:`recovery.flat.flatness.rescaling_matrices` (square roots of the row and column counts), and
     :math:`\min\|Y\|_*`, both subject to the data. Returns ``(nuclear, flat)``
-    :class:`~recovery.convex.ConvexResult`\ s."""
+    :class:`~recovery.core.results.Result`\ s."""
     shapes = {tuple(o.shape) for o in observations}
     if len(shapes) != 1:
         raise ValueError(f"observations: expected one shape, got {sorted(shapes)}")

@@ -116,7 +116,7 @@ def run_level(params: Mapping[str, Any], panel: Mapping[str, Any], multiple: flo
                 result, seconds = _timed(lambda alpha=alpha, observations=observations: linrfm.lin_rfm_completion(
                     observations, alpha, momentum=params["linrfm_momentum"], max_iter=params["linrfm_max_iter"],
                     tol=params["linrfm_tol"], record_every=params["linrfm_max_iter"]))
-                add(t, "lin-rfm", alpha, result.estimate, result.converged, result.iterations, seconds)
+                add(t, "lin-rfm", alpha, result.solution, result.converged, result.iterations, seconds)
     if "nuclear" in panel["methods"]:
         mask = torch.zeros(trials, d, d, dtype=torch.bool)
         values = torch.zeros(trials, d, d, dtype=torch.float64)
@@ -133,7 +133,7 @@ def run_level(params: Mapping[str, Any], panel: Mapping[str, Any], multiple: flo
                 result, seconds = _timed(lambda p=p, observations=observations: irls.irls_completion(
                     observations, p, decay=params["irls_decay"], max_iter=params["irls_max_iter"],
                     tol=params["irls_tol"], record_every=params["irls_max_iter"]))
-                add(t, "irls", p, result.estimate, result.converged, result.iterations, seconds)
+                add(t, "irls", p, result.solution, result.converged, result.iterations, seconds)
     if "deep" in panel["methods"]:
         depths, scales = list(params["depths"]), list(params["init_scales"])
         if len(depths) != len(scales):
@@ -146,7 +146,7 @@ def run_level(params: Mapping[str, Any], panel: Mapping[str, Any], multiple: flo
                                              observations, depth, init_scale=scale, max_iter=params["gd_max_iter"],
                                              tol=params["gd_tol"], generator=start,
                                              record_every=params["gd_max_iter"]))
-                add(t, "deep", depth, result.estimate, result.converged, result.iterations, seconds)
+                add(t, "deep", depth, result.solution, result.converged, result.iterations, seconds)
     return rows
 
 

@@ -93,7 +93,7 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
                     X[t], y[t], depth, init_scale=scale, max_iter=params["gd_max_iter"],
                     tol=params["gd_tol"], record_every=params["gd_max_iter"],
                 )
-                rows.append(_row(m, t, "gd", depth, X[t], y[t], x_star[t], result.estimate,
+                rows.append(_row(m, t, "gd", depth, X[t], y[t], x_star[t], result.solution,
                                  result.converged, result.iterations))
     return rows
 

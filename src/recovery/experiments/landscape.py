@@ -142,7 +142,7 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
                 result = optimiser(
                     op, b, L0, R0, tol=params["tol"], max_iter=params["max_iter"], **options
                 )
-                rows.append(row(family, result.L, result.R, init_scale=scale, sample=j,
+                rows.append(row(family, result.info["L"], result.info["R"], init_scale=scale, sample=j,
                                 distance=0.0, iterations=result.iterations,
                                 converged=result.converged))
     points = trial_generator(params["seed"], 3)

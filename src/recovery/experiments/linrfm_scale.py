@@ -83,9 +83,10 @@ def run_method(method: str, Y: torch.Tensor, observations: Observations, *, targ
         mean_square = float(Y[hidden].square().mean())
         result = run_published(Y.double().cpu().numpy(), observations.mask().cpu().numpy(), 0.5,
                                target_mse=target**2 * mean_square, max_iter=max_iter)
-        timing = Timing(method, result.iterations, result.seconds, math.sqrt(result.test_mse / mean_square))
-        if result.reached:
-            timing.reached_at = (result.iterations, result.seconds)
+        seconds = result.info["seconds"]
+        timing = Timing(method, result.iterations, seconds, math.sqrt(result.info["test_mse"] / mean_square))
+        if result.converged:
+            timing.reached_at = (result.iterations, seconds)
         return timing
     runs = {
         "momentum": lambda cb: linrfm.lin_rfm_completion(observations, 0.5, momentum=0.9, max_iter=max_iter,

@@ -102,7 +102,7 @@ def solve(spec: Mapping[str, Any], X: torch.Tensor, y: torch.Tensor, params: Map
             result = deep.deep_diagonal_regression(X[t], y[t], parameter, init_scale=spec["init_scale"],
                                                    max_iter=params["gd_max_iter"], tol=params["gd_tol"],
                                                    record_every=params["gd_max_iter"])
-        outcomes.append({"estimate": result.estimate, "converged": bool(result.converged),
+        outcomes.append({"estimate": result.solution, "converged": bool(result.converged),
                          "iterations": int(result.iterations), "seconds": time.perf_counter() - start})
     return outcomes
 

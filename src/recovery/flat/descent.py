@@ -38,33 +38,23 @@ values), ``FloatingPointError`` names the iteration.
 
 **Stopping.** Both stop when the loss reaches :math:`f \le \text{tol}^2 f(0, 0)`, i.e. the
 relative residual :math:`\|\mathcal{A}(LR^\top) - b\|/\|b\|` is at most ``tol``, or after
-``max_iter`` steps with ``converged = False``.
+``max_iter`` steps with ``converged = False``. The result's ``solution`` is the product
+:math:`LR^\top`; its ``info`` holds the factors ``"L"``, ``"R"`` and the final ``"loss"`` :math:`f`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
 from recovery.core import validation
 from recovery.core.operators import MeasurementMap
+from recovery.core.results import Result, Status
 from recovery.flat import flatness
 
 _HALVINGS = 60
 _GROWTH = 1.25
-
-
-@dataclass(frozen=True, eq=False)
-class DescentResult:
-    """Final factors, steps taken, whether the loss reached its target, and that loss."""
-
-    L: torch.Tensor
-    R: torch.Tensor
-    iterations: int
-    converged: bool
-    loss: float
 
 
 class TracePenalisedLoss:
@@ -109,7 +99,7 @@ class TracePenalisedLoss:
 
 def gradient_descent(
     op: MeasurementMap, b, L, R, *, tol: float = 1e-10, max_iter: int = 100_000
-) -> DescentResult:
+) -> Result:
     r"""Plain gradient descent on :math:`f(L,R) = c\|\mathcal{A}(LR^\top) - b\|^2` from ``(L, R)``.
 
     Armijo backtracking and the stopping rule of the module docstring.
@@ -127,7 +117,7 @@ def trace_penalised_descent(
     decay: float = 0.997,
     tol: float = 1e-10,
     max_iter: int = 100_000,
-) -> DescentResult:
+) -> Result:
     r"""Gradient descent on :math:`f + \lambda_t T`, :math:`\lambda_t` = ``penalty`` :math:`\cdot`
     ``decay``:math:`^t`, from ``(L, R)``: a flatness-seeking optimiser with no convex solver.
 
@@ -146,13 +136,14 @@ def trace_penalised_descent(
     return _descend("trace_penalised_descent", objective, L, R, penalty, decay, tol, max_iter)
 
 
-def _descend(name, objective, L, R, penalty, decay, tol, max_iter) -> DescentResult:
+def _descend(name, objective, L, R, penalty, decay, tol, max_iter) -> Result:
     tol = validation.positive_number("tol", tol, at_most=1.0)
     max_iter = validation.positive_int("max_iter", max_iter)
     op, b = objective.op, objective.b
     L, R = validation.factor_pair(L, R, *op.shape)
     b = b.to(L)
-    target = tol**2 * float(flatness.loss(op, b, torch.zeros_like(L), torch.zeros_like(R)))
+    data_loss = float(flatness.loss(op, b, torch.zeros_like(L), torch.zeros_like(R)))
+    target = tol**2 * data_loss
     f = float(flatness.loss(op, b, L, R))
     if not math.isfinite(f):
         raise FloatingPointError(f"{name}: the loss is {f} at iteration 0; the start overflows")
@@ -179,4 +170,15 @@ def _descend(name, objective, L, R, penalty, decay, tol, max_iter) -> DescentRes
             )
         L, R, f, T = L_new, R_new, f_new, T_new
         iteration += 1
-    return DescentResult(L, R, iteration, f <= target, f)
+    converged = f <= target
+    if data_loss > 0:
+        relative = math.sqrt(f / data_loss)
+    else:  # b = 0: the target is f = 0
+        relative = 0.0 if f == 0 else math.inf
+    if converged:
+        status = Status.CONVERGED
+        message = f"relative residual {relative:.2g} at most tol {tol:g} after {iteration} iterations"
+    else:
+        status = Status.MAX_ITER
+        message = f"stopped at max_iter = {max_iter} with relative residual {relative:.2g} (tol {tol:g})"
+    return Result(L @ R.T, converged, status, message, iteration, info={"L": L, "R": R, "loss": f})

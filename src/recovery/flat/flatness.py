@@ -42,6 +42,7 @@ from torch.func import grad, hessian, jvp, vmap
 from recovery import convex
 from recovery.core import validation
 from recovery.core.operators import MeasurementMap, SymmetricRankOneMeasurements
+from recovery.core.results import Result
 
 
 def _data(op: MeasurementMap, b, L, R):
@@ -390,7 +391,7 @@ def hadamard_flat_exponent(depth: float) -> float:
     return 2 - 2 / depth
 
 
-def hadamard_flat_solutions(X, y, depth: float, *, tol: float = 1e-10, max_iter: int = 20_000) -> convex.ConvexResult:
+def hadamard_flat_solutions(X, y, depth: float, *, tol: float = 1e-10, max_iter: int = 20_000) -> Result:
     r"""Interpolants of a batch ``X`` (``(T, m, d)``), ``y`` (``(T, m)``) whose flattest depth-``depth``
     factorisations are flattest over all interpolants: :math:`\min \sum_i \|X_{:,i}\|^2|x_i|^q`
     subject to :math:`Xx = y`, :math:`q` = :func:`hadamard_flat_exponent` (``depth``), by

@@ -57,8 +57,9 @@ import numbers
 import torch
 
 from recovery.core import validation
-from recovery.core.iteration import Callback, IterationResult
+from recovery.core.iteration import Callback
 from recovery.core.observations import Observations
+from recovery.core.results import Result, Status
 
 _DIVERGENCE_FACTOR = 1e6
 _RELATIVE_STEP = 0.05
@@ -76,7 +77,7 @@ def deep_diagonal_regression(
     dtype: torch.dtype = torch.float64,
     callback: Callback | None = None,
     record_every: int = 100,
-) -> IterationResult:
+) -> Result:
     r"""Fit :math:`y = X\beta` by gradient descent on :math:`\beta = u^{\odot L} - v^{\odot L}`.
 
     :math:`L` = ``depth``; :math:`u` and :math:`v` start at ``init_scale`` times the all-ones
@@ -131,7 +132,7 @@ def deep_matrix_completion(
     generator: torch.Generator,
     callback: Callback | None = None,
     record_every: int = 100,
-) -> IterationResult:
+) -> Result:
     r"""Complete a matrix by gradient descent on :math:`W = W_L \cdots W_1` from small random factors.
 
     Factors: :math:`W_1 \in \mathbb{R}^{k\times d_2}`, :math:`W_2, \dots, W_{L-1} \in
@@ -299,7 +300,7 @@ def _left_products(factors: list[torch.Tensor]) -> list[torch.Tensor]:
     return lefts[::-1]
 
 
-def _descend(name, model, max_iter, tol, callback, record_every) -> IterationResult:
+def _descend(name, model, max_iter, tol, callback, record_every) -> Result:
     """Run ``model.step`` until the residual drops below ``tol`` or ``max_iter`` steps are taken."""
     history: list[dict] = []
     start = None
@@ -319,7 +320,13 @@ def _descend(name, model, max_iter, tol, callback, record_every) -> IterationRes
         if converged or iteration == max_iter:
             break
         model.step()
-    return IterationResult(model.estimate(), iteration, converged, history)
+    if converged:
+        status = Status.CONVERGED
+        message = f"relative residual {residual:.2g} below tol {tol:g} after {iteration} iterations"
+    else:
+        status = Status.MAX_ITER
+        message = f"stopped at max_iter = {max_iter} with relative residual {residual:.2g} (tol {tol:g})"
+    return Result(model.estimate(), converged, status, message, iteration, history)
 
 
 def _options(max_iter, tol, callback, record_every) -> tuple[int, float, Callback | None, int]:

@@ -32,8 +32,9 @@ from __future__ import annotations
 import torch
 
 from recovery.core import validation
-from recovery.core.iteration import Callback, IterationResult, iterate
+from recovery.core.iteration import Callback, iterate
 from recovery.core.observations import Observations
+from recovery.core.results import Result
 from recovery.rfm.kernel import (
     DEFAULT_MEMORY_BUDGET,
     RowGroups,
@@ -132,7 +133,7 @@ def irls_completion(
     callback: Callback | None = None,
     record_every: int = 1,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
-) -> IterationResult:
+) -> Result:
     """Matrix completion by IRLS-p from the zero-filled data (schedule in the module docstring)."""
     p, decay = validate_p(p), validation.positive_number("decay", decay, at_most=1)
     observations, groups = completion_data(observations, dtype, device)
@@ -156,7 +157,7 @@ def irls_regression(
     tol: float = 1e-12,
     callback: Callback | None = None,
     record_every: int = 1,
-) -> IterationResult:
+) -> Result:
     """Sparse regression :math:`y = X\\beta` by IRLS-p from the minimum-norm solution."""
     p, decay = validate_p(p), validation.positive_number("decay", decay, at_most=1)
     X, y, start = regression_data(X, y)

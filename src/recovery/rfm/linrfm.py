@@ -46,8 +46,9 @@ from collections.abc import Sequence
 import torch
 
 from recovery.core import validation
-from recovery.core.iteration import Callback, IterationResult, iterate
+from recovery.core.iteration import Callback, iterate
 from recovery.core.observations import Observations
+from recovery.core.results import Result
 from recovery.rfm.kernel import (
     DEFAULT_MEMORY_BUDGET,
     RowGroups,
@@ -122,7 +123,7 @@ def lin_rfm_completion(
     callback: Callback | None = None,
     record_every: int = 1,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
-) -> IterationResult:
+) -> Result:
     r"""Complete a ``d1 x d2`` matrix from ``observations`` with lin-RFM of exponent ``alpha``.
 
     Starts from the zero-filled data (the iterate after :math:`M_0 = I`) and applies
@@ -154,7 +155,7 @@ def lin_rfm_regression(
     tol: float = 1e-12,
     callback: Callback | None = None,
     record_every: int = 1,
-) -> IterationResult:
+) -> Result:
     r"""Sparse linear regression :math:`y = X\beta` (:math:`n < d`) by lin-RFM of exponent ``alpha``.
 
     Starts from the minimum-norm solution (:math:`M_0 = I`) and applies :func:`regression_step`
@@ -175,14 +176,14 @@ def continuation(
     momentum: float = 0.9,
     max_iter: int = 2000,
     tol: float = 1e-11,
-) -> list[IterationResult]:
+) -> list[Result]:
     r"""lin-RFM completion at each fixed smoothing of ``smoothings`` in turn (warm started).
 
     Stage :math:`j` iterates the lin-RFM map :math:`F_{\varepsilon_j}` of
     :func:`completion_step` with :math:`\varepsilon_j` held fixed (momentum
     ``momentum``) from the previous stage's end (the first from the zero-filled data, as
     :func:`lin_rfm_completion`), until the relative change is below ``tol`` or
-    ``max_iter`` steps. Returns one result per stage; the last estimate approximates the
+    ``max_iter`` steps. Returns one result per stage; the last solution approximates the
     :math:`\varepsilon \to 0` limit.
     """
     alpha = validate_exponent(alpha)
@@ -196,5 +197,5 @@ def continuation(
                          smoothing=eps, update=lambda e, change: e, momentum=momentum, max_iter=max_iter,
                          tol=tol, callback=None, record_every=max_iter)
         results.append(result)
-        Z = result.estimate
+        Z = result.solution
     return results

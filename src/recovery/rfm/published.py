@@ -34,30 +34,11 @@ and is no usable regularisation or stopping rule for a real completion problem.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from recovery.core import validation
-
-
-@dataclass(frozen=True)
-class PublishedResult:
-    """Outcome of :func:`run_published`.
-
-    ``estimate`` is the last iterate, ``iterations`` the number of row-refits performed (the first
-    one gives the zero-filled data), ``test_mse`` its mean squared error over the unobserved
-    entries, ``seconds`` the wall time of the whole loop, ``reached`` whether ``test_mse`` fell
-    below the target, and ``history`` the tuples ``(iteration, test_mse, elapsed_seconds)`` recorded
-    every ``record_every`` iterations and at the last one.
-    """
-
-    estimate: np.ndarray
-    iterations: int
-    test_mse: float
-    seconds: float
-    reached: bool
-    history: tuple[tuple[int, float, float], ...]
+from recovery.core.results import Result, Status
 
 
 def published_step(Z: np.ndarray, Y: np.ndarray, mask: np.ndarray, alpha: float, lam: float) -> np.ndarray:
@@ -87,7 +68,7 @@ def run_published(
     target_mse: float = 1e-3,
     max_iter: int = 3000,
     record_every: int = 1,
-) -> PublishedResult:
+) -> Result:
     r"""Run published lin-RFM on the ``d1 x d2`` matrix ``Y`` observed where ``mask`` is true.
 
     ``Y`` is the full ground truth: its observed entries are the data and its unobserved entries
@@ -97,6 +78,14 @@ def run_published(
     next iteration on; the loop stops as soon as the test error is below ``target_mse``, or after
     ``max_iter`` iterations. Iteration 1 uses :math:`K = M_0^2 = I`; iteration :math:`t+1` uses
     :math:`K = G_t^{2\alpha}` from the estimate of iteration :math:`t` (see :func:`published_step`).
+
+    Returns a :class:`~recovery.core.results.Result`: ``solution`` is the last iterate,
+    ``iterations`` the number of row-refits performed (the first one gives the zero-filled data),
+    ``status`` :attr:`~recovery.core.results.Status.TARGET` (``converged`` true) if the test error
+    fell below ``target_mse`` and :attr:`~recovery.core.results.Status.MAX_ITER` otherwise;
+    ``info["test_mse"]`` is the last iterate's test error and ``info["seconds"]`` the wall time of
+    the whole loop; ``history`` holds dicts ``{"iteration", "test_mse", "seconds"}`` (elapsed)
+    recorded every ``record_every`` iterations and at the last one.
     """
     Y, mask = _problem(Y, mask)
     alpha = validation.positive_number("alpha", alpha)
@@ -120,13 +109,20 @@ def run_published(
         reached = test_mse < target_mse
         last = reached or iteration == max_iter
         if iteration % record_every == 0 or last:
-            history.append((iteration, test_mse, time.perf_counter() - start))
+            history.append({"iteration": iteration, "test_mse": test_mse, "seconds": time.perf_counter() - start})
         if last:
             break
         if test_mse < switch_below:
             lam = lam_final
         K = _kernel(Z, alpha)
-    return PublishedResult(Z, iteration, test_mse, time.perf_counter() - start, reached, tuple(history))
+    seconds = time.perf_counter() - start
+    if reached:
+        status = Status.TARGET
+        message = f"test MSE {test_mse:.2g} below target_mse {target_mse:g} after {iteration} iterations"
+    else:
+        status = Status.MAX_ITER
+        message = f"stopped at max_iter = {max_iter} with test MSE {test_mse:.2g} (target_mse {target_mse:g})"
+    return Result(Z, reached, status, message, iteration, history, {"test_mse": test_mse, "seconds": seconds})
 
 
 def _kernel(Z: np.ndarray, alpha: float) -> np.ndarray:
