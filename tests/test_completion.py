@@ -162,5 +162,5 @@ def test_the_book_page_example_runs_converges_and_recovers_the_table():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "120 x 80 table, 70% of the entries missing"
-    assert "below tol = 1.5e-08" in lines[1]
+    assert "below tol 1.5e-08" in lines[1]
     assert float(lines[2].rsplit(" ", 1)[1]) < 1e-5

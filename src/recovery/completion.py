@@ -49,7 +49,7 @@ import torch
 from recovery.convex import weighted_nuclear_completion
 from recovery.core import validation
 from recovery.core.observations import Observations
-from recovery.core.results import ConvergenceWarning, Result, Status
+from recovery.core.results import ConvergenceWarning, Result
 from recovery.rfm.irls import irls_completion
 from recovery.rfm.linrfm import lin_rfm_completion
 
@@ -90,17 +90,20 @@ def complete(
     max_iter = MAX_ITER[method] if max_iter is None else validation.positive_int("max_iter", max_iter)
     _check_memory(method, observations.shape, dtype, validation.positive_int("memory_budget", memory_budget))
     if method == "lin-rfm":
-        raw = lin_rfm_completion(observations, alpha, momentum=momentum, tol=tol, max_iter=max_iter)
-        result = _reweighted(raw, tol, max_iter, f"lin-RFM (alpha = {alpha:g}, momentum {momentum:g})")
+        result = lin_rfm_completion(observations, alpha, momentum=momentum, tol=tol, max_iter=max_iter)
+        name = f"lin-RFM (alpha = {alpha:g}, momentum {momentum:g})"
     elif method == "irls":
-        raw = irls_completion(observations, p, tol=tol, max_iter=max_iter)
-        result = _reweighted(raw, tol, max_iter, f"IRLS-{p:g}")
+        result = irls_completion(observations, p, tol=tol, max_iter=max_iter)
+        name = f"IRLS-{p:g}"
     else:
         result = _convex(observations, method, tol, max_iter)
-    if not result.converged:
-        warnings.warn(result.message, ConvergenceWarning, stacklevel=2)
-    return Result(restore(result.solution), result.converged, result.status, result.message,
-                  result.iterations, result.history, result.info)
+        name = "nuclear-norm minimisation (ADMM)" if method == "nuclear" else "the flat relaxation (ADMM)"
+    message = f"{name}: {result.message}"
+    converged = bool(result.converged)
+    if not converged:
+        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+    return Result(restore(result.solution), converged, result.status, message, result.iterations,
+                  result.history, result.info)
 
 
 class MatrixCompleter:
@@ -232,16 +235,6 @@ def _check_memory(method: str, shape: tuple[int, int], dtype: torch.dtype, budge
                          f"of dense storage ({what}), above memory_budget = {budget / 2**30:.3g} GiB")
 
 
-def _reweighted(raw, tol: float, max_iter: int, name: str) -> Result:
-    """The reweighted methods' outcome as a :class:`Result`."""
-    change = raw.history[-1]["change"] if raw.history else math.nan
-    if raw.converged:
-        message = f"{name}: relative change {change:.2g} below tol = {tol:.2g} after {raw.iterations} iterations"
-        return Result(raw.estimate, True, Status.CONVERGED, message, raw.iterations, raw.history)
-    message = f"{name}: stopped at max_iter = {max_iter} with relative change {change:.2g} (tol = {tol:.2g})"
-    return Result(raw.estimate, False, Status.MAX_ITER, message, raw.iterations, raw.history)
-
-
 def _convex(observations: Observations, method: str, tol: float, max_iter: int) -> Result:
     """Nuclear-norm minimisation or the flat relaxation, one instance of the batched ADMM."""
     weights = [None, None]
@@ -255,14 +248,7 @@ def _convex(observations: Observations, method: str, tol: float, max_iter: int) 
         # the minimiser unchanged and keeps the ADMM's residuals in the units of the data.
         weights = [(count.to(observations.values.dtype).sqrt() / count.to(observations.values.dtype).sqrt().mean())[None]
                    for count in counts]
-    raw = weighted_nuclear_completion(observations.mask()[None], observations.zero_filled()[None], *weights,
-                                      tol=tol, max_iter=max_iter)
-    name = "nuclear-norm minimisation" if method == "nuclear" else "the flat relaxation"
-    converged = bool(raw.converged[0])
-    if converged:
-        message = (f"{name} (ADMM): primal and dual residuals below tol = {tol:.2g} relative "
-                   f"after {raw.iterations} iterations")
-        return Result(raw.solution[0], True, Status.CONVERGED, message, raw.iterations)
-    message = (f"{name} (ADMM): stopped at max_iter = {max_iter} with primal residual "
-               f"{float(raw.primal_residual[0]):.2g}, dual {float(raw.dual_residual[0]):.2g}")
-    return Result(raw.solution[0], False, Status.MAX_ITER, message, raw.iterations)
+    result = weighted_nuclear_completion(observations.mask()[None], observations.zero_filled()[None], *weights,
+                                         tol=tol, max_iter=max_iter)
+    return Result(result.solution[0], result.converged[0], result.status, result.message, result.iterations,
+                  info={key: value[0] for key, value in result.info.items()})

@@ -218,7 +218,7 @@ def robust_pca(Y, budget, *, tol: float = 1e-10, max_iter: int = 20_000) -> Resu
 def _result(solution, iteration, converged, primal, dual, tol, max_iter) -> Result:
     """The result of a batched ADMM run; the message counts the instances that converged."""
     count, total = int(converged.sum()), converged.numel()
-    rule = f"primal and dual residuals below tol {tol:g} times max(||X||_F, ||P(0)||_F)"
+    rule = f"primal and dual residuals below tol {tol:.2g} times max(||X||_F, ||P(0)||_F)"
     if count == total:
         worst = float(torch.maximum(primal, dual).max())
         status = Status.CONVERGED

@@ -87,10 +87,10 @@ def iterate(
         image = step(current, smoothing)
         change = tracker.record(iteration, current, image, smoothing)
         if tracker.converged(change):
-            message = f"relative change {change:.2g} below tol {tol:g} after {iteration} iterations"
+            message = f"relative change {change:.2g} below tol {tol:.2g} after {iteration} iterations"
             return Result(image, True, Status.CONVERGED, message, iteration, tracker.history)
         smoothing = max(update(smoothing, change), floor)
         current = image if image_before is None or momentum == 0 else image + momentum * (image - image_before)
         image_before = image
-    message = f"stopped at max_iter = {max_iter} with relative change {change:.2g} (tol {tol:g})"
+    message = f"stopped at max_iter = {max_iter} with relative change {change:.2g} (tol {tol:.2g})"
     return Result(image, False, Status.MAX_ITER, message, max_iter, tracker.history)

@@ -177,8 +177,8 @@ def _descend(name, objective, L, R, penalty, decay, tol, max_iter) -> Result:
         relative = 0.0 if f == 0 else math.inf
     if converged:
         status = Status.CONVERGED
-        message = f"relative residual {relative:.2g} at most tol {tol:g} after {iteration} iterations"
+        message = f"relative residual {relative:.2g} at most tol {tol:.2g} after {iteration} iterations"
     else:
         status = Status.MAX_ITER
-        message = f"stopped at max_iter = {max_iter} with relative residual {relative:.2g} (tol {tol:g})"
+        message = f"stopped at max_iter = {max_iter} with relative residual {relative:.2g} (tol {tol:.2g})"
     return Result(L @ R.T, converged, status, message, iteration, info={"L": L, "R": R, "loss": f})

@@ -322,10 +322,10 @@ def _descend(name, model, max_iter, tol, callback, record_every) -> Result:
         model.step()
     if converged:
         status = Status.CONVERGED
-        message = f"relative residual {residual:.2g} below tol {tol:g} after {iteration} iterations"
+        message = f"relative residual {residual:.2g} below tol {tol:.2g} after {iteration} iterations"
     else:
         status = Status.MAX_ITER
-        message = f"stopped at max_iter = {max_iter} with relative residual {residual:.2g} (tol {tol:g})"
+        message = f"stopped at max_iter = {max_iter} with relative residual {residual:.2g} (tol {tol:.2g})"
     return Result(model.estimate(), converged, status, message, iteration, history)
 
 
