@@ -40,7 +40,7 @@ def instances(d: int, trials: int, seed: int):
     A = torch.stack([op.A for op in ops])
     b = torch.einsum("tmij,tij->tm", A, truth)
     weights = [flatness.rescaling_matrices(op) for op in ops]
-    return m, A, b, truth, torch.stack([w[0] for w in weights]), torch.stack([w[1] for w in weights])
+    return m, ops, A, b, truth, torch.stack([w[0] for w in weights]), torch.stack([w[1] for w in weights])
 
 
 def cvxpy_solve(A, b, D1, D2, solver):
@@ -73,10 +73,10 @@ def main() -> None:
     rows = []
     started = time.perf_counter()
     for d in args.sizes:
-        m, A, b, truth, D1, D2 = instances(d, args.trials, args.seed + d)
+        m, ops, A, b, truth, D1, D2 = instances(d, args.trials, args.seed + d)
         for relaxation, weights in (("nuclear", (None, None)), ("flat", (D1, D2))):
             start = time.perf_counter()
-            result = weighted_nuclear_minimization(A, b, *weights, tol=args.tol)
+            result = weighted_nuclear_minimization(ops, b, *weights, tol=args.tol)  # the maps; cvxpy gets A
             seconds = time.perf_counter() - start
             error = float((torch.linalg.matrix_norm(result.solution - truth) / torch.linalg.matrix_norm(truth)).max())
             rows.append({"d": d, "m": m, "relaxation": relaxation, "method": "ours (batched ADMM)",

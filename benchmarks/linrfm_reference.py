@@ -41,7 +41,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> list[dict]:
     finer_mse = FINER_RELATIVE**2 * float(Y[hidden].square().mean())  # relative error 1e-10 as an MSE
     rows = []
     for alpha in args.alphas:
-        loop = run_published(Y.numpy(), observations.mask().numpy(), alpha, target_mse=TARGET_MSE,
+        loop = run_published(Y.numpy(), observations, alpha, target_mse=TARGET_MSE,
                              max_iter=args.loop_max_iter)
         rows.append({"seed": seed, "alpha": alpha, "method": "loop (published)", "iterations_to_target":
                      loop.iterations if loop.converged else None, "seconds_to_target": loop.info["seconds"]

@@ -9,6 +9,7 @@ import torch
 
 from recovery.convex import weighted_nuclear_minimization
 from recovery.core import problems
+from recovery.core.observations import Observations
 from recovery.core.operators import gaussian_sensing
 from recovery.flat import flatness
 
@@ -123,10 +124,11 @@ def test_completion_path_equals_the_dense_formulation(seed, weighted):
     for t, op in enumerate(maps):
         assert op.unobserved_rows().numel() == 0 and op.unobserved_cols().numel() == 0
         mask[t, op.rows, op.cols] = True
+    observations = [op.observe(M) for op, M in zip(maps, truth, strict=True)]
     rows = [torch.diagonal(flatness.rescaling_matrices(op)[0]) for op in maps]
     cols = [torch.diagonal(flatness.rescaling_matrices(op)[1]) for op in maps]
     w1, w2 = (torch.stack(rows), torch.stack(cols)) if weighted else (None, None)
-    fast = weighted_nuclear_completion(mask, truth, w1, w2, tol=1e-11, max_iter=100_000)
+    fast = weighted_nuclear_completion(observations, w1, w2, tol=1e-11, max_iter=100_000)
     assert bool(fast.converged.all())
     for t, op in enumerate(maps):
         A = torch.zeros(op.num_measurements, d1, d2, dtype=F64)
@@ -147,16 +149,23 @@ def test_completion_recovers_and_rejects_empty_rows():
     truth = torch.stack([problems.low_rank_matrix(d, d, 1, g) for _ in range(T)])
     mask = torch.rand(T, d, d, generator=g) < 0.6
     counts = mask.sum(dim=2).double(), mask.sum(dim=1).double()
-    result = weighted_nuclear_completion(mask, truth, counts[0].sqrt(), counts[1].sqrt())
+    observations = [Observations.from_mask(mask[t], truth[t]) for t in range(T)]
+    result = weighted_nuclear_completion(observations, counts[0].sqrt(), counts[1].sqrt())
     assert bool(result.converged.all())
     error = torch.linalg.matrix_norm(result.solution - truth) / torch.linalg.matrix_norm(truth)
     assert float(error.max()) <= 1e-8
     empty = mask.clone()
     empty[0, 3] = False
     with pytest.raises(ValueError, match="row_weights:"):
-        weighted_nuclear_completion(empty, truth, empty.sum(dim=2).double().sqrt(), None)
-    with pytest.raises(ValueError, match="mask:"):
-        weighted_nuclear_completion(mask.double(), truth)
+        weighted_nuclear_completion(observations, empty.sum(dim=2).double().sqrt(), None)
+    with pytest.raises(ValueError, match="observations:"):
+        weighted_nuclear_completion(mask, truth)
+    with pytest.raises(ValueError, match="observations:"):
+        weighted_nuclear_completion([observations[0], Observations.from_mask(mask[1, :5], truth[1, :5])])
+    single = weighted_nuclear_completion(observations[1], counts[0][1].sqrt(), counts[1][1].sqrt())
+    assert single.solution.shape == (d, d)
+    assert torch.equal(single.solution, weighted_nuclear_completion(observations[1:2], counts[0][1:2].sqrt(),
+                                                                    counts[1][1:2].sqrt()).solution[0])
 
 
 @pytest.mark.filterwarnings("ignore:Solution may be inaccurate:UserWarning")

@@ -123,7 +123,7 @@ def test_trace_penalised_descent_reaches_the_flat_relaxation(seed):
     # Recovery regime: the convex flat relaxation (Theorem 3.2), solved by ADMM, is the reference.
     op, M, b, g = sensing_instance(seed, 45, d1=10, d2=8)  # 45 of 80 entries' worth
     D1, D2 = flatness.rescaling_matrices(op)
-    Y = convex.weighted_nuclear_minimization(op.A, b, D1, D2, tol=1e-12).solution
+    Y = convex.weighted_nuclear_minimization(op, b, D1, D2, tol=1e-12).solution
     L0, R0 = landscape.random_start(10, 8, 8, 1.0, g)
     result = trace_penalised_descent(op, b, L0, R0, penalty=0.2, decay=0.997, tol=1e-10)
     assert result.converged

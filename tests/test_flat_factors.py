@@ -138,7 +138,7 @@ def test_flat_factors_of_the_relaxation_are_flat_on_the_solution_set(seed):
     truth = problems.low_rank_matrix(d, d, rank, g)
     b = op.apply(truth)
     D1, D2 = flatness.rescaling_matrices(op)
-    Y = weighted_nuclear_minimization(op.A, b, D1, D2).solution
+    Y = weighted_nuclear_minimization(op, b, D1, D2).solution
     assert rel(Y, truth) < 1e-8
     L, R = flatness.flat_factors(op, Y, width)
     flat = float(flatness.scaled_hessian_trace(op, L, R))

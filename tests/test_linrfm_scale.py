@@ -79,7 +79,7 @@ def test_methods_report_deterministic_iterations_and_errors():
     assert runs["momentum"].reached_at is not None and runs["momentum"].error <= 1e-3
     assert runs["momentum"].iterations < runs["plain"].iterations
     # the published loop's error is its own test MSE, converted to a relative error
-    loop = run_published(Y.numpy(), obs.mask().numpy(), 0.5, target_mse=1e-6 * float(Y[~obs.mask()].square().mean()),
+    loop = run_published(Y.numpy(), obs, 0.5, target_mse=1e-6 * float(Y[~obs.mask()].square().mean()),
                          max_iter=150)
     expected = metrics.unobserved_relative_error(torch.from_numpy(loop.solution), Y, obs)
     assert math.isclose(runs["published"].error, expected, rel_tol=1e-9)

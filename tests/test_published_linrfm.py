@@ -7,6 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
+from recovery.core.observations import Observations
 from recovery.core.problems import completion_problem
 from recovery.rfm.published import published_step, run_published
 
@@ -19,6 +20,10 @@ def _small_instance(seed: int, d1: int = 6, d2: int = 5):
     mask[0], mask[1] = False, True
     mask[np.arange(2, d1), rng.integers(0, d2, d1 - 2)] = True
     return Z, Y, mask
+
+
+def _observed(Y: np.ndarray, mask: np.ndarray) -> Observations:
+    return Observations.from_mask(torch.from_numpy(mask), torch.from_numpy(Y))
 
 
 def _kernel_without_eigh(Z: np.ndarray, alpha: float) -> np.ndarray:
@@ -52,7 +57,7 @@ def _weighted_least_squares_rows(K: np.ndarray, Y: np.ndarray, mask: np.ndarray,
 @pytest.mark.parametrize("lam", [0.0, 5e-2])
 def test_step_equals_weighted_least_squares(seed, alpha, lam):
     Z, Y, mask = _small_instance(seed)
-    step = published_step(Z, Y, mask, alpha, lam)
+    step = published_step(Z, _observed(Y, mask), alpha, lam)
     expected = _weighted_least_squares_rows(_kernel_without_eigh(Z, alpha), Y, mask, lam)
     np.testing.assert_allclose(step, expected, rtol=0, atol=1e-10)
     assert np.all(step[0] == 0) and np.all(step[mask] == Y[mask])
@@ -65,9 +70,9 @@ def test_run_equals_iterated_steps_with_the_oracle_schedule():
     for _ in range(11):
         if np.mean((Z[hidden] - Y[hidden]) ** 2) < 0.1:
             lam = 1e-3
-        Z = published_step(Z, Y, mask, 1.0, lam)
+        Z = published_step(Z, obs, 1.0, lam)
     assert lam == 1e-3  # the schedule switched within these iterations
-    result = run_published(Y, mask, 1.0, target_mse=1e-300, max_iter=12, record_every=5)
+    result = run_published(Y, obs, 1.0, target_mse=1e-300, max_iter=12, record_every=5)
     np.testing.assert_allclose(result.solution, Z, rtol=0, atol=1e-12)
     assert result.iterations == 12 and not result.converged
     assert [entry["iteration"] for entry in result.history] == [5, 10, 12]
@@ -78,7 +83,7 @@ def test_run_equals_iterated_steps_with_the_oracle_schedule():
 def test_first_iterate_is_the_zero_filled_data():
     Y, obs = completion_problem(7, 9, 2, 30, torch.Generator().manual_seed(0))
     Y, mask = Y.numpy(), obs.mask().numpy()
-    result = run_published(Y, mask, 0.5, max_iter=1)
+    result = run_published(Y, obs, 0.5, max_iter=1)
     assert np.array_equal(result.solution, np.where(mask, Y, 0.0))
     assert result.iterations == 1 and len(result.history) == 1
 
@@ -87,7 +92,7 @@ def test_first_iterate_is_the_zero_filled_data():
 def test_alpha_half_recovers_a_low_rank_matrix(d1, d2, num_obs, seed):
     Y, obs = completion_problem(d1, d2, 2, num_obs, torch.Generator().manual_seed(seed))
     Y, mask = Y.numpy(), obs.mask().numpy()
-    result = run_published(Y, mask, 0.5)
+    result = run_published(Y, obs, 0.5)
     hidden = ~mask
     test_mse = result.info["test_mse"]
     assert result.converged and test_mse < 1e-3 and result.iterations < 3000
@@ -99,28 +104,29 @@ def test_alpha_half_recovers_a_low_rank_matrix(d1, d2, num_obs, seed):
 
 def test_bad_inputs_are_rejected():
     Z, Y, mask = _small_instance(0)
-    with pytest.raises(ValueError, match="mask:"):
-        run_published(Y, mask[:, :4], 0.5)
-    with pytest.raises(ValueError, match="mask:"):
-        run_published(Y, mask.astype(int), 0.5)
-    with pytest.raises(ValueError, match="mask:"):
-        run_published(Y, np.ones_like(mask), 0.5)
+    obs = _observed(Y, mask)
+    with pytest.raises(ValueError, match="observations:"):
+        run_published(Y, mask, 0.5)
+    with pytest.raises(ValueError, match="Y:"):
+        run_published(Y[:, :4], obs, 0.5)
+    with pytest.raises(ValueError, match="observations:"):
+        run_published(Y, _observed(Y, np.ones_like(mask)), 0.5)
     for alpha in (0.0, -0.5, float("nan")):
         with pytest.raises(ValueError, match="alpha:"):
-            run_published(Y, mask, alpha)
+            run_published(Y, obs, alpha)
     bad = Y.copy()
     bad[2, 3] = np.nan
     with pytest.raises(ValueError, match="Y:"):
-        run_published(bad, mask, 0.5)
+        run_published(bad, obs, 0.5)
     with pytest.raises(ValueError, match="Y:"):
-        run_published(Y[0], mask[0], 0.5)
+        run_published(Y[0], obs, 0.5)
     with pytest.raises(ValueError, match="max_iter:"):
-        run_published(Y, mask, 0.5, max_iter=0)
+        run_published(Y, obs, 0.5, max_iter=0)
     with pytest.raises(ValueError, match="lam:"):
-        run_published(Y, mask, 0.5, lam=-1e-3)
+        run_published(Y, obs, 0.5, lam=-1e-3)
     with pytest.raises(ValueError, match="Z:"):
-        published_step(Z[:, :4], Y, mask, 0.5, 5e-2)
-    with pytest.raises(ValueError, match="mask:"):
-        published_step(Z, Y, mask.T, 0.5, 5e-2)
+        published_step(Z[:, :4], obs, 0.5, 5e-2)
+    with pytest.raises(ValueError, match="observations:"):
+        published_step(Z, mask, 0.5, 5e-2)
     with pytest.raises(ValueError, match="alpha:"):
-        published_step(Z, Y, mask, 0, 5e-2)
+        published_step(Z, obs, 0, 5e-2)

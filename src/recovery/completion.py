@@ -246,9 +246,8 @@ def _convex(observations: Observations, method: str, tol: float, max_iter: int) 
                                  f"{int(torch.nonzero(count == 0)[0, 0])} has no observed entry")
         # Weights proportional to the square roots of the counts; scaled to mean 1, which leaves
         # the minimiser unchanged and keeps the ADMM's residuals in the units of the data.
-        weights = [(count.to(observations.values.dtype).sqrt() / count.to(observations.values.dtype).sqrt().mean())[None]
-                   for count in counts]
-    result = weighted_nuclear_completion(observations.mask()[None], observations.zero_filled()[None], *weights,
-                                         tol=tol, max_iter=max_iter)
-    return Result(result.solution[0], result.converged[0], result.status, result.message, result.iterations,
+        weights = [count.to(observations.values.dtype).sqrt() for count in counts]
+        weights = [weight / weight.mean() for weight in weights]
+    result = weighted_nuclear_completion(observations, *weights, tol=tol, max_iter=max_iter)
+    return Result(result.solution, result.converged[0], result.status, result.message, result.iterations,
                   info={key: value[0] for key, value in result.info.items()})

@@ -1,7 +1,7 @@
 r"""Nuclear-norm relaxations, solved by a batched ADMM of our own.
 
-Solves, for a batch of :math:`T` independent instances with dense measurement stacks
-:math:`A^{(t)} \in \mathbb{R}^{m\times d_1\times d_2}`,
+Solves, for a batch of :math:`T` independent instances with measurement maps
+:math:`\mathcal{A}^{(t)}: \mathbb{R}^{d_1\times d_2} \to \mathbb{R}^m`,
 
 .. math::
    \min_Y \|D_1 Y D_2\|_* \quad\text{subject to}\quad \mathcal{A}(Y) = b ,
@@ -23,7 +23,11 @@ For matrix completion (:func:`~recovery.convex.programs.weighted_nuclear_complet
 projection is an overwrite of the observed entries; for symmetric problems it works in the
 :math:`d(d+1)/2` coordinates of the symmetric matrices. Otherwise it uses :math:`Q = C^{-1}\tilde A`
 with :math:`\tilde A\tilde A^\top = CC^\top` (one Cholesky factorisation per instance, done
-once): :math:`P(V) = V - Q^\top(QV - C^{-1}b)`, two batched matrix-vector products per iteration.
+once): :math:`P(V) = V - Q^\top(QV - C^{-1}b)`, two batched matrix-vector products per iteration,
+when the :math:`\tilde A_i` are given as a dense stack; for structured maps (bilinear, symmetric
+rank-one) :func:`operator_projection` computes the same projection from
+:math:`\tilde{\mathcal{A}}`, :math:`\tilde{\mathcal{A}}^*` and the Gram matrix
+:math:`\tilde A\tilde A^\top` of the map, without an :math:`m\times d_1d_2` array.
 :math:`\rho` is balanced per instance every 10 iterations (doubled or halved when the primal
 residual :math:`\|X - Z\|_F` and the dual residual :math:`\rho\|Z^{k+1} - Z^k\|_F` differ by
 more than a factor 10) during the first 2000 iterations, and then held fixed, so that the usual
@@ -81,6 +85,28 @@ def symmetric_affine_projection(rows: torch.Tensor, b: torch.Tensor):
     return project
 
 
+
+
+def operator_projection(name: str, apply, adjoint, gram: torch.Tensor, b: torch.Tensor, *, symmetric: bool = False):
+    r"""Projection onto :math:`\{V : \mathcal{A}(V) = b\}` of a batch given by its operator:
+    :math:`P(V) = V - \mathcal{A}^*\big(G^{-1}(\mathcal{A}(V) - b)\big)` with the ``(T, m, m)`` Gram
+    matrices :math:`G = \mathcal{A}\mathcal{A}^* = CC^\top` (one Cholesky factorisation, done once)
+    and two triangular solves per iteration; ``apply`` maps ``(T, d1, d2)`` to ``(T, m)`` and
+    ``adjoint`` back. Nothing of size :math:`m\times d_1d_2` is formed. ``symmetric``: the
+    :math:`A_i` are symmetric and the result is symmetrised against round-off."""
+    factor, info = torch.linalg.cholesky_ex(gram)
+    if bool(info.any()):
+        raise ValueError(f"{name}: the measurements of some instance are linearly dependent")
+    upper = factor.transpose(-1, -2)
+    c = torch.linalg.solve_triangular(factor, b[..., None], upper=False)
+
+    def project(V):
+        r = torch.linalg.solve_triangular(factor, apply(V)[..., None], upper=False) - c
+        y = torch.linalg.solve_triangular(upper, r, upper=True)[..., 0]
+        projected = V - adjoint(y)
+        return (projected + projected.transpose(-1, -2)) / 2 if symmetric else projected
+
+    return project
 
 
 def l1_ball(V: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:

@@ -11,10 +11,13 @@ boolean tensor ``(T,)`` of per-instance flags (``status`` is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from recovery.convex import admm
-from recovery.core import validation
+from recovery.core import operators, validation
+from recovery.core.observations import Observations
 from recovery.core.results import Result, Status
 
 
@@ -28,12 +31,25 @@ def weighted_nuclear_minimization(
     max_iter: int = 20_000,
     kind: str = "general",
 ) -> Result:
-    r"""Solve :math:`\min \|D_1 Y D_2\|_*` s.t. :math:`\langle A_i, Y\rangle = b_i` for a batch.
+    r"""Solve :math:`\min \|D_1 Y D_2\|_*` s.t. :math:`\mathcal{A}(Y) = b` (:math:`\langle A_i, Y\rangle = b_i`) for a batch.
 
-    ``A`` is ``(T, m, d1, d2)`` (or ``(m, d1, d2)`` for one instance), ``b`` is ``(T, m)``;
+    ``A`` is a :class:`~recovery.core.operators.MeasurementMap` (one instance) or a sequence of
+    ``T`` maps of one shape ``(d1, d2)`` and one number of measurements ``m`` (a batch); a dense
+    ``(m, d1, d2)`` or ``(T, m, d1, d2)`` tensor is read as
+    :class:`~recovery.core.operators.DenseMeasurements`. ``b`` is ``(m,)`` or ``(T, m)``;
     ``D1`` (``(T, d1, d1)``) and ``D2`` (``(T, d2, d2)``) are invertible weights, identity when
-    omitted. The measurements must be linearly independent (:math:`\tilde A\tilde A^\top`
-    positive definite). Returns the solutions :math:`Y` in the original coordinates.
+    omitted. The measurements must be linearly independent (the Gram matrix
+    :math:`\tilde A\tilde A^\top` positive definite). Returns the solutions :math:`Y` in the
+    original coordinates.
+
+    The program is solved in :math:`X = D_1 Y D_2` under the composed map
+    :math:`\tilde{\mathcal{A}}(X) = \mathcal{A}(D_1^{-1} X D_2^{-1})`
+    (:meth:`~recovery.core.operators.MeasurementMap.compose`). The ADMM's projection onto
+    :math:`\{\tilde{\mathcal{A}}(X) = b\}` uses the map's ``apply``, ``adjoint`` and ``gram``: a
+    bilinear or symmetric rank-one map never forms its :math:`m\times d_1\times d_2` stack (its
+    Gram matrix is :math:`(a_i\cdot a_j)(b_i\cdot b_j)`, resp. :math:`(x_i\cdot x_j)^2`); a dense
+    map projects with its stack, and maps without a structured ``compose`` (completion) fall
+    back to one.
 
     ``kind`` selects the nuclear norm's domain: ``"general"``; ``"symmetric"`` (symmetric
     :math:`A_i` and :math:`D_1 = D_2`, e.g. the quadratic-activation network's
@@ -41,34 +57,98 @@ def weighted_nuclear_minimization(
     symmetric); ``"psd"`` (the same, restricted to :math:`X \succeq 0`, where the nuclear norm is
     the trace: covariance estimation).
     """
-    A = validation.tensor("A", A)
-    single = A.ndim == 3
-    if single:
-        A = A[None]
-    if A.ndim != 4:
-        raise ValueError(f"A: expected shape (T, m, d1, d2) or (m, d1, d2), got {tuple(A.shape)}")
-    T, m, d1, d2 = A.shape
-    b = validation.tensor("b", b).to(A)
+    maps, single = _measurement_maps(A)
+    T = len(maps)
+    d1, d2 = maps[0].shape
+    m = maps[0].num_measurements
+    like = _like(maps[0])
+    b = validation.tensor("b", b).to(like)
     b = b[None] if single and b.ndim == 1 else b
     if tuple(b.shape) != (T, m):
         raise ValueError(f"b: expected shape {(T, m)} to match A, got {tuple(b.shape)}")
-    D1 = _weight("D1", D1, T, d1, A, single)
-    D2 = _weight("D2", D2, T, d2, A, single)
+    D1 = _weight("D1", D1, T, d1, like, single)
+    D2 = _weight("D2", D2, T, d2, like, single)
     validation.positive_int("max_iter", max_iter)
     if kind not in admm.PROXIMAL:
         raise ValueError(f"kind: expected one of {sorted(admm.PROXIMAL)}, got {kind!r}")
-    if kind != "general" and not (d1 == d2 and torch.allclose(D1, D2) and torch.allclose(A, A.transpose(-1, -2))):
+    symmetric = kind != "general"
+    if symmetric and not (d1 == d2 and torch.allclose(D1, D2) and all(_is_symmetric(op) for op in maps)):
         raise ValueError("kind: symmetric and psd problems need square symmetric A_i and D1 = D2")
-    # Work with X = D1 Y D2 and the rescaled stack A_i D1^{-1} ... D2^{-1}.
+    # Work with X = D1 Y D2 and the composed map X -> A(D1^{-1} X D2^{-1}).
     left, right = torch.linalg.inv(D1), torch.linalg.inv(D2)
-    rescaled = left.transpose(-1, -2)[:, None] @ A @ right.transpose(-1, -2)[:, None]
-    if kind == "general":
-        project = admm.affine_projection("A", rescaled.reshape(T, m, -1), b, (T, d1, d2))
+    if symmetric:  # keep the composed matrices symmetric: D1^{-1} A_i D1^{-1}
+        right = left.transpose(-1, -2)
+    rescaled = [op.compose(left[t], right[t]) for t, op in enumerate(maps)]
+    if all(isinstance(op, operators.DenseMeasurements) for op in rescaled):
+        stack = torch.stack([op.A for op in rescaled])
+        if symmetric:
+            project = admm.symmetric_affine_projection(stack, b)
+        else:
+            project = admm.affine_projection("A", stack.reshape(T, m, -1), b, (T, d1, d2))
     else:
-        project = admm.symmetric_affine_projection(rescaled, b)
-    X, iteration, converged, primal, dual = admm.solve(project, (T, d1, d2), A, tol, max_iter, admm.PROXIMAL[kind])
+        apply, adjoint = _batched(rescaled)
+        gram = torch.stack([op.gram() for op in rescaled])
+        project = admm.operator_projection("A", apply, adjoint, gram, b, symmetric=symmetric)
+    X, iteration, converged, primal, dual = admm.solve(project, (T, d1, d2), like, tol, max_iter, admm.PROXIMAL[kind])
     Y = left @ X @ right
     return _result(Y[0] if single else Y, iteration, converged, primal, dual, tol, max_iter)
+
+
+def _measurement_maps(A) -> tuple[list[operators.MeasurementMap], bool]:
+    """Return ``(maps, single)`` for a map, a sequence of maps, or a dense stack ``(m, d1, d2)`` / ``(T, m, d1, d2)``."""
+    if isinstance(A, operators.MeasurementMap):
+        return [A], True
+    if isinstance(A, Sequence) and not isinstance(A, str) and len(A) > 0 and all(
+        isinstance(op, operators.MeasurementMap) for op in A
+    ):
+        maps = list(A)
+        kinds = {(tuple(op.shape), op.num_measurements) for op in maps}
+        if len(kinds) != 1:
+            raise ValueError(f"A: the maps of a batch need one shape and number of measurements, got {sorted(kinds)}")
+        return maps, False
+    A = validation.tensor("A", A)
+    if A.ndim == 3:
+        return [operators.DenseMeasurements(A)], True
+    if A.ndim != 4:
+        raise ValueError(
+            f"A: expected a MeasurementMap, a sequence of them, or a stack of shape (T, m, d1, d2) "
+            f"or (m, d1, d2), got {tuple(A.shape)}"
+        )
+    return [operators.DenseMeasurements(stack) for stack in A], False
+
+
+def _like(op: operators.MeasurementMap) -> torch.Tensor:
+    """An empty tensor of the map's dtype and device (the dtype of its parameters)."""
+    for name in ("A", "a", "x"):
+        if isinstance(getattr(op, name, None), torch.Tensor):
+            return getattr(op, name).new_empty(0)
+    device = op.rows.device if isinstance(op, operators.CompletionMeasurements) else getattr(op, "device", "cpu")
+    return torch.empty(0, dtype=getattr(op, "dtype", torch.float64), device=device)
+
+
+def _is_symmetric(op: operators.MeasurementMap) -> bool:
+    if isinstance(op, operators.SymmetricRankOneMeasurements):
+        return True
+    if isinstance(op, operators.BilinearMeasurements):
+        return torch.allclose(op.a, op.b)
+    stack = op.A if isinstance(op, operators.DenseMeasurements) else operators._adjoint_stack(op)
+    return op.shape[0] == op.shape[1] and torch.allclose(stack, stack.transpose(-1, -2))
+
+
+def _batched(maps: list[operators.MeasurementMap]):
+    r"""``apply`` ``(T, d1, d2) -> (T, m)`` and ``adjoint`` ``(T, m) -> (T, d1, d2)`` of a batch of
+    maps: one batched product for bilinear (:math:`a_i^\top X b_i`) or symmetric rank-one maps,
+    a loop over the instances otherwise."""
+    if all(isinstance(op, operators.SymmetricRankOneMeasurements) for op in maps):
+        x = torch.stack([op.x for op in maps])
+        a, b = x, x
+    elif all(isinstance(op, operators.BilinearMeasurements) for op in maps):
+        a, b = torch.stack([op.a for op in maps]), torch.stack([op.b for op in maps])
+    else:
+        return (lambda V: torch.stack([op.apply(v) for op, v in zip(maps, V, strict=True)]),
+                lambda y: torch.stack([op.adjoint(z) for op, z in zip(maps, y, strict=True)]))
+    return (lambda V: torch.sum((a @ V) * b, dim=-1),
+            lambda y: (a * y[..., None]).transpose(-1, -2) @ b)
 
 
 def weighted_lq_minimization(
@@ -146,34 +226,43 @@ def _lq_magnitude(a: torch.Tensor, c: torch.Tensor, q: float, steps: int = 60) -
 
 
 def weighted_nuclear_completion(
-    mask,
-    values,
+    observations,
     row_weights=None,
     col_weights=None,
     *,
     tol: float = 1e-10,
     max_iter: int = 20_000,
 ) -> Result:
-    r"""Completion: :math:`\min \|D_1 Y D_2\|_*` s.t. :math:`Y_{ij} = M_{ij}` on the mask, batched.
+    r"""Completion: :math:`\min \|D_1 Y D_2\|_*` s.t. :math:`Y_{ij} = M_{ij}` for :math:`(i, j) \in \Omega`, batched.
 
-    ``mask`` is boolean ``(T, d1, d2)``, ``values`` holds the data at the masked entries (the others
-    are ignored); :math:`D_1 = \operatorname{diag}` (``row_weights``, ``(T, d1)``) and
-    :math:`D_2 = \operatorname{diag}` (``col_weights``, ``(T, d2)``), ones when omitted. The flat
-    relaxation of completion uses weights proportional to the square roots of the row and column
-    counts (:func:`recovery.flat.flatness.rescaling_matrices` of a completion map); a row or column with
-    no observation has weight zero and is rejected. In :math:`X = D_1 Y D_2` the constraint is
-    :math:`X_{ij} = (D_1)_{ii} M_{ij} (D_2)_{jj}` on the mask, so the projection of the ADMM is an
-    overwrite and nothing of size :math:`m\times d_1 d_2` is formed.
+    ``observations`` is one :class:`~recovery.core.observations.Observations` (then ``solution``
+    is ``d1 x d2``) or a sequence of ``T`` of them, one per instance, all of one shape
+    (``solution`` is ``(T, d1, d2)``); :math:`D_1 = \operatorname{diag}` (``row_weights``,
+    ``(T, d1)``) and :math:`D_2 = \operatorname{diag}` (``col_weights``, ``(T, d2)``), ones when
+    omitted. The flat relaxation of completion uses weights proportional to the square roots of
+    the row and column counts (:func:`recovery.flat.flatness.rescaling_matrices` of a completion
+    map); a row or column with no observation has weight zero and is rejected. In
+    :math:`X = D_1 Y D_2` the constraint is :math:`X_{ij} = (D_1)_{ii} M_{ij} (D_2)_{jj}` on
+    :math:`\Omega`, so the projection of the ADMM is an overwrite and nothing of size
+    :math:`m\times d_1 d_2` is formed.
     """
-    values = validation.tensor("values", values)
-    mask = torch.as_tensor(mask, device=values.device)
-    if mask.dtype != torch.bool or mask.ndim != 3:
-        raise ValueError(f"mask: expected a boolean (T, d1, d2) array, got {mask.dtype} {tuple(mask.shape)}")
-    if tuple(values.shape) != tuple(mask.shape):
-        raise ValueError(f"values: expected the shape {tuple(mask.shape)} of the mask, got {tuple(values.shape)}")
-    T, d1, d2 = mask.shape
-    w1 = _diagonal_weights("row_weights", row_weights, (T, d1), values)
-    w2 = _diagonal_weights("col_weights", col_weights, (T, d2), values)
+    single = isinstance(observations, Observations)
+    batch = [observations] if single else observations
+    if isinstance(batch, Observations | str) or not isinstance(batch, Sequence) or len(batch) == 0 or not all(
+        isinstance(o, Observations) for o in batch
+    ):
+        raise ValueError("observations: expected an Observations or a non-empty sequence of them")
+    shapes = {tuple(o.shape) for o in batch}
+    if len(shapes) != 1:
+        raise ValueError(f"observations: expected one shape for the batch, got {sorted(shapes)}")
+    T, (d1, d2) = len(batch), batch[0].shape
+    values = torch.zeros((T, d1, d2), dtype=batch[0].values.dtype, device=batch[0].values.device)
+    mask = torch.zeros((T, d1, d2), dtype=torch.bool, device=values.device)
+    for t, o in enumerate(batch):
+        values[t, o.rows, o.cols] = o.values.to(values)
+        mask[t, o.rows, o.cols] = True
+    w1 = _diagonal_weights("row_weights", _batch_of(row_weights, single), (T, d1), values)
+    w2 = _diagonal_weights("col_weights", _batch_of(col_weights, single), (T, d2), values)
     validation.positive_int("max_iter", max_iter)
     scale = w1[:, :, None] * w2[:, None, :]
     target = scale * values
@@ -182,7 +271,16 @@ def weighted_nuclear_completion(
         return torch.where(mask, target, V)
 
     X, iteration, converged, primal, dual = admm.solve(project, (T, d1, d2), values, tol, max_iter)
-    return _result(X / scale, iteration, converged, primal, dual, tol, max_iter)
+    Y = X / scale
+    return _result(Y[0] if single else Y, iteration, converged, primal, dual, tol, max_iter)
+
+
+def _batch_of(weights, single):
+    """Weights of one instance (a vector) as a batch of one."""
+    if weights is None or not single:
+        return weights
+    weights = torch.as_tensor(weights)
+    return weights[None] if weights.ndim == 1 else weights
 
 
 def robust_pca(Y, budget, *, tol: float = 1e-10, max_iter: int = 20_000) -> Result:

@@ -9,8 +9,11 @@ together with the weight :math:`c` of the factorised loss
 :math:`f(L, R) = c\,\|\mathcal{A}(LR^\top) - b\|^2` (``scale``). Besides ``apply`` and
 ``adjoint`` a map exposes its two Gram sums
 :math:`G_1 = \sum_i A_i A_i^\top` (:math:`d_1\times d_1`) and
-:math:`G_2 = \sum_i A_i^\top A_i` (:math:`d_2\times d_2`), which is all that Hessian traces need.
-Structured maps compute them without forming the :math:`A_i`.
+:math:`G_2 = \sum_i A_i^\top A_i` (:math:`d_2\times d_2`), which is all that Hessian traces need, and
+the :math:`m\times m` Gram matrix :math:`\mathcal{A}\mathcal{A}^* = (\langle A_i, A_j\rangle)_{ij}` (``gram``) that
+projections onto :math:`\{\mathcal{A}(X) = b\}` need; ``compose(left, right)`` is the map
+:math:`X \mapsto \mathcal{A}(\mathrm{left}\,X\,\mathrm{right})` of a weighted program.
+Structured maps compute all of them without forming the :math:`A_i`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from recovery.core import validation
+from recovery.core.observations import Observations
 
 
 class MeasurementMap(ABC):
@@ -45,6 +49,25 @@ class MeasurementMap(ABC):
     @abstractmethod
     def right_gram(self) -> torch.Tensor:
         r"""Return :math:`G_2 = \sum_i A_i^\top A_i`."""
+
+    def gram(self) -> torch.Tensor:
+        r"""Return the :math:`m\times m` Gram matrix :math:`\mathcal{A}\mathcal{A}^*`,
+        :math:`(\langle A_i, A_j\rangle)_{ij}`.
+
+        This fallback forms the stack :math:`A_i = \mathcal{A}^*(e_i)` (:math:`m d_1 d_2` numbers);
+        structured maps override it with a formula in their parameters."""
+        stack = _adjoint_stack(self).reshape(self.num_measurements, -1)
+        return stack @ stack.T
+
+    def compose(self, left: torch.Tensor, right: torch.Tensor) -> MeasurementMap:
+        r"""Return the map :math:`X \mapsto \mathcal{A}(\mathrm{left}\, X\, \mathrm{right})`, whose
+        matrices are :math:`\mathrm{left}^\top A_i\, \mathrm{right}^\top`, with the same ``scale``.
+
+        ``left`` is ``d1 x d1`` and ``right`` ``d2 x d2``; a weighted program
+        :math:`\min \|D_1 Y D_2\|_*` sees its data through ``compose(D1^{-1}, D2^{-1})``. This fallback
+        forms the dense stack; structured maps stay structured."""
+        stack = _adjoint_stack(self)
+        return DenseMeasurements(left.T @ stack @ right.T, scale=self.scale)
 
     def measure(self, X) -> torch.Tensor:
         """Validate ``X`` against the map's shape and return its measurements ``b = A(X)``."""
@@ -94,6 +117,14 @@ class DenseMeasurements(MeasurementMap):
     def right_gram(self) -> torch.Tensor:
         return torch.einsum("mij,mik->jk", self.A, self.A)
 
+    def gram(self) -> torch.Tensor:
+        r""":math:`\langle A_i, A_j\rangle` from the stack itself."""
+        flat = self.A.reshape(self.A.shape[0], -1)
+        return flat @ flat.T
+
+    def compose(self, left: torch.Tensor, right: torch.Tensor) -> DenseMeasurements:
+        return DenseMeasurements(left.T @ self.A @ right.T, scale=self.scale)
+
 
 @dataclass(frozen=True, eq=False)
 class IdentityMeasurements(MeasurementMap):
@@ -133,6 +164,10 @@ class IdentityMeasurements(MeasurementMap):
     def right_gram(self) -> torch.Tensor:
         return self.d1 * torch.eye(self.d2, dtype=self.dtype, device=self.device)
 
+    def gram(self) -> torch.Tensor:
+        """The unit matrices are orthonormal: :math:`I_{d_1 d_2}`."""
+        return torch.eye(self.d1 * self.d2, dtype=self.dtype, device=self.device)
+
 
 def _loss_weight(scale: float | None, m: int) -> float:
     """Return the loss weight: ``1/m`` by default, otherwise ``scale`` checked positive and finite."""
@@ -140,6 +175,13 @@ def _loss_weight(scale: float | None, m: int) -> float:
     if not 0 < weight < float("inf"):
         raise ValueError(f"scale: expected a positive finite loss weight, got {scale}")
     return weight
+
+
+def _adjoint_stack(op: MeasurementMap) -> torch.Tensor:
+    r"""The stack :math:`(\mathcal{A}^*(e_1), \dots, \mathcal{A}^*(e_m))` of any map, ``(m, d1, d2)``."""
+    dtype = getattr(op, "dtype", torch.float64)
+    unit = torch.eye(op.num_measurements, dtype=dtype)
+    return torch.stack([op.adjoint(e) for e in unit])
 
 
 def _vectors(name: str, value) -> torch.Tensor:
@@ -205,20 +247,36 @@ class BilinearMeasurements(MeasurementMap):
         weights = torch.sum(self.a * self.a, dim=1)
         return (self.b * weights[:, None]).T @ self.b
 
+    def gram(self) -> torch.Tensor:
+        r""":math:`\langle a_ib_i^\top, a_jb_j^\top\rangle = (a_i\cdot a_j)(b_i\cdot b_j)`:
+        :math:`O(m^2(d_1+d_2))` time, no :math:`A_i` formed."""
+        return (self.a @ self.a.T) * (self.b @ self.b.T)
+
+    def compose(self, left: torch.Tensor, right: torch.Tensor) -> BilinearMeasurements:
+        r""":math:`\mathrm{left}^\top a_i b_i^\top \mathrm{right}^\top
+        = (\mathrm{left}^\top a_i)(\mathrm{right}\, b_i)^\top`: bilinear again."""
+        return BilinearMeasurements(self.a @ left, self.b @ right.T, scale=self.scale)
+
 
 @dataclass(frozen=True, eq=False)
 class CompletionMeasurements(MeasurementMap):
-    r"""Observed entries :math:`A_t = e_{r_t} e_{c_t}^\top` at coordinates ``(rows[t], cols[t])``.
+    r"""The measurement map of observed entries: :math:`A_t = e_{r_t} e_{c_t}^\top` at the
+    coordinates ``(rows[t], cols[t])`` of an :class:`~recovery.core.observations.Observations`.
 
     .. math::
        \mathcal{A}(X)_t = X_{r_t c_t}, \qquad
        \mathcal{A}^*(y) = \sum_t y_t\, e_{r_t} e_{c_t}^\top \ \text{(scatter-add into zeros)},
 
        G_1 = \operatorname{diag}(n^{\mathrm{row}}), \qquad G_2 = \operatorname{diag}(n^{\mathrm{col}}),
+       \qquad \mathcal{A}\mathcal{A}^* = I_m ,
 
     with :math:`n^{\mathrm{row}}_a = \#\{t : r_t = a\}` and :math:`n^{\mathrm{col}}_b = \#\{t : c_t = b\}`.
-    Coordinates must be distinct, in range and at least one; ``scale`` defaults to :math:`1/m` and
-    ``dtype`` is the dtype of the Gram sums.
+    The map is built from the observations (``CompletionMeasurements(observations)``) and does no
+    index validation of its own: :class:`~recovery.core.observations.Observations` already
+    guarantees distinct, in-range coordinates, at least one. Its data are
+    ``observations.values`` (:math:`b = \mathcal{A}(M)` for the observed matrix :math:`M`), and
+    :meth:`observe` gives the observations of another matrix at the same coordinates.
+    ``scale`` defaults to :math:`1/m` and ``dtype`` is the dtype of the Gram sums.
 
     A row (column) with no observation has :math:`n^{\mathrm{row}}_a = 0`, so
     :math:`D_1 = (\tfrac{c}{d_2} G_1)^{1/2}` (:math:`D_2`) of
@@ -227,42 +285,34 @@ class CompletionMeasurements(MeasurementMap):
     :meth:`unobserved_cols`.
     """
 
-    rows: torch.Tensor
-    cols: torch.Tensor
-    shape: tuple[int, int]
+    observations: Observations
     scale: float | None = None
     dtype: torch.dtype = torch.float64
 
     def __post_init__(self) -> None:
-        if not isinstance(self.shape, tuple | list) or len(self.shape) != 2:
-            raise ValueError(f"shape: expected a pair (d1, d2), got {self.shape!r}")
-        d1 = validation.positive_int("shape", self.shape[0])
-        d2 = validation.positive_int("shape", self.shape[1])
-        rows = validation.indices("rows", self.rows, d1)
-        cols = validation.indices("cols", self.cols, d2)
-        if rows.numel() == 0:
-            raise ValueError("rows: expected at least one observed entry, got none")
-        if cols.shape != rows.shape or cols.device != rows.device:
+        if not isinstance(self.observations, Observations):
             raise ValueError(
-                f"cols: expected {rows.shape[0]} indices on {rows.device} to match rows, "
-                f"got {cols.shape[0]} on {cols.device}"
+                f"observations: expected an Observations, got {type(self.observations).__name__}"
             )
-        linear, _ = torch.sort(rows * d2 + cols)
-        repeated = linear[1:][linear[1:] == linear[:-1]]
-        if repeated.numel() > 0:
-            first = int(repeated[0])
-            raise ValueError(
-                f"rows: coordinates (rows, cols) must be distinct; ({first // d2}, {first % d2}) "
-                f"appears more than once"
-            )
-        object.__setattr__(self, "rows", rows)
-        object.__setattr__(self, "cols", cols)
-        object.__setattr__(self, "shape", (d1, d2))
-        object.__setattr__(self, "scale", _loss_weight(self.scale, rows.shape[0]))
+        object.__setattr__(self, "scale", _loss_weight(self.scale, self.observations.count))
+
+    @property
+    def rows(self) -> torch.Tensor:
+        """Row indices :math:`r_t` of the observations (sorted row-major)."""
+        return self.observations.rows
+
+    @property
+    def cols(self) -> torch.Tensor:
+        """Column indices :math:`c_t` of the observations."""
+        return self.observations.cols
+
+    @property
+    def shape(self) -> tuple[int, int]:  # type: ignore[override]
+        return self.observations.shape
 
     @property
     def num_measurements(self) -> int:  # type: ignore[override]
-        return self.rows.shape[0]
+        return self.observations.count
 
     def apply(self, X: torch.Tensor) -> torch.Tensor:
         return X[self.rows, self.cols]
@@ -271,13 +321,17 @@ class CompletionMeasurements(MeasurementMap):
         zeros = torch.zeros(self.shape, dtype=y.dtype, device=y.device)
         return zeros.index_put((self.rows, self.cols), y, accumulate=True)
 
+    def observe(self, M) -> Observations:
+        r"""Return the observations :math:`M_{r_t c_t}` of the ``d1 x d2`` matrix ``M`` at this map's coordinates."""
+        return Observations(self.rows, self.cols, self.measure(M), self.shape)
+
     def row_counts(self) -> torch.Tensor:
         r"""Return :math:`n^{\mathrm{row}}`, the number of observations in each row (int64)."""
-        return torch.bincount(self.rows, minlength=self.shape[0])
+        return self.observations.row_counts()
 
     def col_counts(self) -> torch.Tensor:
         r"""Return :math:`n^{\mathrm{col}}`, the number of observations in each column (int64)."""
-        return torch.bincount(self.cols, minlength=self.shape[1])
+        return self.observations.col_counts()
 
     def unobserved_rows(self) -> torch.Tensor:
         """Return the indices of rows without observation (where ``D1`` is singular), ascending."""
@@ -292,6 +346,10 @@ class CompletionMeasurements(MeasurementMap):
 
     def right_gram(self) -> torch.Tensor:
         return torch.diag(self.col_counts().to(self.dtype))
+
+    def gram(self) -> torch.Tensor:
+        """:math:`\\langle A_s, A_t\\rangle = [s = t]`: the coordinates are distinct, so the Gram matrix is :math:`I_m`."""
+        return torch.eye(self.num_measurements, dtype=self.dtype, device=self.rows.device)
 
 
 @dataclass(frozen=True, eq=False)
@@ -338,6 +396,18 @@ class SymmetricRankOneMeasurements(MeasurementMap):
 
     def right_gram(self) -> torch.Tensor:
         return self.left_gram()
+
+    def gram(self) -> torch.Tensor:
+        r""":math:`\langle x_ix_i^\top, x_jx_j^\top\rangle = (x_i\cdot x_j)^2`: :math:`O(m^2 d)` time."""
+        return (self.x @ self.x.T).square()
+
+    def compose(self, left: torch.Tensor, right: torch.Tensor) -> MeasurementMap:
+        r""":math:`\mathrm{left}^\top x_i x_i^\top \mathrm{right}^\top`: symmetric rank-one in
+        :math:`\mathrm{left}^\top x_i` when :math:`\mathrm{right} = \mathrm{left}^\top` (symmetric weights
+        :math:`D_1 = D_2`), bilinear otherwise."""
+        if torch.equal(right, left.T):
+            return SymmetricRankOneMeasurements(self.x @ left, scale=self.scale)
+        return BilinearMeasurements(self.x @ left, self.x @ right.T, scale=self.scale)
 
 
 def dense_stack(op: MeasurementMap) -> torch.Tensor:
@@ -386,7 +456,9 @@ def bernoulli_completion(
 ) -> CompletionMeasurements:
     r"""Observe each entry of a ``d1 x d2`` matrix independently with probability :math:`p \in (0, 1]`.
 
-    The number of observations :math:`m` is random (binomial); ``scale = 1/m``. Rows or columns
+    The number of observations :math:`m` is random (binomial); ``scale = 1/m``. The map's
+    observations carry zero values (only the drawn coordinates matter; :meth:`CompletionMeasurements.observe`
+    observes a matrix there). Rows or columns
     may go unobserved (see :class:`CompletionMeasurements`); a draw with no observation at all
     raises ``ValueError``.
     """
@@ -398,7 +470,8 @@ def bernoulli_completion(
     rows, cols = torch.nonzero(observed, as_tuple=True)
     if rows.numel() == 0:
         raise ValueError(f"p: no entry of the {d1} x {d2} matrix was observed with p = {p}")
-    return CompletionMeasurements(rows, cols, (d1, d2), dtype=dtype)
+    pattern = Observations(rows, cols, torch.zeros(rows.shape, dtype=dtype, device=rows.device), (d1, d2))
+    return CompletionMeasurements(pattern, dtype=dtype)
 
 
 def gaussian_quadratic(

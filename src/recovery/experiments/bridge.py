@@ -56,14 +56,12 @@ def flat_completion(observations: Sequence[Observations], *, tol: float = 1e-10,
     shapes = {tuple(o.shape) for o in observations}
     if len(shapes) != 1:
         raise ValueError(f"observations: expected one shape, got {sorted(shapes)}")
-    maps = [CompletionMeasurements(o.rows, o.cols, tuple(o.shape)) for o in observations]
+    maps = [CompletionMeasurements(o) for o in observations]
     if any(op.unobserved_rows().numel() or op.unobserved_cols().numel() for op in maps):
         raise ValueError("observations: a row or column without observation has no flat relaxation")
-    mask = torch.stack([o.mask() for o in observations])
-    values = torch.stack([o.zero_filled() for o in observations])
-    nuclear = convex.weighted_nuclear_completion(mask, values, tol=tol, max_iter=max_iter)
+    nuclear = convex.weighted_nuclear_completion(observations, tol=tol, max_iter=max_iter)
     weights = [[torch.diagonal(D) for D in flatness.rescaling_matrices(op)] for op in maps]
-    flat = convex.weighted_nuclear_completion(mask, values, torch.stack([w[0] for w in weights]),
+    flat = convex.weighted_nuclear_completion(observations, torch.stack([w[0] for w in weights]),
                                               torch.stack([w[1] for w in weights]), tol=tol, max_iter=max_iter)
     return nuclear, flat
 

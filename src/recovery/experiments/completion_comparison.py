@@ -118,13 +118,8 @@ def run_level(params: Mapping[str, Any], panel: Mapping[str, Any], multiple: flo
                     tol=params["linrfm_tol"], record_every=params["linrfm_max_iter"]))
                 add(t, "lin-rfm", alpha, result.solution, result.converged, result.iterations, seconds)
     if "nuclear" in panel["methods"]:
-        mask = torch.zeros(trials, d, d, dtype=torch.bool)
-        values = torch.zeros(trials, d, d, dtype=torch.float64)
-        for t, (_, observations) in enumerate(instances):
-            mask[t, observations.rows, observations.cols] = True
-            values[t, observations.rows, observations.cols] = observations.values
         result, seconds = _timed(lambda: convex.weighted_nuclear_completion(
-            mask, values, tol=params["nuclear_tol"], max_iter=params["nuclear_max_iter"]))
+            [observations for _, observations in instances], tol=params["nuclear_tol"], max_iter=params["nuclear_max_iter"]))
         for t in range(trials):
             add(t, "nuclear", 1, result.solution[t], result.converged[t], result.iterations, seconds / trials)
     if "irls" in panel["methods"]:

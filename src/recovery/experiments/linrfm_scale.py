@@ -81,7 +81,7 @@ def run_method(method: str, Y: torch.Tensor, observations: Observations, *, targ
     if method == "published":
         hidden = ~observations.mask()
         mean_square = float(Y[hidden].square().mean())
-        result = run_published(Y.double().cpu().numpy(), observations.mask().cpu().numpy(), 0.5,
+        result = run_published(Y.double().cpu().numpy(), observations, 0.5,
                                target_mse=target**2 * mean_square, max_iter=max_iter)
         seconds = result.info["seconds"]
         timing = Timing(method, result.iterations, seconds, math.sqrt(result.info["test_mse"] / mean_square))

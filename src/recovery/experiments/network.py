@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 
 from recovery import convex
 from recovery.core import problems
-from recovery.core.operators import dense_stack, gaussian_quadratic
+from recovery.core.operators import gaussian_quadratic
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
 from recovery.experiments.plotting import phase_diagram
@@ -59,22 +59,23 @@ def solve_point(d: int, m: int, model: str, params: Mapping[str, Any], index: tu
     if model not in MODELS:
         raise ValueError(f"model: expected one of {sorted(MODELS)}, got {model!r}")
     positive, negative = params["components"][model]
-    stacks, data, truths, weights = [], [], [], []
+    maps, data, truths, weights = [], [], [], []
     for trial in range(params["trials"]):
         generator = trial_generator(params["seed"], *index, trial)
         U1, U2 = problems.network_target(d, positive, negative, generator)
         op = gaussian_quadratic(m, d, generator)
         M = U1 @ U1.T - U2 @ U2.T
-        stacks.append(dense_stack(op))
+        maps.append(op)
         data.append(op.apply(M))
         truths.append(M)
         weights.append(flatness.rescaling_matrices(op)[0])
-    A, y, M, D = (torch.stack(item) for item in (stacks, data, truths, weights))
+    y, M, D = (torch.stack(item) for item in (data, truths, weights))
     kind = MODELS[model]
     options = {"kind": kind, "tol": params["tol"], "max_iter": params["max_iter"]}
-    flat = convex.weighted_nuclear_minimization(A, y, D, D, **options)
-    nuclear = convex.weighted_nuclear_minimization(A, y, **options)
-    features = A.reshape(A.shape[0], m, -1)  # row i: x_i x_i^T, flattened
+    flat = convex.weighted_nuclear_minimization(maps, y, D, D, **options)
+    nuclear = convex.weighted_nuclear_minimization(maps, y, **options)
+    x = torch.stack([op.x for op in maps])
+    features = (x[:, :, :, None] * x[:, :, None, :]).reshape(len(maps), m, -1)  # row i: x_i x_i^T, flattened
     min_norm = torch.linalg.pinv(features) @ y[..., None]
     solutions = {
         "flat": (flat.solution, flat.converged, flat.iterations),

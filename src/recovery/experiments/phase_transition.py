@@ -110,28 +110,23 @@ def draw_instance(
 def _solve_nuclear_and_flat(model, ops, truths, tol, max_iter):
     """Batched solves; returns (nuclear result, flat result, indices of the flat batch)."""
     if model == "completion":
-        d1, d2 = ops[0].shape
-        mask = torch.zeros(len(ops), d1, d2, dtype=torch.bool)
-        for t, op in enumerate(ops):
-            mask[t, op.rows, op.cols] = True
-        values = torch.where(mask, truths, torch.zeros_like(truths))
-        nuclear = convex.weighted_nuclear_completion(mask, values, tol=tol, max_iter=max_iter)
+        observations = [op.observe(M) for op, M in zip(ops, truths, strict=True)]
+        nuclear = convex.weighted_nuclear_completion(observations, tol=tol, max_iter=max_iter)
         usable = [t for t, op in enumerate(ops)
                   if op.unobserved_rows().numel() == 0 and op.unobserved_cols().numel() == 0]
         if not usable:
             return nuclear, None, usable
         weights = [[torch.diagonal(D) for D in flatness.rescaling_matrices(ops[t])] for t in usable]
         flat = convex.weighted_nuclear_completion(
-            mask[usable], values[usable],
+            [observations[t] for t in usable],
             torch.stack([w[0] for w in weights]), torch.stack([w[1] for w in weights]),
             tol=tol, max_iter=max_iter,
         )
         return nuclear, flat, usable
-    A = torch.stack([operators.dense_stack(op) for op in ops])
     b = torch.stack([op.apply(M) for op, M in zip(ops, truths, strict=True)])
-    nuclear = convex.weighted_nuclear_minimization(A, b, tol=tol, max_iter=max_iter)
+    nuclear = convex.weighted_nuclear_minimization(ops, b, tol=tol, max_iter=max_iter)
     D1, D2 = (torch.stack(Ds) for Ds in zip(*(flatness.rescaling_matrices(op) for op in ops), strict=True))
-    flat = convex.weighted_nuclear_minimization(A, b, D1, D2, tol=tol, max_iter=max_iter)
+    flat = convex.weighted_nuclear_minimization(ops, b, D1, D2, tol=tol, max_iter=max_iter)
     return nuclear, flat, list(range(len(ops)))
 
 

@@ -38,17 +38,19 @@ import time
 import numpy as np
 
 from recovery.core import validation
+from recovery.core.observations import Observations
 from recovery.core.results import Result, Status
 
 
-def published_step(Z: np.ndarray, Y: np.ndarray, mask: np.ndarray, alpha: float, lam: float) -> np.ndarray:
+def published_step(Z: np.ndarray, observations: Observations, alpha: float, lam: float) -> np.ndarray:
     r"""Return the next lin-RFM estimate from ``Z``: kernel :math:`K = G^{2\alpha}`, row refits, data overwrite.
 
-    ``Y`` supplies the observed values (only its entries where ``mask`` is true are read), ``alpha``
-    is the exponent of :math:`M = G^\alpha` with :math:`G = Z^\top Z / d_1`, and ``lam`` the ridge
-    :math:`\lambda \ge 0` (for ``lam = 0`` each :math:`K_{\Omega_i\Omega_i}` must be invertible).
+    ``observations`` (:class:`~recovery.core.observations.Observations`) supply the observed values
+    :math:`Y_{ij}, (i, j) \in \Omega`; ``alpha`` is the exponent of :math:`M = G^\alpha` with
+    :math:`G = Z^\top Z / d_1`, and ``lam`` the ridge :math:`\lambda \ge 0` (for ``lam = 0`` each
+    :math:`K_{\Omega_i\Omega_i}` must be invertible).
     """
-    Y, mask = _problem(Y, mask)
+    Y, mask = _problem(observations)
     Z = _finite("Z", Z)
     if Z.shape != Y.shape:
         raise ValueError(f"Z: shape {Z.shape} differs from Y's {Y.shape}")
@@ -59,7 +61,7 @@ def published_step(Z: np.ndarray, Y: np.ndarray, mask: np.ndarray, alpha: float,
 
 def run_published(
     Y: np.ndarray,
-    mask: np.ndarray,
+    observations: Observations,
     alpha: float,
     *,
     lam: float = 5e-2,
@@ -69,10 +71,11 @@ def run_published(
     max_iter: int = 3000,
     record_every: int = 1,
 ) -> Result:
-    r"""Run published lin-RFM on the ``d1 x d2`` matrix ``Y`` observed where ``mask`` is true.
+    r"""Run published lin-RFM on the ``d1 x d2`` matrix ``Y`` observed at ``observations``.
 
-    ``Y`` is the full ground truth: its observed entries are the data and its unobserved entries
-    define the test error :math:`\frac{1}{|\Omega^c|}\sum_{(i,j)\notin\Omega}(Z_{ij} - Y_{ij})^2`,
+    ``observations`` (:class:`~recovery.core.observations.Observations` of ``Y``, on
+    :math:`\Omega`) are the data; ``Y`` is the full ground truth, whose unobserved entries define
+    the test error :math:`\frac{1}{|\Omega^c|}\sum_{(i,j)\notin\Omega}(Z_{ij} - Y_{ij})^2`,
     evaluated after every iteration. That test error drives the published (oracle) schedule: the
     ridge is ``lam`` until the test error falls below ``switch_below`` and ``lam_final`` from the
     next iteration on; the loop stops as soon as the test error is below ``target_mse``, or after
@@ -87,7 +90,10 @@ def run_published(
     the whole loop; ``history`` holds dicts ``{"iteration", "test_mse", "seconds"}`` (elapsed)
     recorded every ``record_every`` iterations and at the last one.
     """
-    Y, mask = _problem(Y, mask)
+    data, mask = _problem(observations)
+    Y = _finite("Y", Y)
+    if Y.shape != data.shape:
+        raise ValueError(f"Y: shape {Y.shape} differs from the observations' {data.shape}")
     alpha = validation.positive_number("alpha", alpha)
     lam = validation.nonnegative_number("lam", lam)
     lam_final = validation.nonnegative_number("lam_final", lam_final)
@@ -96,7 +102,7 @@ def run_published(
     max_iter = validation.positive_int("max_iter", max_iter)
     record_every = validation.positive_int("record_every", record_every)
     if mask.all():
-        raise ValueError("mask: every entry is observed, so the test error is undefined")
+        raise ValueError("observations: every entry is observed, so the test error is undefined")
     hidden = ~mask
     truth = Y[hidden]
     columns = _observed_columns(mask)
@@ -104,7 +110,7 @@ def run_published(
     start = time.perf_counter()
     K = np.eye(Y.shape[1])
     for iteration in range(1, max_iter + 1):
-        Z = _refit_rows(K, Y, mask, columns, lam)
+        Z = _refit_rows(K, data, mask, columns, lam)
         test_mse = float(np.mean((Z[hidden] - truth) ** 2))
         reached = test_mse < target_mse
         last = reached or iteration == max_iter
@@ -161,15 +167,12 @@ def _observed_columns(mask: np.ndarray) -> list[np.ndarray]:
     return [np.flatnonzero(row) for row in mask]
 
 
-def _problem(Y, mask) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a finite 2-d ``Y`` and a boolean ``mask`` of its shape."""
-    Y = _finite("Y", Y)
-    mask = np.asarray(mask)
-    if mask.dtype != np.bool_:
-        raise ValueError(f"mask: expected a boolean array, got dtype {mask.dtype}")
-    if mask.shape != Y.shape:
-        raise ValueError(f"mask: shape {mask.shape} differs from Y's {Y.shape}")
-    return Y, mask
+def _problem(observations) -> tuple[np.ndarray, np.ndarray]:
+    """Return the zero-filled data (float64) and the boolean mask of ``observations`` as NumPy arrays."""
+    if not isinstance(observations, Observations):
+        raise ValueError(f"observations: expected an Observations, got {type(observations).__name__}")
+    data = observations.zero_filled().detach().cpu().double().numpy()
+    return data, observations.mask().cpu().numpy()
 
 
 def _finite(name: str, value) -> np.ndarray:
