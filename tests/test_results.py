@@ -136,7 +136,7 @@ def test_factorised_descent(run):
 
 def test_published_loop():
     Y, obs = problems.completion_problem(30, 30, 2, 500, torch.Generator().manual_seed(0))
-    Y, mask = Y.numpy(), obs.mask().numpy()
+    Y = Y.numpy()
     result = run_published(Y, obs, 0.5, target_mse=1e-3)
     check_converged(result, 1e-3, Status.TARGET)
     assert result.info["test_mse"] < 1e-3 and result.info["seconds"] > 0
