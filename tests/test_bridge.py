@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from recovery import convex
 from recovery.book.figures import parameters
 from recovery.core import metrics, problems
 from recovery.core.observations import Observations
@@ -56,7 +57,8 @@ def test_exponents_meet_at_l1_and_move_apart():
 @pytest.mark.parametrize("seed", [0, 2])
 def test_flat_completion_matches_cvxpy(seed):
     _, observations = instance(seed)
-    nuclear, flat = bridge.flat_completion([observations], tol=1e-12, max_iter=50_000)
+    nuclear = convex.weighted_nuclear_completion([observations], tol=1e-12, max_iter=50_000)
+    flat = flatness.flat_completion([observations], tol=1e-12, max_iter=50_000)
     assert bool(nuclear.converged.all() and flat.converged.all())
     w1 = observations.row_counts().double().sqrt().numpy()
     w2 = observations.col_counts().double().sqrt().numpy()
@@ -74,7 +76,7 @@ def test_continuation_reaches_the_nuclear_norm_minimiser_below_the_threshold():
     smoothing 1e-5 is within 2e-3 of the nuclear-norm minimiser and its nuclear-norm excess falls
     about tenfold per decade of smoothing, staying positive."""
     Y, observations = instance(0)
-    nuclear, _ = bridge.flat_completion([observations], tol=1e-12, max_iter=50_000)
+    nuclear = convex.weighted_nuclear_completion([observations], tol=1e-12, max_iter=50_000)
     minimiser = nuclear.solution[0]
     assert metrics.unobserved_relative_error(minimiser, Y, observations) > 0.3
     stages = linrfm.continuation(observations, 0.25, [1e-2, 1e-3, 1e-4, 1e-5], max_iter=600)
@@ -96,7 +98,7 @@ def test_continuation_validates():
         linrfm.continuation(observations, -1, [1e-2])
     empty_row = Observations(torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([1.0, 2.0]), (3, 2))
     with pytest.raises(ValueError, match="observations:"):
-        bridge.flat_completion([empty_row])
+        flatness.flat_completion([empty_row])
 
 
 def test_sweep_splits_by_n_and_uses_the_sparse_instances():

@@ -50,6 +50,7 @@ from recovery.convex import weighted_nuclear_completion
 from recovery.core import validation
 from recovery.core.observations import Observations
 from recovery.core.results import ConvergenceWarning, Result
+from recovery.flat.flatness import flat_completion
 from recovery.rfm.irls import irls_completion
 from recovery.rfm.linrfm import lin_rfm_completion
 
@@ -236,18 +237,15 @@ def _check_memory(method: str, shape: tuple[int, int], dtype: torch.dtype, budge
 
 
 def _convex(observations: Observations, method: str, tol: float, max_iter: int) -> Result:
-    """Nuclear-norm minimisation or the flat relaxation, one instance of the batched ADMM."""
-    weights = [None, None]
+    """Nuclear-norm minimisation or the flat relaxation, as one instance of the batched ADMM."""
     if method == "flat":
-        counts = [observations.row_counts(), observations.col_counts()]
-        for name, count in zip(("row", "column"), counts, strict=True):
+        counts = {"row": observations.row_counts(), "column": observations.col_counts()}
+        for name, count in counts.items():
             if not bool((count > 0).all()):
                 raise ValueError(f"data: the flat relaxation needs every {name} observed; {name} "
                                  f"{int(torch.nonzero(count == 0)[0, 0])} has no observed entry")
-        # Weights proportional to the square roots of the counts; scaled to mean 1, which leaves
-        # the minimiser unchanged and keeps the ADMM's residuals in the units of the data.
-        weights = [count.to(observations.values.dtype).sqrt() for count in counts]
-        weights = [weight / weight.mean() for weight in weights]
-    result = weighted_nuclear_completion(observations, *weights, tol=tol, max_iter=max_iter)
+        result = flat_completion(observations, tol=tol, max_iter=max_iter)
+    else:
+        result = weighted_nuclear_completion(observations, tol=tol, max_iter=max_iter)
     return Result(result.solution, result.converged[0], result.status, result.message, result.iterations,
                   info={key: value[0] for key, value in result.info.items()})

@@ -8,7 +8,7 @@ r"""The bridge between the two papers: lin-RFM's exponent against the depth of f
   decreasing sequence of fixed smoothings, each from the previous one's limit: the published
   schedule lowers :math:`\varepsilon` with the change of the iterate, and when the map contracts
   slowly (small smoothing, a minimiser of high rank) it lowers it before the iterate has arrived.
-  :func:`flat_completion` is the flat relaxation of completion.
+  :func:`recovery.flat.flatness.flat_completion` is the flat relaxation of completion.
 - **Exponents.** Larger :math:`\alpha` moves lin-RFM towards :math:`\ell_p` / Schatten-:math:`p`
   with :math:`p = 2 - 4\alpha < 1` (:func:`recovery.rfm.linrfm.irls_exponent`), while the flattest depth-:math:`k`
   Hadamard factorisations minimise weighted :math:`\ell_q` with
@@ -25,18 +25,14 @@ sparse instances (:mod:`recovery.experiments.sparse_regression`).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 
-from recovery import convex
 from recovery.core import problems
-from recovery.core.observations import Observations
-from recovery.core.operators import CompletionMeasurements
 from recovery.experiments import claims, sparse_regression
 from recovery.experiments.claims import Claim, Evidence
 from recovery.experiments.spec import CLAIM_LEVEL, FigureSpec, Row
@@ -44,26 +40,6 @@ from recovery.flat import flatness
 from recovery.rfm import linrfm
 
 FIGURE_ID = "linrfm-bridge"
-
-
-def flat_completion(observations: Sequence[Observations], *, tol: float = 1e-10, max_iter: int = 20_000):
-    r"""Batched flat relaxation of completion (flat-minima paper, Theorem 3.2) and plain
-    nuclear-norm minimisation on the same ``observations`` (all of one shape, every row and column
-    observed): :math:`\min\|D_1YD_2\|_*` with :math:`D_1, D_2` the rescaling matrices of
-    :func:`recovery.flat.flatness.rescaling_matrices` (square roots of the row and column counts), and
-    :math:`\min\|Y\|_*`, both subject to the data. Returns ``(nuclear, flat)``
-    :class:`~recovery.core.results.Result`\ s."""
-    shapes = {tuple(o.shape) for o in observations}
-    if len(shapes) != 1:
-        raise ValueError(f"observations: expected one shape, got {sorted(shapes)}")
-    maps = [CompletionMeasurements(o) for o in observations]
-    if any(op.unobserved_rows().numel() or op.unobserved_cols().numel() for op in maps):
-        raise ValueError("observations: a row or column without observation has no flat relaxation")
-    nuclear = convex.weighted_nuclear_completion(observations, tol=tol, max_iter=max_iter)
-    weights = [[torch.diagonal(D) for D in flatness.rescaling_matrices(op)] for op in maps]
-    flat = convex.weighted_nuclear_completion(observations, torch.stack([w[0] for w in weights]),
-                                              torch.stack([w[1] for w in weights]), tol=tol, max_iter=max_iter)
-    return nuclear, flat
 
 
 def compute(params: Mapping[str, Any]) -> list[Row]:

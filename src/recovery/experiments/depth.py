@@ -35,7 +35,15 @@ from matplotlib.figure import Figure
 from recovery.core import metrics, problems
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
-from recovery.experiments.spec import FigureSpec, Row, column, parts, split_parts, trial_generator
+from recovery.experiments.spec import (
+    FigureSpec,
+    Row,
+    column,
+    frequency,
+    parts,
+    split_parts,
+    trial_generator,
+)
 from recovery.flat import flatness
 from recovery.rfm import deep
 
@@ -107,14 +115,10 @@ def success_rates(
     ``threshold``) although they interpolate (relative residual below ``residual_below``): the
     solver settled on another interpolant, rather than not having finished fitting.
     """
-    m_values = np.array(sorted(set(column(rows, "m", method=method, depth=depth))))
-    rates = []
-    for m in m_values:
-        error = np.array(column(rows, "relative_error", method=method, depth=depth, m=m))
-        residual = np.array(column(rows, "relative_residual", method=method, depth=depth, m=m))
-        hits = error < threshold if math.isinf(residual_below) else (error >= threshold) & (residual < residual_below)
-        rates.append(hits.mean())
-    return m_values, np.array(rates)
+    if math.isinf(residual_below):
+        return frequency(rows, "m", lambda row: row["relative_error"] < threshold, method=method, depth=depth)
+    return frequency(rows, "m", lambda row: row["relative_error"] >= threshold and row["relative_residual"] < residual_below,
+                     method=method, depth=depth)
 
 
 FLOOR = 1e-16  # errors at rounding level are drawn on this line

@@ -116,12 +116,7 @@ def _solve_nuclear_and_flat(model, ops, truths, tol, max_iter):
                   if op.unobserved_rows().numel() == 0 and op.unobserved_cols().numel() == 0]
         if not usable:
             return nuclear, None, usable
-        weights = [[torch.diagonal(D) for D in flatness.rescaling_matrices(ops[t])] for t in usable]
-        flat = convex.weighted_nuclear_completion(
-            [observations[t] for t in usable],
-            torch.stack([w[0] for w in weights]), torch.stack([w[1] for w in weights]),
-            tol=tol, max_iter=max_iter,
-        )
+        flat = flatness.flat_completion([observations[t] for t in usable], tol=tol, max_iter=max_iter)
         return nuclear, flat, usable
     b = torch.stack([op.apply(M) for op, M in zip(ops, truths, strict=True)])
     nuclear = convex.weighted_nuclear_minimization(ops, b, tol=tol, max_iter=max_iter)

@@ -42,7 +42,14 @@ from recovery import convex
 from recovery.core import metrics, problems, validation
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
-from recovery.experiments.spec import CLAIM_LEVEL, FigureSpec, Row, column, trial_generator
+from recovery.experiments.spec import (
+    CLAIM_LEVEL,
+    FigureSpec,
+    Row,
+    column,
+    frequency,
+    trial_generator,
+)
 from recovery.flat import flatness
 from recovery.rfm import deep, irls, linrfm
 
@@ -144,10 +151,7 @@ def split(params: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def success_rates(rows: list[Row], method: str, parameter: float, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Return the ``n`` values and the fraction of trials with relative error below ``threshold``."""
-    n_values = np.array(sorted(set(column(rows, "n", method=method, parameter=parameter))))
-    rates = [np.mean(np.array(column(rows, "relative_error", method=method, parameter=parameter, n=n)) < threshold)
-             for n in n_values]
-    return n_values, np.array(rates)
+    return frequency(rows, "n", lambda row: row["relative_error"] < threshold, method=method, parameter=parameter)
 
 
 def samples_needed(rows: list[Row], method: str, parameter: float, threshold: float, level: float = 0.5) -> float:

@@ -109,6 +109,15 @@ def column(rows: list[Row], name: str, **where: Any) -> list[Any]:
     return [row[name] for row in rows if all(row[k] == v for k, v in where.items())]
 
 
+def frequency(rows: list[Row], axis: str, hit: Callable[[Row], bool], **where: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted values of column ``axis`` among the rows whose fields equal ``where``, and for
+    each value the fraction of those rows for which ``hit(row)`` holds (a success rate)."""
+    matching = [row for row in rows if all(row[k] == v for k, v in where.items())]
+    values = np.array(sorted({row[axis] for row in matching}))
+    rates = [np.mean([hit(row) for row in matching if row[axis] == value]) for value in values]
+    return values, np.array(rates)
+
+
 def trial_generator(seed: int, *index: int) -> torch.Generator:
     """Return an independent ``torch.Generator`` for trial ``index`` of an experiment seeded ``seed``.
 

@@ -41,7 +41,12 @@ from torch.func import grad, hessian, jvp, vmap
 
 from recovery import convex
 from recovery.core import validation
-from recovery.core.operators import MeasurementMap, SymmetricRankOneMeasurements
+from recovery.core.observations import Observations
+from recovery.core.operators import (
+    CompletionMeasurements,
+    MeasurementMap,
+    SymmetricRankOneMeasurements,
+)
 from recovery.core.results import Result
 
 
@@ -125,6 +130,33 @@ def rescaling_matrices(op: MeasurementMap) -> tuple[torch.Tensor, torch.Tensor]:
         _psd_sqrt(op.scale / d2 * op.left_gram()),
         _psd_sqrt(op.scale / d1 * op.right_gram()),
     )
+
+
+def flat_completion(observations, *, tol: float = 1e-10, max_iter: int = 20_000) -> Result:
+    r"""The flat relaxation of matrix completion (paper A, Theorem 3.2), batched:
+    :math:`\min \|D_1 Y D_2\|_*` subject to :math:`Y_{ij} = M_{ij}` on :math:`\Omega`.
+
+    :math:`D_1, D_2` are the :func:`rescaling_matrices` of the completion map
+    (:class:`~recovery.core.operators.CompletionMeasurements`, ``scale`` :math:`1/m`): diagonal,
+    the square roots of the row and column counts times :math:`(c/d_2)^{1/2}` and
+    :math:`(c/d_1)^{1/2}`. ``observations`` is one :class:`~recovery.core.observations.Observations`
+    or a sequence of them of one shape (solved as one batch by
+    :func:`recovery.convex.weighted_nuclear_completion`); every row and column of every instance
+    must be observed, else :math:`D_1` or :math:`D_2` is singular and ``ValueError`` is raised.
+    """
+    single = isinstance(observations, Observations)
+    batch = [observations] if single else list(observations)
+    if not batch or not all(isinstance(o, Observations) for o in batch):
+        raise ValueError("observations: expected an Observations or a non-empty sequence of them")
+    maps = [CompletionMeasurements(o) for o in batch]
+    for t, op in enumerate(maps):
+        if op.unobserved_rows().numel() or op.unobserved_cols().numel():
+            raise ValueError(f"observations: instance {t} has a row or column without observation, "
+                             "where the flat relaxation is not defined")
+    row, col = (torch.stack(weights) for weights in zip(
+        *([torch.diagonal(D) for D in rescaling_matrices(op)] for op in maps), strict=True))
+    return convex.weighted_nuclear_completion(observations, row[0] if single else row, col[0] if single else col,
+                                              tol=tol, max_iter=max_iter)
 
 
 def _psd_sqrt(G: torch.Tensor) -> torch.Tensor:
