@@ -7,6 +7,7 @@ import torch
 from torch.func import hessian
 
 from recovery.core import problems
+from recovery.core.observations import Observations
 from recovery.core.operators import bernoulli_completion, gaussian_sensing
 from recovery.flat import flatness
 
@@ -43,7 +44,7 @@ def test_flat_factors_reject_singular_rescaling_and_small_width():
     op = bernoulli_completion(6, 4, 0.5, torch.Generator().manual_seed(3))
     rows = op.rows[op.rows != 0]
     cols = op.cols[op.rows != 0]
-    holey = type(op)(rows, cols, op.shape)
+    holey = type(op)(Observations(rows, cols, torch.zeros(rows.numel(), dtype=F64), op.shape))
     Y = torch.ones(6, 4, dtype=F64)
     with pytest.raises(ValueError, match="op:"):
         flatness.flat_factors(holey, Y, 2)
