@@ -11,11 +11,29 @@ virtual time for MathJax to finish) must show:
 - every image a local file that decodes as an image;
 - every internal link pointing at an existing file, and at an existing id for ``#fragment`` links.
 
+and, opened again at each of :data:`WIDTHS` (a desktop and a phone viewport), its layout:
+
+- the page does not scroll sideways (the document is no wider than the viewport);
+- no element reaches past the viewport's right edge, whether it overflows the page or is cut off
+  by a box that hides or scrolls it: text, tables of claims, figures and *equations* must fit.
+  The one exception, by decision: code (``pre``, highlighted blocks) and printed cell output may
+  scroll sideways inside their own box, provided that box fits in the viewport; code lines and
+  rerun commands are kept short so that this is rare, not forbidden;
+- at desktop width every figure in a cell output is shown at >= 75% of its natural width: figures
+  are drawn so that their smallest text is >= 12 CSS px at natural size
+  (``recovery.book.figures.smallest_text``, tested for every figure), so shown at 75% or more it
+  stays >= 9 px. (On a phone figures shrink to the column like any image; a reader zooms.)
+
+The layout is measured inside Chromium by a script added to a temporary copy of the page (next
+to it, so that relative links resolve), whose findings the dumped DOM carries. Screenshots of the
+landing page and of one chapter per paper at both widths are saved in ``_build/screenshots/``.
+
 Problems are printed one per line and the exit status is 1 if there is any.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -31,16 +49,119 @@ from matplotlib import image as mpimg
 CHROMIUM = "chromium"
 ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Exception): ", re.MULTILINE)
 SKIPPED_PAGES = {"genindex.html", "search.html", "py-modindex.html"}
+#: Viewport widths every page is opened at, in CSS px: desktop first (the content checks use it), then a phone.
+WIDTHS = (1400, 400)
+#: Pages photographed at every width (relative to the site root), into ``_build/screenshots/``.
+SCREENSHOT_PAGES = ("book/intro.html", "notebooks/flat_sensing.html", "notebooks/linrfm_completion.html")
+#: Boxes that may scroll sideways inside the page (code and printed output; see the module docstring).
+SCROLLING_ALLOWED = "pre, div.highlight, div.cell_output, div.output"
+#: Elements for screen readers only, clipped to nothing on screen (MathJax's MathML copy of each formula).
+UNSEEN = "mjx-assistive-mml, .sr-only, .visually-hidden"
+#: Smallest share of its natural width a figure may be shown at on the desktop page.
+SMALLEST_FIGURE_SCALE = 0.75
+LAYOUT_ID = "book-check-layout"
+# Measures, once MathJax has typeset the page: the viewport and document widths, the outermost
+# elements reaching past the viewport's right edge or past the box that scrolls or clips them,
+# and the natural and shown widths of images in cell outputs. Findings go into a hidden <pre>.
+LAYOUT_SCRIPT = """<script>
+(function () {
+  function describe(el) {
+    var text = (el.textContent || "").replace(/\\s+/g, " ").trim().slice(0, 50);
+    var cls = (typeof el.className === "string" && el.className) ? "." + el.className.trim().split(/\\s+/).join(".") : "";
+    return "<" + el.tagName.toLowerCase() + cls + ">" + (text ? " '" + text + "'" : "");
+  }
+  function measure() {
+    var width = document.documentElement.clientWidth, wide = [], images = [], seen = [];
+    var all = document.body.querySelectorAll("*");
+    for (var i = 0; i < all.length; i++) {
+      var el = all[i], box = el.getBoundingClientRect(), style = getComputedStyle(el);
+      if (box.width === 0 || box.height === 0 || style.visibility === "hidden" || el.id === "__ID__") continue;
+      if (el.closest("__UNSEEN__")) continue;
+      var scroller = null;
+      for (var a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+        if (["auto", "scroll", "hidden", "clip"].indexOf(getComputedStyle(a).overflowX) >= 0) { scroller = a; break; }
+      }
+      var edge = scroller ? scroller.getBoundingClientRect() : null;
+      var pastViewport = box.right > width + 1 && box.left < width;
+      var pastBox = edge !== null && (box.right > edge.right + 1 || box.left < edge.left - 1);
+      if (!pastViewport && !pastBox) continue;
+      if (seen.some(function (a) { return a.contains(el); })) continue;
+      seen.push(el);
+      var allowed = scroller !== null && scroller.closest("__ALLOWED__") !== null && edge.right <= width + 1;
+      if (!allowed) wide.push({element: describe(el), width: Math.round(box.width), right: Math.round(box.right),
+                               inside: scroller ? describe(scroller) : null});
+    }
+    document.querySelectorAll(".cell_output img").forEach(function (img) {
+      images.push({src: img.getAttribute("src"), natural: img.naturalWidth,
+                   shown: Math.round(img.getBoundingClientRect().width)});
+    });
+    var out = document.createElement("pre");
+    out.id = "__ID__";
+    out.style.display = "none";
+    out.textContent = JSON.stringify({viewport: width, document: document.documentElement.scrollWidth,
+                                      wide: wide, images: images});
+    document.body.appendChild(out);
+  }
+  window.addEventListener("load", function () {
+    var typeset = (window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve();
+    typeset.then(function () { setTimeout(measure, 500); });
+  });
+})();
+</script>""".replace("__ID__", LAYOUT_ID).replace("__ALLOWED__", SCROLLING_ALLOWED).replace(
+    "__UNSEEN__", UNSEEN)
 
 
-def render(page: Path) -> str:
-    """The page's DOM after its scripts ran, from headless Chromium."""
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
-               "--dump-dom", page.resolve().as_uri()]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    if result.returncode != 0:
-        return ""
-    return result.stdout
+def _chromium(*arguments: str, width: int, height: int = 900) -> subprocess.CompletedProcess:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               "--virtual-time-budget=20000", f"--window-size={width},{height}", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+
+
+def render(page: Path, width: int = WIDTHS[0]) -> str:
+    """The page's DOM after its scripts ran, from headless Chromium with a ``width`` px wide
+    viewport, carrying the layout measurements (see :data:`LAYOUT_SCRIPT`)."""
+    probe = page.with_name(f".check-{width}-{page.name}")
+    html = page.read_text(errors="replace")
+    probe.write_text(html.replace("</body>", LAYOUT_SCRIPT + "</body>", 1) if "</body>" in html else html)
+    try:
+        result = _chromium("--dump-dom", probe.resolve().as_uri(), width=width)
+    finally:
+        probe.unlink(missing_ok=True)
+    return result.stdout if result.returncode == 0 else ""
+
+
+def screenshot(page: Path, path: Path, width: int) -> bool:
+    """Save what a reader sees of ``page`` at ``width`` px (the first screens) as ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height = 2400 if width < 800 else 1600
+    result = _chromium(f"--screenshot={path.resolve()}", page.resolve().as_uri(), width=width, height=height)
+    return result.returncode == 0 and path.is_file()
+
+
+def check_layout(page: Path, root: Path, dom: str, width: int) -> list[str]:
+    """Layout problems of ``page`` at a ``width`` px viewport, from the measurements in its DOM."""
+    name = page.relative_to(root).as_posix()
+    soup = BeautifulSoup(dom, "html.parser")
+    if soup.find("article") is None:
+        return []  # reported by check_page, or a redirect
+    found = soup.find(id=LAYOUT_ID)
+    if found is None:
+        return [f"{name} at {width} px: layout not measured (the page's scripts did not finish)"]
+    layout = json.loads(found.get_text())
+    viewport = layout["viewport"]
+    problems = []
+    if layout["document"] > viewport + 1:
+        problems.append(f"{name} at {width} px: the page scrolls sideways ({layout['document']} px wide)")
+    for wide in layout["wide"]:
+        where = f", cut off inside {wide['inside']}" if wide["inside"] else ""
+        problems.append(f"{name} at {width} px: {wide['element']} reaches {wide['right']} px "
+                        f"({wide['width']} px wide){where}")
+    if width == WIDTHS[0]:
+        for image in layout["images"]:
+            if image["natural"] and image["shown"] < SMALLEST_FIGURE_SCALE * image["natural"]:
+                problems.append(f"{name} at {width} px: figure {image['src']!r} shown at {image['shown']} of "
+                                f"{image['natural']} px, its text below 9 px")
+    return problems
 
 
 @cache
@@ -113,14 +234,36 @@ def _decodes(path: Path) -> bool:
     return True
 
 
-def check_site(root: Path, renderer: Callable[[Path], str] = render, workers: int = 2) -> tuple[int, list[str]]:
-    """Check every page under ``root``; return the number of pages and the problems found."""
+def check_site(root: Path, renderer: Callable[[Path, int], str] = render, workers: int = 2,
+               widths: tuple[int, ...] = WIDTHS) -> tuple[int, list[str]]:
+    """Check every page under ``root`` at every width; return the number of pages and the problems
+    found (content problems from the first width's DOM, layout problems from each)."""
     pages = sorted(page for page in root.rglob("*.html")
-                   if page.name not in SKIPPED_PAGES and "_static" not in page.parts and "_sources" not in page.parts)
+                   if page.name not in SKIPPED_PAGES and not page.name.startswith(".")
+                   and "_static" not in page.parts and "_sources" not in page.parts)
+    jobs = [(page, width) for page in pages for width in widths]
     with ThreadPoolExecutor(workers) as pool:
-        doms = list(pool.map(renderer, pages))
-    problems = [problem for page, dom in zip(pages, doms, strict=True) for problem in check_page(page, root, dom)]
+        doms = dict(zip(jobs, pool.map(lambda job: renderer(*job), jobs), strict=True))
+    problems = []
+    for page in pages:
+        problems += check_page(page, root, doms[page, widths[0]])
+        for width in widths:
+            problems += check_layout(page, root, doms[page, width], width)
     return len(pages), problems
+
+
+def take_screenshots(root: Path, out: Path, widths: tuple[int, ...] = WIDTHS) -> list[Path]:
+    """Screenshots of :data:`SCREENSHOT_PAGES` at every width, as ``out/PAGE-WIDTH.png``."""
+    saved = []
+    for name in SCREENSHOT_PAGES:
+        page = root / name
+        if not page.is_file():
+            continue
+        for width in widths:
+            path = out / f"{Path(name).stem}-{width}.png"
+            if screenshot(page, path, width):
+                saved.append(path)
+    return saved
 
 
 def main(argv: list[str]) -> int:
@@ -131,7 +274,9 @@ def main(argv: list[str]) -> int:
     count, problems = check_site(root)
     for problem in problems:
         print(problem)
-    print(f"check_book: {count} pages opened in headless Chromium, {len(problems)} problems")
+    shots = take_screenshots(root, root.parent / "screenshots")
+    print(f"check_book: {count} pages opened in headless Chromium at {' and '.join(map(str, WIDTHS))} px, "
+          f"{len(problems)} problems; {len(shots)} screenshots in {root.parent / 'screenshots'}")
     return 1 if problems else 0
 
 

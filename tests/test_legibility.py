@@ -34,7 +34,7 @@ def test_a_wide_strip_fails_the_check():
         narrow, axis = plt.subplots(figsize=(7, 3.9))
         axis.set_title("title", fontsize=8)
         wide_size, _ = figures.smallest_text(wide)
-        narrow_size, text = figures.smallest_text(narrow)
+        narrow_size, _ = figures.smallest_text(narrow)
     plt.close(wide)
     plt.close(narrow)
     assert wide_size < figures.SMALLEST_TEXT_PX
