@@ -202,7 +202,7 @@ def label(method: str, setting: float) -> str:
         return "nuclear norm (ADMM)"
     if method == "irls":
         return f"IRLS-$p$, $p = {setting:g}$"
-    return f"deep linear, depth $k = {int(setting)}$"
+    return f"deep linear, depth {int(setting)}"
 
 
 _STYLES = {
