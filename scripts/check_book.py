@@ -26,7 +26,8 @@ and, opened again at each of :data:`WIDTHS` (a desktop and a phone viewport), it
   stays >= 9 px. (On a phone figures shrink to the column like any image; a reader zooms.)
 
 The layout is measured inside Chromium by a script added to a temporary copy of the page (next
-to it, so that relative links resolve), whose findings the dumped DOM carries. Screenshots of the
+to it, so that relative links resolve), shown in an iframe of exactly the width checked (headless
+Chromium makes no window narrower than 500 px); the findings travel with the page's DOM. Screenshots of the
 landing page and of one chapter per paper at both widths are saved in ``_build/screenshots/``.
 
 Problems are printed one per line and the exit status is 1 if there is any.
@@ -38,8 +39,9 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -108,6 +110,7 @@ LAYOUT_SCRIPT = """<script>
     out.textContent = JSON.stringify({viewport: width, document: document.documentElement.scrollWidth,
                                       wide: wide, images: images});
     document.body.appendChild(out);
+    if (window.parent !== window) window.parent.postMessage(document.documentElement.outerHTML, "*");
   }
   window.addEventListener("load", function () {
     var typeset = (window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve();
@@ -120,28 +123,60 @@ LAYOUT_SCRIPT = """<script>
 
 def _chromium(*arguments: str, width: int, height: int = 900) -> subprocess.CompletedProcess:
     command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               "--virtual-time-budget=20000", f"--window-size={width},{height}", *arguments]
+               "--allow-file-access-from-files", "--virtual-time-budget=20000", f"--window-size={width},{height}",
+               *arguments]
     return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
 
 
-def render(page: Path, width: int = WIDTHS[0]) -> str:
-    """The page's DOM after its scripts ran, from headless Chromium with a ``width`` px wide
-    viewport, carrying the layout measurements (see :data:`LAYOUT_SCRIPT`)."""
+# Headless Chromium will not make a window narrower than 500 px, so every page is shown in an
+# iframe of exactly the width checked, inside a frame page that receives the page's rendered DOM
+# (measurements included) by postMessage and keeps it in a <textarea>, which --dump-dom returns.
+FRAME = """<!DOCTYPE html><html><body style="margin:0">
+<iframe src="__SRC__" style="width:__WIDTH__px;height:__HEIGHT__px;border:0;display:block"></iframe>
+<script>
+window.addEventListener("message", function (event) {
+  var kept = document.createElement("textarea");
+  kept.id = "book-check-dom";
+  kept.textContent = event.data;
+  document.body.appendChild(kept);
+});
+</script></body></html>"""
+
+
+@contextmanager
+def _framed(page: Path, width: int, height: int) -> Iterator[Path]:
+    """A temporary copy of ``page`` carrying the layout script, next to it (so that its relative
+    links resolve), in an iframe ``width`` x ``height`` px; yields the frame page."""
     probe = page.with_name(f".check-{width}-{page.name}")
+    frame = page.with_name(f".frame-{width}-{page.name}")
     html = page.read_text(errors="replace")
     probe.write_text(html.replace("</body>", LAYOUT_SCRIPT + "</body>", 1) if "</body>" in html else html)
+    frame.write_text(FRAME.replace("__SRC__", probe.name).replace("__WIDTH__", str(width))
+                     .replace("__HEIGHT__", str(height)))
     try:
-        result = _chromium("--dump-dom", probe.resolve().as_uri(), width=width)
+        yield frame
     finally:
         probe.unlink(missing_ok=True)
-    return result.stdout if result.returncode == 0 else ""
+        frame.unlink(missing_ok=True)
+
+
+def render(page: Path, width: int = WIDTHS[0]) -> str:
+    """The page's DOM after its scripts ran, in headless Chromium, shown ``width`` px wide,
+    carrying the layout measurements (see :data:`LAYOUT_SCRIPT`); empty if it did not load."""
+    with _framed(page, width, 900) as frame:
+        result = _chromium("--dump-dom", frame.resolve().as_uri(), width=max(width, 500) + 20)
+    if result.returncode != 0:
+        return ""
+    kept = BeautifulSoup(result.stdout, "html.parser").find(id="book-check-dom")
+    return kept.get_text() if kept is not None else ""
 
 
 def screenshot(page: Path, path: Path, width: int) -> bool:
     """Save what a reader sees of ``page`` at ``width`` px (its first 6,000 or 12,000 px) as ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     height = 12000 if width < 800 else 6000
-    result = _chromium(f"--screenshot={path.resolve()}", page.resolve().as_uri(), width=width, height=height)
+    with _framed(page, width, height) as frame:
+        result = _chromium(f"--screenshot={path.resolve()}", frame.resolve().as_uri(), width=width, height=height)
     return result.returncode == 0 and path.is_file()
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from bs4 import BeautifulSoup
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "check_book.py"
 spec = importlib.util.spec_from_file_location("check_book", SCRIPT)
@@ -113,10 +114,12 @@ def test_the_in_page_measurement_finds_overflow_in_chromium(tmp_path):
     """The real renderer at 400 px: a block wider than the viewport and content cut off by its box
     are reported; a code block scrolling inside its own box is not."""
     (tmp_path / "phone.html").write_text(PHONE)
-    problems = check_book.check_layout(tmp_path / "phone.html", tmp_path,
-                                       check_book.render(tmp_path / "phone.html", 400), 400)
+    dom = check_book.render(tmp_path / "phone.html", 400)
+    layout = json.loads(BeautifulSoup(dom, "html.parser").find(id=check_book.LAYOUT_ID).get_text())
+    assert layout["viewport"] == 400  # not Chromium's narrowest window (500 px): the page is framed
+    problems = check_book.check_layout(tmp_path / "phone.html", tmp_path, dom, 400)
     assert any("the page scrolls sideways" in problem for problem in problems), problems
     assert any("a fixed-width block" in problem for problem in problems), problems
     assert any("'long equation'" in problem and "cut off inside" in problem for problem in problems), problems
     assert not any("long code line" in problem for problem in problems), problems
-    assert not (tmp_path / ".check-400-phone.html").exists()
+    assert [path.name for path in tmp_path.iterdir()] == ["phone.html"]  # temporary copies removed
