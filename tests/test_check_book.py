@@ -3,11 +3,16 @@ and one page carrying each kind of defect (the DOM is read from the files, stand
 
 from __future__ import annotations
 
+import html
 import importlib.util
+import json
+import shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
+from bs4 import BeautifulSoup
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "check_book.py"
 spec = importlib.util.spec_from_file_location("check_book", SCRIPT)
@@ -29,6 +34,18 @@ BAD = """<html><body><article>
 </article></body></html>"""
 
 
+def measured(dom: str, width: int, layout: dict | None = None) -> str:
+    """``dom`` as the browser check's renderer returns it: with the layout measurements (by default,
+    nothing too wide) in the hidden element its script adds."""
+    layout = {"viewport": width, "document": width, "wide": [], "images": [], **(layout or {})}
+    element = f'<pre id="{check_book.LAYOUT_ID}">{html.escape(json.dumps(layout))}</pre>'
+    return dom.replace("</body>", element + "</body>") if "<article" in dom else dom
+
+
+def from_files(page: Path, width: int) -> str:
+    return measured(page.read_text(), width)
+
+
 def site(tmp_path: Path) -> Path:
     (tmp_path / "_images").mkdir()
     plt.imsave(tmp_path / "_images" / "plot.png", np.eye(4))
@@ -43,7 +60,7 @@ def site(tmp_path: Path) -> Path:
 
 def test_each_defect_is_reported_and_a_good_page_passes(tmp_path):
     root = site(tmp_path)
-    count, problems = check_book.check_site(root, renderer=lambda page: page.read_text())
+    count, problems = check_book.check_site(root, renderer=from_files)
     assert count == 5
     assert not [problem for problem in problems if problem.startswith(("good.html", "other.html", "index.html"))]
     bad = [problem for problem in problems if problem.startswith("bad.html")]
@@ -57,5 +74,52 @@ def test_each_defect_is_reported_and_a_good_page_passes(tmp_path):
 
 def test_a_redirect_to_a_missing_page_is_reported(tmp_path):
     (tmp_path / "index.html").write_text('<meta http-equiv="refresh" content="0; url=gone.html" />')
-    count, problems = check_book.check_site(tmp_path, renderer=lambda page: page.read_text())
+    count, problems = check_book.check_site(tmp_path, renderer=from_files)
     assert (count, problems) == (1, ["index.html: redirects to a missing page"])
+
+
+PLAIN = "<html><body><article><p>Nothing but text.</p></article></body></html>"
+
+
+def test_layout_problems_are_reported_at_the_width_they_occur(tmp_path):
+    """Measurements the in-page script reports become one line each: a page that scrolls sideways
+    or an element past the viewport (at any width), a figure shrunk below 75% (at desktop width)."""
+    (tmp_path / "page.html").write_text(PLAIN)
+    wide = {"element": "<mjx-math> 'D1 = ...'", "width": 876, "right": 892, "inside": "<mjx-container>"}
+    shrunk = {"src": "_images/plot.png", "natural": 1772, "shown": 784}
+    layouts = {1400: {"images": [shrunk, {"src": "_images/fits.png", "natural": 770, "shown": 770}]},
+               400: {"document": 520, "wide": [wide], "images": [shrunk]}}
+    count, problems = check_book.check_site(
+        tmp_path, renderer=lambda page, width: measured(page.read_text(), width, layouts[width]))
+    assert count == 1
+    assert problems == [
+        "page.html at 1400 px: figure '_images/plot.png' shown at 784 of 1772 px, its text below 9 px",
+        "page.html at 400 px: the page scrolls sideways (520 px wide)",
+        "page.html at 400 px: <mjx-math> 'D1 = ...' reaches 892 px (876 px wide), cut off inside <mjx-container>",
+    ]
+    unmeasured = check_book.check_layout(tmp_path / "page.html", tmp_path, PLAIN, 400)
+    assert unmeasured == ["page.html at 400 px: layout not measured (the page's scripts did not finish)"]
+
+
+PHONE = f"""<html><body style="margin:0"><article>
+<p>short text that wraps as it should at any width, however narrow the screen is</p>
+<div style="width:900px">a fixed-width block</div>
+<div style="overflow-x:hidden;width:300px"><span style="display:inline-block;width:700px">long equation</span></div>
+<div class="highlight"><pre style="overflow-x:auto">x = 1  # a long code line scrolls in its own box {"." * 80}</pre></div>
+</article></body></html>"""
+
+
+@pytest.mark.skipif(shutil.which(check_book.CHROMIUM) is None, reason="no chromium here")
+def test_the_in_page_measurement_finds_overflow_in_chromium(tmp_path):
+    """The real renderer at 400 px: a block wider than the viewport and content cut off by its box
+    are reported; a code block scrolling inside its own box is not."""
+    (tmp_path / "phone.html").write_text(PHONE)
+    dom = check_book.render(tmp_path / "phone.html", 400)
+    layout = json.loads(BeautifulSoup(dom, "html.parser").find(id=check_book.LAYOUT_ID).get_text())
+    assert layout["viewport"] == 400  # not Chromium's narrowest window (500 px): the page is framed
+    problems = check_book.check_layout(tmp_path / "phone.html", tmp_path, dom, 400)
+    assert any("the page scrolls sideways" in problem for problem in problems), problems
+    assert any("a fixed-width block" in problem for problem in problems), problems
+    assert any("'long equation'" in problem and "cut off inside" in problem for problem in problems), problems
+    assert not any("long code line" in problem for problem in problems), problems
+    assert [path.name for path in tmp_path.iterdir()] == ["phone.html"]  # temporary copies removed

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import shutil
 import time
@@ -32,6 +33,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from recovery.book import files, provenance, sweep
 from recovery.book.files import ReproduceError
@@ -157,10 +159,16 @@ def style() -> Iterator[None]:
         {
             "figure.dpi": 110,
             "savefig.dpi": 150,
-            "font.size": 10,
-            "axes.titlesize": 10,
-            "axes.labelsize": 10,
+            # Sizes for a figure of plotting.WIDTH inches shown at its natural size in the book's
+            # column: 8 pt renders at 12 CSS px (smallest_text checks every figure).
+            "font.size": 9,
+            "axes.titlesize": 9,
+            "axes.labelsize": 9,
+            "xtick.labelsize": 8,
+            "ytick.labelsize": 8,
             "legend.fontsize": 8,
+            "legend.title_fontsize": 8,
+            "figure.titlesize": 9,
             "axes.grid": True,
             "grid.alpha": 0.3,
             "svg.hashsalt": "recovery",
@@ -168,6 +176,28 @@ def style() -> Iterator[None]:
         }
     ):
         yield
+
+
+#: The book's content column at desktop width, in CSS px (sphinx-book-theme: the article is at
+#: most 60em less its padding and the secondary sidebar), and the smallest text a figure may
+#: show in it. Notebook figures are PNGs at the style's ``figure.dpi`` (``bbox_inches="tight"``),
+#: shown at their natural size or shrunk to the column, whichever is smaller.
+CONTENT_WIDTH_PX = 785
+SMALLEST_TEXT_PX = 9.0
+
+
+def smallest_text(fig: Figure, content_px: float = CONTENT_WIDTH_PX) -> tuple[float, str]:
+    """The smallest text of ``fig`` as rendered in the book's content column, in CSS px, and
+    that text: its size in points, converted at the figure's dpi, times the factor by which the
+    displayed image is shrunk to fit ``content_px`` (1 if it fits)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    natural = fig.get_tightbbox(renderer).width * fig.dpi
+    scale = min(1.0, content_px / natural)
+    sizes = [(text.get_fontsize() / 72 * fig.dpi * scale, text.get_text())
+             for text in fig.findobj(Text)
+             if text.get_visible() and text.get_text().strip()]
+    return min(sizes) if sizes else (math.inf, "")
 
 
 def draw(figure_id: str, rows: list[Row], params: Mapping[str, Any]) -> Figure:

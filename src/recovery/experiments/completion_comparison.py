@@ -46,6 +46,7 @@ from recovery.core import metrics, problems, validation
 from recovery.core.observations import Observations
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.plotting import WIDTH, fraction, latex
 from recovery.experiments.spec import CLAIM_LEVEL, FigureSpec, Row, column, trial_generator
 from recovery.rfm import deep, irls, linrfm
 
@@ -191,8 +192,7 @@ def summary(rows: list[Row], d: int, method: str, setting: float, threshold: flo
 def label(method: str, setting: float) -> str:
     """Legend text for a method and its setting."""
     if method == "lin-rfm":
-        fractions = {0.25: "1/4", 0.5: "1/2", 1.0: "1"}
-        return rf"lin-RFM $\alpha = {fractions.get(float(setting), f'{setting:g}')}$"
+        return rf"lin-RFM $\alpha = {fraction(float(setting))}$"
     if method == "nuclear":
         return "nuclear norm (ADMM)"
     if method == "irls":
@@ -214,17 +214,17 @@ FLOOR = 1e-20  # medians at rounding level are drawn on this line
 
 
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
-    """One row of panels per matrix size: median unobserved MSE, recovery frequency, and the
-    fraction of runs stopped at their iteration budget, against the oversampling."""
+    """Median unobserved MSE, recovery frequency, and the fraction of runs stopped at their
+    iteration budget, against the oversampling, in a 2 x 2 grid whose fourth cell holds the
+    legend. The first matrix size is drawn with filled markers, later (larger) ones, which run
+    fewer methods, with open markers in the same panels."""
     panels = params["panels"]
-    fig, axes = plt.subplots(len(panels), 3, figsize=(13.5, 3.6 * len(panels) + 0.9), layout="constrained",
-                             squeeze=False)
+    fig, grid = plt.subplots(2, 2, figsize=(WIDTH, 6.4), layout="constrained", sharex=True)
+    mse_axis, rate_axis, stop_axis = grid.flat[:3]
     threshold = params["success_threshold"]
     every = [multiple for panel in panels for multiple in panel["multiples"]]
     margin = 0.05 * (max(every) - min(every) or 1)
-    letters = iter("abcdefghijklmnopqrstuvwxyz")
-    for (mse_axis, rate_axis, stop_axis), panel in zip(axes, panels, strict=True):
-        a, b, c = next(letters), next(letters), next(letters)
+    for index, panel in enumerate(panels):
         d, rank = panel["d"], panel["rank"]
         methods = sorted({(row["method"], float(row["setting"])) for row in rows if row["d"] == d},
                          key=lambda key: (METHODS.index(key[0]), key[1]))
@@ -232,29 +232,25 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
             color, marker, line = _STYLES.get((method, setting), ("grey", "x", "-"))
             stats = summary(rows, d, method, setting, threshold)
             style = {"color": color, "marker": marker, "ls": line, "ms": 4, "label": label(method, setting)}
+            if index:
+                style.update(ms=7, mfc="white", lw=0.8, label=f"{style['label']}, $d = {d}$, $r = {rank}$")
             mse_axis.plot(stats["multiple"], np.maximum(stats["median_mse"], FLOOR), **style)
             rate_axis.plot(stats["multiple"], stats["recovered"], **style)
             stop_axis.plot(stats["multiple"], stats["unfinished"], **style)
-        name = f"d = {d}, r = {rank}, {panel['trials']} trials"
-        mse_axis.set(yscale="log", ylabel="median MSE on unobserved entries",
-                     title=f"({a}) test error; {name}")
-        mse_axis.axhline(1.0, color="grey", lw=0.8, ls=":")
-        rate_axis.set(ylim=(-0.03, 1.03), ylabel="fraction of trials",
-                      title=f"({b}) recovered: relative unobserved error < {threshold:.0e}")
-        stop_axis.set(ylim=(-0.03, 1.03), ylabel="fraction of trials",
-                      title=f"({c}) stopped at the iteration budget (not converged)")
-        for axis in (mse_axis, rate_axis, stop_axis):
-            axis.set_xlabel("observations / degrees of freedom $r(2d - r)$")
-            axis.set_xlim(min(every) - margin, max(every) + margin)
-        stop_axis.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
-    fig.suptitle(
-        f"Low-rank matrix completion; budgets: lin-RFM (momentum {params['linrfm_momentum']:g}) "
-        f"{params['linrfm_max_iter']} steps, nuclear-norm ADMM {params['nuclear_max_iter']} steps, "
-        f"IRLS (smoothing decay {params['irls_decay']:g}) {params['irls_max_iter']} steps,\n"
-        f"deep linear networks (init scales {', '.join(f'{s:g}' for s in params['init_scales'])} for depths "
-        f"{', '.join(str(k) for k in params['depths'])}) {params['gd_max_iter']} gradient steps; "
-        "dotted line in the MSE panels: predicting zeros (about 1)"
-    )
+    mse_axis.set(yscale="log", ylabel="median MSE, unobserved entries", title="(a) test error")
+    mse_axis.axhline(1.0, color="grey", lw=0.8, ls=":")
+    rate_axis.set(ylim=(-0.03, 1.03), ylabel="fraction of trials",
+                  title=f"(b) recovered: relative error $< {latex(threshold)}$")
+    stop_axis.set(ylim=(-0.03, 1.03), ylabel="fraction of trials", title="(c) stopped at the budget")
+    for axis in (mse_axis, rate_axis, stop_axis):
+        axis.set_xlim(min(every) - margin, max(every) + margin)
+    for axis in (stop_axis, rate_axis):
+        axis.set_xlabel("observations / $r(2d - r)$")
+        axis.xaxis.set_tick_params(labelbottom=True)
+    first = panels[0]
+    grid[1, 1].axis("off")  # the legend takes the free cell of the grid, off the data
+    grid[1, 1].legend(*mse_axis.get_legend_handles_labels(), loc="center", frameon=False,
+                      title=f"$d = {first['d']}$, $r = {first['rank']}$ unless stated")
     return fig
 
 

@@ -35,6 +35,7 @@ from matplotlib.figure import Figure
 from recovery.core import metrics, problems
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.plotting import WIDTH, latex
 from recovery.experiments.spec import (
     FigureSpec,
     Row,
@@ -135,7 +136,8 @@ def _label(depth: float) -> str:
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """(a) flat recovery frequency; (b) gradient descent's, and how often it settles on another
     interpolant; (c) median errors of both, against m."""
-    fig, (flat_axis, gd_axis, error_axis) = plt.subplots(1, 3, figsize=(13.5, 4.0), layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 6.4), layout="constrained")
+    (flat_axis, gd_axis), (error_axis, legend_axis) = axes
     exact, approximate = params["exact_threshold"], params["gd_threshold"]
     interpolates = params["gd_interpolation_threshold"]
     depths = [*params["depths"], math.inf]
@@ -149,7 +151,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
             m_values, rates = success_rates(rows, "gd", depth, approximate)
             gd_axis.plot(m_values, rates, ls="--", label=rf"$k = {depth}$ recovered", **style)
             m_values, rates = success_rates(rows, "gd", depth, approximate, residual_below=interpolates)
-            gd_axis.plot(m_values, rates, ls=":", mfc="white", label=rf"$k = {depth}$ other interpolant",
+            gd_axis.plot(m_values, rates, ls=":", mfc="white", label=rf"$k = {depth}$ another interpolant",
                          **style)
             errors = [np.median(column(rows, "relative_error", method="gd", depth=depth, m=m)) for m in m_values]
             error_axis.plot(m_values, np.maximum(errors, FLOOR), ls="--", mfc="white", **style)
@@ -160,23 +162,17 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     for axis in (flat_axis, gd_axis):
         axis.set_ylim(-0.03, 1.03)
         axis.set_ylabel("fraction of trials")
-    flat_axis.set_title(f"(a) flat solutions: recovered if error < {exact:.0e}")
-    gd_axis.set_title(f"(b) GD from small init: recovered if error < {approximate:.0e}\n"
-                      f"dotted: error above it, residual < {interpolates:.0e}")
+    flat_axis.set_title(f"(a) flat solutions: error $< {latex(exact)}$")
+    gd_axis.set_title(f"(b) GD, small start: error $< {latex(approximate)}$")
     error_axis.set(yscale="log", ylabel=r"median $\|\hat x - x^\star\| / \|x^\star\|$",
                    title="(c) median error: flat (solid), GD (dashed)")
     for threshold in (exact, approximate):
         error_axis.axhline(threshold, color="grey", lw=0.8, ls="-.")
-    flat_axis.legend(frameon=False, loc="center right", title="flat, depth")
-    gd_axis.legend(loc="center right", title="GD, depth", framealpha=0.85)
-    scales = ", ".join(f"{s:g}" for s in params["init_scales"])
-    fig.suptitle(
-        f"Depth-k Hadamard factorisations: d = {params['d']}, {params['sparsity']}-sparse unit $x^\\star$, "
-        f"Gaussian X, {params['trials']} trials per m; GD init scales {scales} (k = {depths[0]}, ...), "
-        f"at most {params['gd_max_iter']} steps\n"
-        "dotted vertical: $\\ell_1$ statistical dimension (Amelunxen et al. 2014); "
-        "dash-dotted: the two success thresholds"
-    )
+    legend_axis.axis("off")  # the legends take the free cell of the grid, off the data
+    legend_axis.add_artist(legend_axis.legend(*flat_axis.get_legend_handles_labels(), frameon=False,
+                                              loc="upper left", title="flat solutions, depth"))
+    legend_axis.legend(*gd_axis.get_legend_handles_labels(), frameon=False, loc="lower left",
+                       title=f"GD (dotted: residual $< {latex(interpolates)}$)")
     return fig
 
 

@@ -22,6 +22,7 @@ from recovery.core import problems
 from recovery.core.operators import IdentityMeasurements
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.plotting import WIDTH, legend_below
 from recovery.experiments.spec import FigureSpec, Row, column, parts, split_parts, trial_generator
 from recovery.flat import flatness
 
@@ -76,7 +77,7 @@ FLOOR = 1e-17  # values at rounding level are drawn on this line of the log axes
 
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """(a) trace excess against balancedness gap; (b) trace excess before and after balancing."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.8), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 3.8), layout="constrained")
     markers = {"orbit": "o", "extra": "^"}
     colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(params["widths"])))
     for width, colour in zip(params["widths"], colours, strict=True):
@@ -86,12 +87,12 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
             before = np.maximum(column(rows, "trace_excess", **where), FLOOR)
             after = np.maximum(column(rows, "trace_excess_after", **where), FLOOR)
             style = {"marker": markers[family], "color": colour, "s": 12, "alpha": 0.6, "lw": 0}
-            left.scatter(gap, before, label=f"k = {width}, {family}", **style)
+            left.scatter(gap, before, label=f"$k = {width}$, {family}", **style)
             right.scatter(before, after, **style)
     left.set(
         xlabel=r"balancedness gap $\|L^\top L - R^\top R\|_F$",
-        ylabel=r"scaled trace / $4\|M^\star\|_*$ $-$ 1",
-        title="(a) every factorisation: flatter = more balanced",
+        ylabel=r"trace excess: scaled trace$/4\|M^\star\|_* - 1$",
+        title="(a) flatter = more balanced",
     )
     right.set(
         xlabel="trace excess before balancing",
@@ -101,11 +102,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     for axis in (left, right):
         axis.set(xscale="log", yscale="log")
         axis.axhline(FLOOR, color="grey", lw=0.8, ls=":")
-    left.legend(ncol=2, loc="upper left", markerscale=1.5, frameon=False)
-    fig.suptitle(
-        f"Identity map, {params['d1']} x {params['d2']}, rank {params['rank']}, "
-        f"{params['truths']} truths; dotted line: rounding level (smaller values drawn on it)"
-    )
+    legend_below(fig, left, ncol=len(params["widths"]), markerscale=1.5)
     return fig
 
 

@@ -36,6 +36,7 @@ from recovery.core import problems, validation
 from recovery.core.operators import DenseMeasurements, gaussian_sensing
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.plotting import WIDTH, latex, legend_below
 from recovery.experiments.spec import FigureSpec, Row, column, trial_generator
 from recovery.flat import descent, flatness
 
@@ -161,9 +162,14 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
 FLOOR = 1e-12  # trace excesses below this (rounding, or a residual of order tol) are drawn on it
 
 
+#: The families' names in the figure (mathtext).
+_LABELS = {**FAMILIES, "null-flat": r"$M^\star$ + null-space $N$, flattest factors",
+           "null-orbit": r"$M^\star$ + null-space $N$, random factors"}
+
+
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """(a) recovery error against trace excess, every interpolant; (b) error against start scale."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.0), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 4.4), layout="constrained")
     common = {"s": 22, "alpha": 0.75, "lw": 0}
     styles = {
         "gradient": {**common, "marker": "o", "color": "tab:blue"},
@@ -171,34 +177,29 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
         "null-flat": {**common, "marker": "^", "color": "tab:green"},
         "null-orbit": {**common, "marker": "v", "color": "tab:grey"},
     }
-    for family, label in FAMILIES.items():
+    for family, label in _LABELS.items():
         excess = np.maximum(column(rows, "trace_excess", family=family), FLOOR)
         error = column(rows, "error", family=family)
         left.scatter(excess, error, label=label, **styles[family])
     if min(column(rows, "trace_excess")) <= FLOOR:
-        left.axvline(FLOOR, color="grey", lw=0.8, ls=":", label=f"excess at or below {FLOOR:g}")
+        left.axvline(FLOOR, color="grey", lw=0.8, ls=":", label=f"excess at or below ${latex(FLOOR)}$")
     left.set(
         xscale="log", yscale="log",
-        xlabel=r"trace excess: scaled trace / $4\|D_1M^\star D_2\|_*$ $-$ 1",
+        xlabel=r"trace excess: scaled trace$/4\|D_1M^\star D_2\|_* - 1$",
         ylabel=r"recovery error $\|LR^\top - M^\star\|_F$",
-        title="(a) every interpolant: the flattest recover M*",
+        title=r"(a) the flattest recover $M^\star$",
     )
-    left.legend(loc="upper left", frameon=False)
     for family in ("gradient", "penalised"):
         scale = column(rows, "init_scale", family=family)
         error = column(rows, "error", family=family)
-        right.scatter(scale, error, label=FAMILIES[family], **styles[family])
+        right.scatter(scale, error, label=_LABELS[family], **styles[family])
     right.set(
         xscale="log", yscale="log",
         xlabel=r"scale $s$ of the random start (column norms)",
         ylabel=r"recovery error $\|LR^\top - M^\star\|_F$",
-        title="(b) plain descent misses M* by more, the larger its start",
+        title=r"(b) error against start scale",
     )
-    right.legend(loc="center right", frameon=False)
-    fig.suptitle(
-        f"One Gaussian sensing instance: {params['d']} x {params['d']}, rank {params['rank']}, "
-        f"m = {params['m']} measurements, width k = {params['width']}"
-    )
+    legend_below(fig, left)
     return fig
 
 

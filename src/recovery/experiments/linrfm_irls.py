@@ -52,6 +52,7 @@ from recovery.core import metrics, problems
 from recovery.core.observations import Observations
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.plotting import WIDTH, fraction
 from recovery.experiments.spec import FigureSpec, Row, column, trial_generator
 from recovery.rfm import irls, linrfm
 from recovery.rfm.kernel import interpolate_rows, regression_data
@@ -235,13 +236,14 @@ _STYLES = {"vector": "-", "matrix": "--"}
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """(a) lin-RFM vs the direct IRLS step; (b) the smoothed objective, normalised; (c) its
     constrained gradient; against the iteration, vectors solid and matrices dashed."""
-    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.2), layout="constrained")
+    fig, grid = plt.subplots(2, 2, figsize=(WIDTH, 6.4), layout="constrained")
+    axes = [*grid.flat[:3]]
     for problem in params["problems"]:
         for alpha in params["alphas"]:
             where = {"problem": problem, "alpha": alpha}
             t = np.array(column(rows, "iteration", **where))
             style = {"color": _COLOURS.get(alpha, "0.3"), "ls": _STYLES[problem], "lw": 1.2}
-            label = rf"{problem}, $\alpha = {alpha:g}$ ($p = {linrfm.irls_exponent(alpha):g}$)"
+            label = rf"{problem}, $\alpha = {fraction(alpha)}$ ($p = {linrfm.irls_exponent(alpha):g}$)"
             difference = np.array(column(rows, "difference_direct", **where))
             axes[0].plot(t[1:], np.maximum(difference[1:], FLOOR), label=label, **style)
             f = np.array(column(rows, "objective", **where))
@@ -249,22 +251,18 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
             axes[1].plot(t[1:], np.where(decrease > 0, decrease, np.nan), **style)
             axes[1].plot(t[1:][decrease < 0], -decrease[decrease < 0], "x", color=style["color"], ms=4)
             axes[2].plot(t, np.maximum(column(rows, "constrained_gradient", **where), FLOOR), **style)
-    axes[0].set(yscale="log", ylim=(FLOOR / 3, 1e-6), ylabel="max |lin-RFM - IRLS| / max |IRLS|",
-                title="(a) lin-RFM against the IRLS step\n(direct weighted least squares), own iterates")
+    axes[0].set(yscale="log", ylim=(FLOOR / 3, 1e-6),
+                ylabel=r"$\max|x^{\mathrm{RFM}} - x^{\mathrm{IRLS}}| / \max|x^{\mathrm{IRLS}}|$",
+                title="(a) lin-RFM minus the IRLS step")
     axes[1].set(yscale="log",
-                ylabel=r"$(f_\varepsilon(x_{t-1}) - f_\varepsilon(x_t)) / (f_\varepsilon(x_0) - f_\varepsilon(x_T))$",
-                title="(b) decrease of the smoothed objective per step\n(x: increases, size of the increase)")
+                ylabel=r"decrease of $f_\varepsilon$ in step $t$ / in all $T$",
+                title="(b) decrease per step (x: increase)")
     axes[2].set(yscale="log", ylabel=r"$\|P\nabla f_\varepsilon\| / \|\nabla f_\varepsilon\|$",
-                title="(c) gradient along the constraint set\n(null space of X; unobserved entries)")
+                title="(c) gradient along the constraint set")
     for axis in axes:
         axis.set_xlabel("iteration $t$")
-    axes[0].legend(loc="upper left", ncol=2, fontsize=7, frameon=False)
-    fig.suptitle(
-        f"lin-RFM($\\alpha$) = IRLS-$p$, $p = 2 - 4\\alpha$. Vectors: d = {params['d']}, n = {params['n']}, "
-        f"{params['sparsity']}-sparse, $\\varepsilon$ = {params['vector_smoothing']:g} mean($\\beta_0^2$).\n"
-        f"Matrices: {params['d1']} x {params['d2']}, rank {params['rank']}, {params['num_obs']} observed, "
-        f"$\\varepsilon$ = {params['matrix_smoothing']:g} tr($G_0$)/$d_2$. (a), (c): zero drawn at {FLOOR:g}."
-    )
+    grid[1, 1].axis("off")  # the legend takes the free cell of the grid, off the data
+    grid[1, 1].legend(*axes[0].get_legend_handles_labels(), loc="center", frameon=False)
     return fig
 
 

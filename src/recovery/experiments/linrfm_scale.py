@@ -38,6 +38,7 @@ from recovery.core import metrics, problems
 from recovery.core.observations import Observations
 from recovery.core.timing import Timing, timed
 from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.plotting import WIDTH, latex
 from recovery.experiments.spec import FigureSpec, Row, column, trial_generator
 from recovery.rfm import irls, linrfm
 from recovery.rfm.published import run_published
@@ -199,10 +200,20 @@ def _series(rows, method, device, name):
     return d[order], values[order]
 
 
+#: The methods' names in the figure (mathtext; LABELS is what the notebook prints).
+_PLOT_LABELS = {
+    "momentum": r"lin-RFM $\alpha = 1/2$, SVD-free, momentum 0.9",
+    "plain": r"lin-RFM $\alpha = 1/2$, SVD-free, plain",
+    "irls": "IRLS-0, eigh-based",
+    "published": r"lin-RFM $\alpha = 1/2$, per-row loop (published)",
+}
+
+
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """(a) seconds per iteration, (b) seconds to the target (open: not reached, drawn at the time
     spent), (c) per-iteration time relative to IRLS on the same device; against d, log-log."""
-    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.4), layout="constrained")
+    fig, grid = plt.subplots(2, 2, figsize=(WIDTH, 6.6), layout="constrained")
+    axes = [*grid.flat[:3]]
     gpu = [row for row in rows if row["device"] != "cpu"]
     gpu_label = f"{gpu[0]['device_name']}, {gpu[0]['dtype']}" if gpu else ""
     cpu = [row for row in rows if row["device"] == "cpu"]
@@ -214,7 +225,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
                 continue
             where = cpu_label if device == "cpu" else gpu_label
             kw = {"color": style["color"], "marker": style["marker"], "ls": line, "ms": 5, "mfc": fill}
-            axes[0].plot(d, per_iteration, label=f"{LABELS[method]} ({where})", **kw)
+            axes[0].plot(d, per_iteration, label=f"{_PLOT_LABELS[method]}\n({where})", **kw)
             _, to_target = _series(rows, method, device, "seconds_to_target")
             _, spent = _series(rows, method, device, "seconds")
             reached = np.isfinite(to_target)
@@ -224,21 +235,15 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
             if baseline.size == d.size:
                 axes[2].plot(d, per_iteration / baseline, **kw)
     axes[0].set(ylabel="seconds per iteration", title="(a) cost of one iteration")
-    axes[1].set(ylabel=f"seconds to relative unobserved error {params['target']:g}",
-                title="(b) time to accuracy\n(arrows: not reached, drawn at the time spent)")
-    axes[2].set(ylabel="time per iteration / IRLS-0's",
-                title="(c) relative to eigh-based IRLS-0\n(same device, same run)")
+    axes[1].set(ylabel=f"seconds to relative error ${latex(params['target'])}$",
+                title=r"(b) time to accuracy ($\uparrow$: not reached)")
+    axes[2].set(ylabel="time per iteration / IRLS-0's", title="(c) relative to eigh-based IRLS-0")
     axes[2].axhline(1, color="grey", lw=0.8)
     for axis in axes:
-        axis.set(xscale="log", yscale="log", xlabel="matrix size d (d x d)")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False)
-    sampling = ("4 observations per degree of freedom r(2d - r), clipped to 2%-5% of the entries"
-                if params["fraction"] is None else f"{params['fraction']:.0%} of the entries observed")
-    fig.suptitle(
-        f"Square rank-{params['rank']} completion, {sampling}.\n"
-        f"Solid, filled: this CPU, d = {', '.join(str(d) for d in params['sizes'])}; dashed, open: committed "
-        "GPU benchmark runs (rank 3; rank 10 and 2% observed at d = 10,000)"
-    )
+        axis.set(xscale="log", yscale="log", xlabel=r"matrix size $d$ ($d\times d$)")
+    grid[1, 1].axis("off")  # the legend takes the free cell of the grid, off the data
+    grid[1, 1].legend(*axes[0].get_legend_handles_labels(), loc="center", frameon=False,
+                      title="solid: this CPU; dashed: GPU")
     return fig
 
 

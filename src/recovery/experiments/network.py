@@ -36,7 +36,7 @@ from recovery.core import problems
 from recovery.core.operators import gaussian_quadratic
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
-from recovery.experiments.plotting import phase_diagram
+from recovery.experiments.plotting import WIDTH, phase_diagram
 from recovery.experiments.spec import FigureSpec, Row, column, parts, split_parts, trial_generator
 from recovery.flat import flatness
 
@@ -143,22 +143,21 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     the generalisation error against m at the largest d for flat, nuclear and minimum-norm
     interpolants."""
     dims, ratios, models = params["dims"], params["ratios"], params["models"]
-    fig, axes = plt.subplots(len(models), 3, figsize=(11.5, 3.5 * len(models)), layout="constrained",
+    fig, axes = plt.subplots(len(models), 3, figsize=(WIDTH, 2.6 * len(models) + 0.8), layout="constrained",
                              squeeze=False)
-    for row_axes, model in zip(axes, models, strict=True):
-        positive, negative = params["components"][model]
-        rank = positive + negative
-        for axis, method in zip(row_axes[:2], ("flat", "nuclear"), strict=True):
+    for index, (row_axes, model) in enumerate(zip(axes, models, strict=True)):
+        letters = "abcdefghi"[3 * index:3 * index + 3]
+        for axis, method, letter in zip(row_axes[:2], ("flat", "nuclear"), letters[:2], strict=True):
             image = phase_diagram(axis, success_frequency(rows, model, method, dims, ratios), dims, ratios,
-                                  xlabel="dimension d", ylabel="m / degrees of freedom",
-                                  title=f"{model} (r1 = {positive}, r2 = {negative}): {method}")
-            axis.axhline(1.0, color="tab:red", lw=1.2, label=f"m = {rank}d - {rank * (rank - 1) // 2}")
+                                  xlabel="dimension $d$", ylabel="$m$ / degrees of freedom",
+                                  title=f"({letter}) {model}: {method}")
+            axis.axhline(1.0, color="tab:red", lw=1.2, ls="--", label="$m$ = degrees of freedom")
             unfinished = [(d, ratio) for d in dims for ratio in ratios
                           if not all(column(rows, "converged", model=model, method=method, d=d, ratio=ratio))]
             if unfinished:
                 axis.scatter(*zip(*unfinished, strict=True), marker="x", s=14, color="tab:orange", lw=1,
                              label=f"some solves stopped at {params['max_iter']} iterations")
-            axis.legend(loc="upper left", frameon=False, labelcolor="linecolor", fontsize=7)
+        row_axes[1].set_ylabel("")
         fig.colorbar(image, ax=row_axes[1], label="success frequency")
         last = dims[-1]
         for method, marker in zip(METHODS, ("o", "s", "^"), strict=True):
@@ -166,12 +165,14 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
                                         ratio=ratio)) for ratio in ratios]
             row_axes[2].plot(ratios, np.maximum(medians, FLOOR), marker=marker, label=method)
         row_axes[2].axvline(1.0, color="tab:red", lw=1, ls="--")
-        row_axes[2].set(yscale="log", xlabel="m / degrees of freedom",
-                        ylabel="relative test error (median)",
-                        title=f"{model}, d = {last}: error on fresh inputs")
-        row_axes[2].legend(frameon=False)
-    fig.suptitle(f"Flat vs nuclear-norm relaxation, {params['trials']} trials per point; white: every "
-                 f"trial recovers M* (error < {SUCCESS:g}); test errors below {FLOOR:g} drawn at {FLOOR:g}")
+        row_axes[2].set(yscale="log", xlabel="$m$ / degrees of freedom",
+                        ylabel="median test error",
+                        title=f"({letters[2]}) test error, $d = {last}$")
+    handles = {}
+    for axis in axes.flat:  # one legend for all panels, below them
+        for handle, label in zip(*axis.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=3, frameon=False)
     return fig
 
 

@@ -55,12 +55,14 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from recovery import convex
 from recovery.core import operators, problems, validation
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.plotting import WIDTH, difference_map, legend_below, phase_diagram
 from recovery.experiments.spec import (
     CLAIM_LEVEL,
     FigureSpec,
@@ -295,68 +297,45 @@ def compare_methods(rows: list[Row], params: Mapping[str, Any]) -> dict[str, Any
     }
 
 
-def _edges(values: Sequence[float]) -> np.ndarray:
-    """Cell edges halfway between grid values, extended by half a step at both ends (not below 0)."""
-    values = np.asarray(values, dtype=float)
-    if values.size == 1:
-        return values[0] * np.array([0.9, 1.1])
-    middle = (values[1:] + values[:-1]) / 2
-    return np.concatenate([[max(2 * values[0] - middle[0], 0)], middle, [2 * values[-1] - middle[-1]]])
-
-
-def _vertical(model: str, oversampling, d, rank):
-    """The plotted quantity: m = rho r(2d - r) for sensing, p = m / d^2 for completion."""
-    m = np.multiply.outer(oversampling, rank * (2 * np.asarray(d, dtype=float) - rank))
-    return m / np.asarray(d, dtype=float) ** 2 if model == "completion" else m
-
-
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """Success frequency of (a) nuclear norm, (b) the flat relaxation, (c) their difference, and
-    (d) the median weak-recovery error of flat solutions, in the (d, m) or (d, p) plane; the dashed
-    line is m = r(2d - r)."""
-    model, rank, dims = params["model"], params["rank"], params["dims"]
-    d_edges = _edges(dims)
-    X = np.broadcast_to(d_edges, (len(params["oversampling"]) + 1, len(d_edges)))
-    Y = _vertical(model, _edges(params["oversampling"]), d_edges, rank)
+    (d) the median weak-recovery error of flat solutions, on the (d, m / degrees of freedom) grid,
+    a 2 x 2 grid of panels; the dashed line is m = r(2d - r)."""
+    model, dims, rhos = params["model"], params["dims"], params["oversampling"]
     nuclear = success_frequencies(rows, "nuclear", params)
     flat = success_frequencies(rows, "flat", params)
-    weak = np.log10(np.maximum(median_weak_error(rows, params), 1e-12))
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.9), layout="constrained", sharey=True)
-    panels = [
-        ("(a) nuclear norm min $\\|X\\|_*$", nuclear, "gray", (0, 1), "success frequency"),
-        ("(b) flat relaxation $\\|D_1 Y D_2\\|_*$", flat, "gray", (0, 1), "success frequency"),
-        ("(c) flat $-$ nuclear", flat - nuclear, "gray", (-1, 1), "difference of frequencies"),
-        ("(d) flat: $\\|LR^\\top - M^\\star\\|_* / \\|M^\\star\\|_*$", weak, "gray_r", (-8, 0),
-         "log10 median (white: $\\leq 10^{-8}$)"),
+    weak = np.maximum(median_weak_error(rows, params), WEAK_FLOOR)
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 6.2), layout="constrained", sharex=True, sharey=True)
+    labels = {"xlabel": "", "ylabel": ""}
+    meshes = [
+        phase_diagram(axes[0, 0], nuclear, dims, rhos, title=r"(a) nuclear norm $\|X\|_*$", **labels),
+        phase_diagram(axes[0, 1], flat, dims, rhos, title=r"(b) flat $\|D_1 Y D_2\|_*$", **labels),
+        difference_map(axes[1, 0], flat - nuclear, dims, rhos, title="(c) flat $-$ nuclear", **labels),
+        phase_diagram(axes[1, 1], weak, dims, rhos, title="(d) flat: weak-recovery error", cmap="gray_r",
+                      norm=LogNorm(WEAK_FLOOR, 1), **labels),
     ]
-    line_d = np.linspace(d_edges[0], d_edges[-1], 100)
-    for axis, (title, values, colours, (low, high), label) in zip(axes, panels, strict=True):
-        mesh = axis.pcolormesh(X, Y, np.ma.masked_invalid(values), cmap=colours, vmin=low, vmax=high,
-                               edgecolors="face")
-        axis.plot(line_d, _vertical(model, 1.0, line_d, rank), "--", color="tab:red", lw=1.2,
-                  label=("$p = r(2d - r)/d^2$" if model == "completion" else "$m = r(2d - r)$")
-                  + " (degrees of freedom)")
-        axis.set(title=title, xlabel="dimension $d$ ($d_1 = d_2 = d$)", xlim=(d_edges[0], d_edges[-1]),
-                 ylim=(Y.min(), Y.max()), facecolor="lightsteelblue")
-        axis.grid(False)
+    bars = ["success frequency", "success frequency", "difference of frequencies",
+            r"median $\|LR^\top - M^\star\|_* / \|M^\star\|_*$"]
+    dof = r"$p\,d^2 = r(2d - r)$" if model == "completion" else r"$m = r(2d - r)$"
+    for axis, mesh, label in zip(axes.flat, meshes, bars, strict=True):
+        axis.set_facecolor("lightsteelblue")
+        axis.axhline(1.0, ls="--", color="tab:red", lw=1.2, label=f"{dof} (degrees of freedom)")
         fig.colorbar(mesh, ax=axis, label=label, shrink=0.9)
     if model == "completion":
-        unobserved = {(row["d"], row["oversampling"]) for row in rows if row["unobserved"] > 0}
-        marks = sorted(unobserved)
-        for axis in axes:
-            axis.scatter([d for d, _ in marks],
-                         [float(_vertical(model, rho, d, rank)) for d, rho in marks],
-                         marker="x", color="tab:orange", s=14,
+        marks = sorted({(row["d"], row["oversampling"]) for row in rows if row["unobserved"] > 0})
+        for axis in axes.flat:
+            axis.scatter(*zip(*marks, strict=True), marker="x", color="tab:orange", s=16,
                          label="a trial with an unobserved row or column")
-    axes[0].set_ylabel("observation probability $p$" if model == "completion"
-                       else "number of measurements $m$")
-    axes[0].legend(loc="upper left", fontsize=7)
-    fig.suptitle(
-        f"{model}: rank {rank}, unit-norm truth, {params['trials']} trials per cell; success = converged "
-        f"and $\\|\\cdot - M^\\star\\|_F < {params['success_tol']:g}$ (white = always; blue = outside the grid "
-        "or undefined)"
-    )
+    for axis in axes[1]:
+        axis.set_xlabel(r"dimension $d$ ($d_1 = d_2 = d$)")
+    for axis in axes[:, 0]:
+        axis.set_ylabel(r"$p\,d^2 / r(2d - r)$" if model == "completion" else r"$m / r(2d - r)$")
+    legend_below(fig, axes[0, 0])
     return fig
+
+
+#: Weak-recovery errors below this are drawn as it (white in panel (d)).
+WEAK_FLOOR = 1e-12
 
 
 def regularity_compute(params: Mapping[str, Any]) -> list[Row]:
@@ -404,20 +383,22 @@ def regularity_plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """Per model: log10 of the balancedness and norm gaps of flat factors against the oversampling,
     filled where the flat relaxation recovered M*, with the Theorem 3.3 bound on the norm gap."""
     slices = params["slices"]
-    fig, axes = plt.subplots(1, len(slices), figsize=(4 * len(slices), 3.8), layout="constrained",
+    columns = min(len(slices), 2)
+    grid = -(-len(slices) // columns)
+    fig, axes = plt.subplots(grid, columns, figsize=(WIDTH, 3.2 * grid), layout="constrained",
                              sharey=True, squeeze=False)
-    for axis, piece in zip(axes[0], slices, strict=True):
+    for axis, piece in zip(axes.flat[:len(slices)], slices, strict=True):
         own = [row for row in rows if row["model"] == piece["model"] and row["d"] == piece["d"]
                and defined(row["kappa"])]
         success = np.array([row["flat_success"] == 1 for row in own], dtype=bool)
         rho = np.array([row["oversampling"] for row in own])
         jitter = 1 + 0.04 * (np.array([row["trial"] for row in own]) / params["trials"] - 0.5)
         for name, marker, label in (("balancedness_gap", "o", r"$\|L^\top L - R^\top R\|_F$"),
-                                    ("norm_gap", "^", r"$(\|L\|^2+\|R\|^2)/2 - \|X_{nuc}\|_*$")):
+                                    ("norm_gap", "^", r"$\frac{1}{2}(\|L\|_F^2+\|R\|_F^2) - \|X_{\mathrm{nuc}}\|_*$")):
             gap = np.array([row[name] for row in own])
             for chosen, style, text in ((success, {"color": "black"}, f"{label}, recovered"),
                                         (~success, {"facecolors": "none", "edgecolors": "grey"},
-                                         "  not recovered")):
+                                         f"{label}, not recovered")):
                 shown = chosen & (gap > 0)
                 axis.scatter(rho[shown] * jitter[shown], np.log10(gap[shown]), marker=marker, s=14,
                              label=text, **style)
@@ -425,15 +406,19 @@ def regularity_plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
         bound = [np.median([row["norm_gap_bound"] for row in own if row["oversampling"] == level])
                  for level in levels]
         axis.plot(levels, np.log10(bound), "--", marker="_", color="tab:red", lw=1,
-                  label=r"$(\kappa^2 - 1)\|X_{nuc}\|_*$, median (Thm 3.3 bound)")
-        axis.set(title=f"{piece['model']}, d = {piece['d']}",
+                  label=r"$(\kappa^2 - 1)\|X_{\mathrm{nuc}}\|_*$, median (Theorem 3.3 bound)")
+        axis.set(title=f"{piece['model']}, $d = {piece['d']}$",
                  xlabel="oversampling $m / r(2d - r)$" if piece["model"] != "completion"
                  else "oversampling $p\\,d^2 / r(2d - r)$")
-    axes[0][0].set_ylabel("log10 gap")
-    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=5, fontsize=7)
-    fig.suptitle(f"Regularity of flat factors (rank {params['rank']}, {params['trials']} trials per point; "
-                 "instances with an unobserved row or column,\nand non-positive norm gaps of unconverged "
-                 "solves, are not drawn)")
+    for axis in axes[:, 0]:
+        axis.set_ylabel(r"$\log_{10}$ gap")
+    spare = axes.flat[len(slices):]
+    if len(spare):  # the legend takes the free cell of the grid
+        for axis in spare:
+            axis.axis("off")
+        spare[0].legend(*axes[0][0].get_legend_handles_labels(), loc="center", frameon=False)
+    else:
+        legend_below(fig, axes[0][0])
     return fig
 
 

@@ -29,7 +29,7 @@ from recovery import convex
 from recovery.core import problems
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
-from recovery.experiments.plotting import phase_diagram
+from recovery.experiments.plotting import WIDTH, latex, phase_diagram
 from recovery.experiments.spec import FigureSpec, Row, column, parts, split_parts, trial_generator
 
 FIGURE_ID = "flat-robust-pca"
@@ -84,25 +84,23 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """(a) Success frequency over (rank, outliers per row and column); (b) median error."""
     ranks, outliers = params["ranks"], params["outliers"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.9), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 3.6), layout="constrained")
     frequency = [[np.mean(column(rows, "success", rank=r, outliers=count)) for r in ranks] for count in outliers]
-    image = phase_diagram(left, frequency, ranks, outliers, xlabel="rank r of M*",
-                          ylabel="outliers l per row and column",
-                          title=f"(a) exact recovery by flat solutions, d = {params['d']}")
+    image = phase_diagram(left, frequency, ranks, outliers, xlabel=r"rank $r$ of $M^\star$",
+                          ylabel=r"outliers $l$ per row and column",
+                          title="(a) exact recovery, flat solutions")
     fig.colorbar(image, ax=left, label="success frequency")
     shades = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(ranks)))
     for rank, shade in zip(ranks, shades, strict=True):
         medians = [np.median(column(rows, "error", rank=rank, outliers=count)) for count in outliers]
-        right.plot(outliers, np.maximum(medians, 1e-16), marker="o", color=shade, label=f"r = {rank}")
-    right.axhline(SUCCESS, color="tab:red", lw=1, ls="--", label=f"success threshold {SUCCESS:g}")
-    right.set(yscale="log", xlabel="outliers l per row and column", ylabel=r"median $\|X - M^\star\|_F$",
-              title="(b) recovery error (||M*||_F = 1)")
+        right.plot(outliers, np.maximum(medians, 1e-16), marker="o", color=shade, label=f"$r = {rank}$")
+    right.axhline(SUCCESS, color="tab:red", lw=1, ls="--", label=f"success threshold ${latex(SUCCESS)}$")
+    right.set(yscale="log", xlabel=r"outliers $l$ per row and column", ylabel=r"median $\|X - M^\star\|_F$",
+              title="(b) recovery error")
     left.set_xticks(ranks)
     left.set_yticks(outliers)
     right.set_xticks(outliers)
-    right.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle(f"Robust PCA, {params['d']} x {params['d']}, outliers {params['magnitude']:g} x the RMS "
-                 f"entry of M*, budget = ||S*||_1, {params['trials']} trials per point")
+    right.legend(frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
 

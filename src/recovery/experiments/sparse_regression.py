@@ -42,6 +42,7 @@ from recovery import convex
 from recovery.core import metrics, problems, validation
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.plotting import WIDTH, fraction, latex, legend_below
 from recovery.experiments.spec import (
     CLAIM_LEVEL,
     FigureSpec,
@@ -167,14 +168,14 @@ def samples_needed(rows: list[Row], method: str, parameter: float, threshold: fl
 def label(method: str, parameter: float) -> str:
     """Legend text of a method."""
     if method == "lin-rfm":
-        return rf"lin-RFM $\alpha = {parameter:g}$ ($p = {2 - 4 * parameter:g}$)"
+        return rf"lin-RFM $\alpha = {fraction(parameter)}$ ($p = {2 - 4 * parameter:g}$)"
     if method == "irls":
-        return rf"IRLS $p = {parameter:g}$"
+        return rf"IRLS-$p$, $p = {parameter:g}$"
     if method == "l1":
         return r"$\ell_1$ (basis pursuit)"
     if method == "gd":
-        return rf"GD, diagonal net depth {parameter:g}"
-    return rf"flat depth {parameter:g} ($q = {flatness.hadamard_flat_exponent(int(parameter)):.3g}$)"
+        return rf"GD, diagonal net, depth $k = {parameter:g}$"
+    return rf"flat, depth $k = {parameter:g}$ ($q = {flatness.hadamard_flat_exponent(int(parameter)):.3g}$)"
 
 
 _STYLE = {"lin-rfm": ("-", "o"), "irls": (":", "v"), "l1": ("-", "D"), "gd": ("--", "s"), "flat": ("-.", "^")}
@@ -211,7 +212,7 @@ FLOOR = 1e-16
 
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """(a) success rate and (b) median test error against ``n``, every method."""
-    fig, (rate_axis, error_axis) = plt.subplots(1, 2, figsize=(12.5, 4.8), layout="constrained")
+    fig, (rate_axis, error_axis) = plt.subplots(1, 2, figsize=(WIDTH, 5.2), layout="constrained")
     threshold = params["threshold"]
     ranked = ranked_methods(params)
     spread = 0.006 * (max(params["n_values"]) - min(params["n_values"]))
@@ -233,21 +234,11 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
         axis.axvline(transition, color="grey", lw=0.8, ls=":")
         axis.set_xlabel("number of samples $n$")
     rate_axis.set(ylim=(-0.03, 1.03), ylabel="fraction of trials recovered",
-                  title=rf"(a) recovered: $\|\hat\beta - \beta^\star\| / \|\beta^\star\| < {threshold:g}$")
+                  title=rf"(a) recovered: error $< {latex(threshold)}$")
     error_axis.axhline(threshold, color="grey", lw=0.8, ls="-.")
-    error_axis.set(yscale="log", ylabel=r"median test error $\|\hat\beta - \beta^\star\| / \|\beta^\star\|$",
-                   title="(b) median test error (x: some GD runs did not reach the residual tolerance)")
-    fig.legend(*rate_axis.get_legend_handles_labels(), loc="outside right center", frameon=False)
-    gd = [spec for spec in params["methods"] if spec["method"] == "gd"]
-    scales = ", ".join(f"depth {spec['parameter']}: {spec['init_scale']:g}" for spec in gd)
-    fig.suptitle(
-        f"Sparse regression, d = {params['d']}, {params['sparsity']}-sparse unit $\\beta^\\star$, Gaussian X, "
-        f"noiseless $y = X\\beta^\\star$, {params['trials']} trials per n\n"
-        f"GD init scales {scales}; at most {params['gd_max_iter']} GD steps, "
-        f"{params['reweighted_max_iter']} lin-RFM / IRLS steps\n"
-        "dotted vertical: $\\ell_1$ statistical dimension (Amelunxen et al. 2014); dash-dotted: success threshold; "
-        "(a) curves offset slightly in n"
-    )
+    error_axis.set(yscale="log", ylabel=r"median $\|\hat\beta - \beta^\star\| / \|\beta^\star\|$",
+                   title="(b) median test error")
+    legend_below(fig, rate_axis)
     return fig
 
 
