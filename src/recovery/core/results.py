@@ -29,8 +29,6 @@ class Status(StrEnum):
     MAX_ITER = "max_iter"
     #: An external target (e.g. a test error the method does not see) was reached.
     TARGET = "target"
-    #: The problem has no solution (e.g. inconsistent measurements); the solution is the last iterate.
-    INFEASIBLE = "infeasible"
 
 
 class ConvergenceWarning(UserWarning):
