@@ -2,7 +2,7 @@
 
 Packages, in the order data flows (each imports only those above it):
 
-- :func:`recovery.complete` (:mod:`recovery.completion`): complete your own matrix (NumPy with
+- :func:`recovery.complete <recovery.completion.complete>` (:mod:`recovery.completion`): complete your own matrix (NumPy with
   ``nan``, SciPy sparse or torch in, the same kind out) with any method of the library;
 - :mod:`recovery.core`: observations and measurement operators, problem generators and metrics,
   iteration bookkeeping, argument validation;

@@ -2,7 +2,7 @@ r"""Complete your own matrix: one call from a NumPy, SciPy-sparse or torch matri
 
 :func:`complete` accepts the observed entries in the form they usually come in:
 
-- a NumPy array (or anything :func:`numpy.asarray` takes) with ``nan`` at the missing entries;
+- a NumPy array (or anything ``numpy.asarray`` takes) with ``nan`` at the missing entries;
 - a ``scipy.sparse`` matrix or array, whose *stored* entries are the observations (an explicitly
   stored zero is an observed zero);
 - a torch tensor with ``nan`` at the missing entries, or with a boolean ``mask`` of the observed ones;

@@ -1,6 +1,6 @@
 """Registered figures: one command regenerates each figure, its tidy data and its provenance.
 
-A figure is a :class:`FigureSpec`: an experiment (``compute``: parameters -> tidy rows) and a
+A figure is a :class:`~recovery.experiments.spec.FigureSpec`: an experiment (``compute``: parameters -> tidy rows) and a
 plot (``plot``: rows, parameters -> matplotlib figure), with named parameter sets (``scales``,
 at least ``"ci"`` and ``"paper"``). :func:`reproduce` runs one scale and writes
 

@@ -1,6 +1,6 @@
 """Run a figure's experiment unit by unit: resumable after a crash or a kill, optionally in parallel.
 
-A figure whose :class:`~recovery.book.figures.FigureSpec` has a ``split`` is computed as independent
+A figure whose :class:`~recovery.experiments.spec.FigureSpec` has a ``split`` is computed as independent
 units of work (parameter overrides, typically one per value of the outer sweep variable). Each
 finished unit is written at once to a checkpoint directory as JSON (``unit-00003.json``, written
 to a temporary name and renamed, so a kill never leaves half a file). Rerunning the same figure at

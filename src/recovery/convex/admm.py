@@ -4,7 +4,7 @@ Solves, for a batch of :math:`T` independent instances with measurement maps
 :math:`\mathcal{A}^{(t)}: \mathbb{R}^{d_1\times d_2} \to \mathbb{R}^m`,
 
 .. math::
-   \min_Y \|D_1 Y D_2\|_* \quad\text{subject to}\quad \mathcal{A}(Y) = b ,
+   \min_Y \|D_1 Y D_2\|_* \ \text{ s.t. } \ \mathcal{A}(Y) = b ,
 
 nuclear-norm minimisation when :math:`D_1 = I, D_2 = I` and the *flat relaxation* of the
 flat-minima paper (Theorem 3.2) when :math:`D_1, D_2` are the rescaling matrices. With
@@ -13,11 +13,16 @@ flat-minima paper (Theorem 3.2) when :math:`D_1, D_2` are the rescaling matrices
 :math:`\min \|X\|_* + \iota_{\{\tilde{\mathcal{A}}(Z) = b\}}(Z)` subject to :math:`X = Z`:
 
 .. math::
-   X^{k+1} &= \operatorname{SVT}_{1/\rho}(Z^k - U^k)
-     \quad\text{(singular-value soft thresholding, one batched SVD)},\\
-   Z^{k+1} &= P(X^{k+1} + U^k), \qquad
-     P(V) = V - \tilde{\mathcal{A}}^*(\tilde A\tilde A^\top)^{-1}(\tilde{\mathcal{A}}(V) - b),\\
-   U^{k+1} &= U^k + X^{k+1} - Z^{k+1}.
+   X^{k+1} &= \operatorname{SVT}_{1/\rho}(Z^k - U^k),\\
+   Z^{k+1} &= P(X^{k+1} + U^k),\\
+   U^{k+1} &= U^k + X^{k+1} - Z^{k+1},
+
+with the singular-value soft thresholding :math:`\operatorname{SVT}` (one batched SVD) and the
+projection onto the constraints
+
+.. math::
+   P(V) = V - \tilde{\mathcal{A}}^*(\tilde A\tilde A^\top)^{-1}
+     \big(\tilde{\mathcal{A}}(V) - b\big).
 
 For matrix completion (:func:`~recovery.convex.programs.weighted_nuclear_completion`, diagonal :math:`D_1, D_2`) the
 projection is an overwrite of the observed entries; for symmetric problems it works in the

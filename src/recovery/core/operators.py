@@ -199,10 +199,13 @@ class BilinearMeasurements(MeasurementMap):
     r"""Rank-one measurements :math:`A_i = a_i b_i^\top` given by ``a`` (``(m, d1)``) and ``b`` (``(m, d2)``).
 
     .. math::
-       \mathcal{A}(X)_i = a_i^\top X b_i, \qquad
+       \mathcal{A}(X)_i = a_i^\top X b_i,
+
        \mathcal{A}^*(y) = \sum_i y_i a_i b_i^\top = a^\top \operatorname{diag}(y)\, b,
 
-       G_1 = \sum_i \|b_i\|^2 a_i a_i^\top, \qquad G_2 = \sum_i \|a_i\|^2 b_i b_i^\top .
+       G_1 = \sum_i \|b_i\|^2 a_i a_i^\top,
+
+       G_2 = \sum_i \|a_i\|^2 b_i b_i^\top .
 
     ``apply`` is the row-wise sum of :math:`(aX) \odot b`: :math:`O(m d_1 d_2)` time and
     :math:`O(m(d_1+d_2))` extra memory; the :math:`A_i` are never formed. ``scale`` defaults to
@@ -264,11 +267,15 @@ class CompletionMeasurements(MeasurementMap):
     coordinates ``(rows[t], cols[t])`` of an :class:`~recovery.core.observations.Observations`.
 
     .. math::
-       \mathcal{A}(X)_t = X_{r_t c_t}, \qquad
-       \mathcal{A}^*(y) = \sum_t y_t\, e_{r_t} e_{c_t}^\top \ \text{(scatter-add into zeros)},
+       \mathcal{A}(X)_t = X_{r_t c_t},
 
-       G_1 = \operatorname{diag}(n^{\mathrm{row}}), \qquad G_2 = \operatorname{diag}(n^{\mathrm{col}}),
-       \qquad \mathcal{A}\mathcal{A}^* = I_m ,
+       \mathcal{A}^*(y) = \sum_t y_t\, e_{r_t} e_{c_t}^\top,
+
+       G_1 = \operatorname{diag}(n^{\mathrm{row}}),
+
+       G_2 = \operatorname{diag}(n^{\mathrm{col}}),
+
+       \mathcal{A}\mathcal{A}^* = I_m ,
 
     with :math:`n^{\mathrm{row}}_a = \#\{t : r_t = a\}` and :math:`n^{\mathrm{col}}_b = \#\{t : c_t = b\}`.
     The map is built from the observations (``CompletionMeasurements(observations)``) and does no
@@ -357,7 +364,8 @@ class SymmetricRankOneMeasurements(MeasurementMap):
     r"""Symmetric rank-one measurements :math:`A_i = x_i x_i^\top` given by ``x`` (``(m, d)``).
 
     .. math::
-       \mathcal{A}(X)_i = x_i^\top X x_i, \qquad
+       \mathcal{A}(X)_i = x_i^\top X x_i,
+
        \mathcal{A}^*(y) = \sum_i y_i x_i x_i^\top = x^\top \operatorname{diag}(y)\, x,
 
        G_1 = G_2 = \sum_i \|x_i\|^2 x_i x_i^\top .

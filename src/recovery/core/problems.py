@@ -186,9 +186,10 @@ def l1_statistical_dimension(d: int, sparsity: int) -> float:
     Amelunxen, Lotz, McCoy and Tropp (2014, Proposition 4.5):
 
     .. math::
-       \delta \approx d\,\inf_{\tau \ge 0}\Big(\rho(1 + \tau^2)
-         + 2(1-\rho)\big((1 + \tau^2)\,\bar\Phi(\tau) - \tau\varphi(\tau)\big)\Big),
-       \qquad \rho = s/d,
+       \delta \approx d\,\inf_{\tau \ge 0}\Big(&\rho(1 + \tau^2) \\
+         &+ 2(1-\rho)\big((1 + \tau^2)\,\bar\Phi(\tau) - \tau\varphi(\tau)\big)\Big),
+
+       \rho = s/d,
 
     the second term being :math:`(1-\rho)\,\mathbb{E}(|g| - \tau)_+^2` for :math:`g \sim
     \mathcal{N}(0,1)`. Basis pursuit fails with high probability for :math:`m` well below

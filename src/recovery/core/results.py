@@ -1,6 +1,6 @@
 """The one result type of every solver in the library, and the warning for runs that did not converge.
 
-Shaped like :class:`scipy.optimize.OptimizeResult`: the solution, whether the method met its own
+Shaped like ``scipy.optimize.OptimizeResult``: the solution, whether the method met its own
 stopping rule (``converged``, scipy's ``success``), a machine-readable ``status``, a sentence
 saying why the run stopped (``message``), the number of iterations, and an optional history.
 Quantities only some methods have (residuals, factors, a loss) are in ``info``.

@@ -14,7 +14,7 @@ rank-:math:`r` problem (:func:`recovery.core.problems.completion_problem`, a fra
   (:func:`recovery.rfm.published.run_published`; CPU only).
 
 Each run stops at a relative error ``target`` on the unobserved entries or after its iteration cap;
-the error is evaluated outside the methods (:func:`timed`) and its cost subtracted, except for the
+the error is evaluated outside the methods (:func:`~recovery.core.timing.timed`) and its cost subtracted, except for the
 published loop, whose schedule reads the test error every iteration as part of the method.
 Iteration counts and errors are deterministic; the seconds are wall-clock.
 

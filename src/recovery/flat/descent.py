@@ -4,8 +4,10 @@ For a measurement map :math:`\mathcal{A}` with loss weight :math:`c` and data :m
 methods minimise, from a given start :math:`\theta_0 = (L_0, R_0)`,
 
 .. math::
-   F_t(L, R) = f(L, R) + \lambda_t\, T(L, R),\qquad
-   f(L,R) = c\,\|\mathcal{A}(LR^\top) - b\|^2,\qquad
+   F_t(L, R) = f(L, R) + \lambda_t\, T(L, R),
+
+   f(L,R) = c\,\|\mathcal{A}(LR^\top) - b\|^2,
+
    T(L, R) = 2\big(\|D_1L\|_F^2 + \|D_2R\|_F^2\big),
 
 where :math:`T` is the scaled Hessian trace of :math:`f` (Lemma 3.1 of the flat-minima paper, its

@@ -7,18 +7,20 @@ For a measurement map :math:`\mathcal{A}` with loss weight :math:`c` (see
 .. math::
    f(L,R) = c\,\|r\|^2,\qquad r = \mathcal{A}(LR^\top) - b,
 
-   \nabla_L f = 2c\,\mathcal{A}^*(r)\,R,\qquad \nabla_R f = 2c\,\mathcal{A}^*(r)^\top L,
+   \nabla_L f = 2c\,\mathcal{A}^*(r)\,R,
+
+   \nabla_R f = 2c\,\mathcal{A}^*(r)^\top L,
 
    \nabla^2 f(L,R)[\Delta_L,\Delta_R]^2
-     = 2c\,\|\mathcal{A}(\Delta_L R^\top + L\Delta_R^\top)\|^2
-     + 4c\,\langle \mathcal{A}^*(r), \Delta_L \Delta_R^\top\rangle .
+     &= 2c\,\|\mathcal{A}(\Delta_L R^\top + L\Delta_R^\top)\|^2 \\
+     &\quad + 4c\,\langle \mathcal{A}^*(r), \Delta_L \Delta_R^\top\rangle .
 
 The residual term couples :math:`\Delta_L` with :math:`\Delta_R` only, so it contributes nothing to
 the Hessian's diagonal: the trace formula
 
 .. math::
-   \operatorname{tr}\nabla^2 f(L,R) = 2c \sum_i \big(\|A_i R\|_F^2 + \|A_i^\top L\|_F^2\big)
-     = 2c\,\big(\operatorname{tr}(R^\top G_2 R) + \operatorname{tr}(L^\top G_1 L)\big)
+   \operatorname{tr}\nabla^2 f(L,R) &= 2c \sum_i \big(\|A_i R\|_F^2 + \|A_i^\top L\|_F^2\big) \\
+     &= 2c\,\big(\operatorname{tr}(R^\top G_2 R) + \operatorname{tr}(L^\top G_1 L)\big)
 
 holds at every point, on the solution set and off it. The *scaled* trace divides the diagonal
 over :math:`L`-coordinates by :math:`d_1` and over :math:`R`-coordinates by :math:`d_2`; with the
@@ -386,8 +388,8 @@ def network_trace(op: SymmetricRankOneMeasurements, y, U1, U2) -> torch.Tensor:
     :math:`U_2 \in \mathbb{R}^{d\times k_2}`:
 
     .. math::
-       8c\sum_i \|x_i\|^2\big(\|U_1^\top x_i\|^2 + \|U_2^\top x_i\|^2\big)
-       + 4c\,(k_1 - k_2)\sum_i r_i\|x_i\|^2 ,
+       &8c\sum_i \|x_i\|^2\big(\|U_1^\top x_i\|^2 + \|U_2^\top x_i\|^2\big) \\
+       &+ 4c\,(k_1 - k_2)\sum_i r_i\|x_i\|^2 ,
 
     :math:`r_i` the residuals. On the solution set this is :math:`8\operatorname{tr}(U^\top D U)`,
     :math:`U = [U_1, U_2]`, :math:`D = c\sum_i\|x_i\|^2x_ix_i^\top`. Unlike the :math:`(L, R)`

@@ -7,9 +7,13 @@ a small initialisation is implicitly biased towards sparse vectors or low-rank m
 typically :math:`n < d`) write, with elementwise powers and depth :math:`L \ge 2`,
 
 .. math::
-   \beta = u^{\odot L} - v^{\odot L},\qquad
-   f(u, v) = \frac{1}{2n}\|X\beta - y\|^2,\qquad
-   \nabla_u f = L\,u^{\odot(L-1)} \odot g,\quad \nabla_v f = -L\,v^{\odot(L-1)} \odot g,
+   \beta = u^{\odot L} - v^{\odot L},
+
+   f(u, v) = \frac{1}{2n}\|X\beta - y\|^2,
+
+   \nabla_u f = L\,u^{\odot(L-1)} \odot g,
+
+   \nabla_v f = -L\,v^{\odot(L-1)} \odot g,
 
 where :math:`g = X^\top(X\beta - y)/n`; the difference of two powers lets :math:`\beta` take either
 sign while :math:`u, v` stay positive.
@@ -18,8 +22,10 @@ sign while :math:`u, v` stay positive.
 entries :math:`Y_{ij}`, :math:`(i, j) \in \Omega`, write
 
 .. math::
-   W = W_L W_{L-1} \cdots W_1,\qquad
-   f(W_1, \dots, W_L) = \frac{1}{2|\Omega|} \sum_{(i,j)\in\Omega} (W_{ij} - Y_{ij})^2,\qquad
+   W = W_L W_{L-1} \cdots W_1,
+
+   f(W_1, \dots, W_L) = \frac{1}{2|\Omega|} \sum_{(i,j)\in\Omega} (W_{ij} - Y_{ij})^2,
+
    \nabla_{W_l} f = A_l^\top G B_l^\top,
 
 with :math:`A_l = W_L \cdots W_{l+1}`, :math:`B_l = W_{l-1} \cdots W_1` (identities when empty) and
@@ -91,7 +97,8 @@ def deep_diagonal_regression(
 
     .. math::
        S_t = \min\Big(\lambda \max_k J_k^2,\ \sum_k c_k J_k^2\Big) + (L-1) R_t,
-       \qquad R_t = \max_k \frac{|\partial_{w_k} f|}{w_k} = L \max_k w_k^{L-2} |g_{\pm,k}|:
+
+       R_t = \max_k \frac{|\partial_{w_k} f|}{w_k} = L \max_k w_k^{L-2} |g_{\pm,k}|:
 
     the minimum bounds the Gauss-Newton part :math:`\operatorname{diag}(J) X_\pm^\top X_\pm
     \operatorname{diag}(J)/n` by its spectral norm and by its trace, which is tight once the weight
@@ -154,7 +161,8 @@ def deep_matrix_completion(
 
     .. math::
        S_t = \frac{1}{|\Omega|}\Big(\sum_l a_l^2 + \|r\| \max_l \sum_{m\ne l} \frac{a_l}{n_m}\Big),
-       \qquad R_t = \max_l \frac{\|\nabla_{W_l} f\|_F}{n_l}:
+
+       R_t = \max_l \frac{\|\nabla_{W_l} f\|_F}{n_l}:
 
     the first term bounds the Gauss-Newton part :math:`\frac{1}{|\Omega|}\|P_\Omega(\sum_l A_l
     \Delta_l B_l)\|^2` and the second the residual part :math:`2\langle G, \sum_{l<m} A_m \Delta_m

@@ -8,7 +8,9 @@ Convention (features :math:`x \mapsto M x`, so the kernel is :math:`M^2`). From 
 :math:`Z \in \mathbb{R}^{d_1\times d_2}`:
 
 .. math::
-   G = \tfrac{1}{d_1} Z^\top Z, \qquad M = G^{\alpha}, \qquad K = M^2 = G^{2\alpha},
+   G = \tfrac{1}{d_1} Z^\top Z, \qquad M = G^{\alpha},
+
+   K = M^2 = G^{2\alpha},
 
 the power taken through a symmetric eigendecomposition of :math:`G` with negative (round-off)
 eigenvalues clipped to zero. For :math:`\alpha = 1/2` the kernel is :math:`K = G` itself: no
@@ -16,7 +18,9 @@ eigendecomposition at all (the SVD-free method). Each row :math:`i` with observe
 :math:`\Omega_i` and observed values :math:`y_i` is then refitted by kernel ridge regression,
 
 .. math::
-   (K_{\Omega_i\Omega_i} + \lambda I)\,a_i = y_i, \qquad z_i = a_i^\top K_{\Omega_i,:},
+   (K_{\Omega_i\Omega_i} + \lambda I)\,a_i = y_i,
+
+   z_i = a_i^\top K_{\Omega_i,:},
 
 for invertible :math:`K` equivalently :math:`z_i = \arg\min_z \lambda\, z K^{-1} z^\top + \|z_{\Omega_i} - y_i\|^2`,
 which for :math:`\lambda \to 0` is the minimum-:math:`K^{-1}`-norm row agreeing with the data. Observed
