@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import sparse
 
 from recovery.convex import weighted_nuclear_completion
 from recovery.core import validation
@@ -59,7 +60,7 @@ METHODS = ("lin-rfm", "irls", "nuclear", "flat")
 MAX_ITER = {"lin-rfm": 5000, "irls": 5000, "nuclear": 20_000, "flat": 20_000}
 #: Default ``memory_budget``: 4 GiB of dense storage.
 MEMORY_BUDGET = 4 * 2**30
-_FLOATS = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def complete(
@@ -153,7 +154,7 @@ def _observations(data, mask):
         _floating("data", data.dtype)
         observed = _mask(mask, data.shape, lambda m: torch.as_tensor(m, device=data.device), ~torch.isnan(data))
         return _from_dense(data, observed), lambda Z: Z.to(device=data.device, dtype=data.dtype)
-    if _is_sparse(data):
+    if sparse.issparse(data):
         if mask is not None:
             raise ValueError("mask: a sparse matrix's stored entries are its observations; no mask is taken")
         _floating("data", data.dtype)
@@ -168,14 +169,6 @@ def _observations(data, mask):
     tensor = torch.from_numpy(np.ascontiguousarray(array))
     observed = _mask(mask, tensor.shape, lambda m: torch.from_numpy(np.asarray(m)), ~torch.isnan(tensor))
     return _from_dense(tensor, observed), lambda Z: Z.cpu().numpy().astype(array.dtype, copy=False)
-
-
-def _is_sparse(data) -> bool:
-    try:
-        from scipy import sparse
-    except ImportError:  # scipy is a dependency; this keeps the check honest without it
-        return False
-    return sparse.issparse(data)
 
 
 def _floating(name: str, dtype) -> None:

@@ -25,6 +25,7 @@ import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,6 @@ from recovery.experiments import claims
 from recovery.experiments.spec import FigureSpec, Row
 
 _REGISTRY: dict[str, FigureSpec] = {}
-_LOADED: list[bool] = []  # whether the experiment modules' figures are registered
 #: The book's chapters in reading order (``_toc.yml`` lists the same; a test keeps them equal):
 #: claims are listed in this order, and every figure belongs to one of these notebooks.
 CHAPTERS = (
@@ -97,12 +97,16 @@ def register(spec: FigureSpec) -> FigureSpec:
 def registry() -> dict[str, FigureSpec]:
     """Return all figures by id: those of the book's experiment modules (their ``FIGURES``),
     registered on first use, and any added by :func:`register`."""
-    if not _LOADED:
-        for module in _FIGURE_MODULES:
-            for spec in import_module(module).FIGURES:
-                register(spec)
-        _LOADED.append(True)
+    _register_experiments()
     return dict(sorted(_REGISTRY.items()))
+
+
+@cache
+def _register_experiments() -> None:
+    """Register the ``FIGURES`` of every experiment module of the book (once per process)."""
+    for module in _FIGURE_MODULES:
+        for spec in import_module(module).FIGURES:
+            register(spec)
 
 
 def get(figure_id: str) -> FigureSpec:
