@@ -1,0 +1,204 @@
+"""The two-sided lin-RFM (ours): its step against the dense constrained least squares it solves,
+its low-rank-plus-sparse algebra against dense matrices, and exact recovery with a truthful
+stopping rule on square and rectangular, well- and ill-conditioned instances."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from recovery.core import metrics, problems
+from recovery.core.lowrank import LowRankPlusSparse, Sampling, top_singular_triplets
+from recovery.core.observations import Observations
+from recovery.core.results import Status
+from recovery.rfm.two_sided import (
+    _relative_change,
+    kernel_interpolant,
+    largest_rank,
+    two_sided_completion,
+)
+
+
+def observed(d1, d2, count, generator):
+    flat = torch.randperm(d1 * d2, generator=generator)[:count]
+    return flat // d2, flat % d2
+
+
+def random_iterate(d1, d2, k, count, seed) -> LowRankPlusSparse:
+    g = torch.Generator().manual_seed(seed)
+    rows, cols = observed(d1, d2, count, g)
+    sampling = Sampling(Observations(rows, cols, torch.randn(count, generator=g, dtype=torch.float64), (d1, d2)))
+    return LowRankPlusSparse(torch.randn(d1, k, generator=g, dtype=torch.float64),
+                             torch.randn(d2, k, generator=g, dtype=torch.float64),
+                             torch.randn(count, generator=g, dtype=torch.float64), sampling)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_low_rank_plus_sparse_products_match_the_dense_matrix(seed):
+    X = random_iterate(9, 13, 3, 40, seed)
+    dense = X.dense()
+    W2, W1 = torch.randn(13, 4, dtype=torch.float64), torch.randn(9, 4, dtype=torch.float64)
+    torch.testing.assert_close(X.matmul(W2), dense @ W2, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(X.rmatmul(W1), dense.T @ W1, rtol=1e-12, atol=1e-12)
+    hidden = ~Observations(X.sampling.rows, X.sampling.cols, X.sparse, (9, 13)).mask()
+    rows, cols = torch.nonzero(hidden, as_tuple=True)
+    torch.testing.assert_close(X.entries(rows, cols), dense[rows, cols], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_top_singular_triplets_match_the_full_svd(seed):
+    X = random_iterate(30, 40, 4, 100, seed)
+    U, sigma, V = top_singular_triplets(X, torch.randn(40, 6, dtype=torch.float64), passes=200)
+    U_full, s_full, Vh_full = torch.linalg.svd(X.dense())
+    torch.testing.assert_close(sigma[:3], s_full[:3], rtol=1e-8, atol=0)
+    for i in range(3):  # singular vectors up to sign
+        assert abs(float(U[:, i] @ U_full[:, i])) == pytest.approx(1, abs=1e-8)
+        assert abs(float(V[:, i] @ Vh_full[i])) == pytest.approx(1, abs=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_relative_change_from_factors_matches_the_dense_difference(seed):
+    old = random_iterate(10, 12, 2, 50, seed)
+    g = torch.Generator().manual_seed(100 + seed)
+    new_left, new_right = torch.randn(10, 3, generator=g, dtype=torch.float64), torch.randn(12, 3, generator=g,
+                                                                                         dtype=torch.float64)
+    y = old.sparse + old.sampling.at(old.left, old.right)  # both iterates agree with these data
+    new = LowRankPlusSparse(new_left, new_right, y - old.sampling.at(new_left, new_right), old.sampling)
+    dense_old, dense_new = old.dense(), new.dense()
+    expected = float(torch.linalg.matrix_norm(dense_new - dense_old) / torch.linalg.matrix_norm(dense_new))
+    assert _relative_change(old, new, y) == pytest.approx(expected, rel=1e-9)
+
+
+def dense_kernel_interpolant(X, rows, cols, y, epsilon):
+    """Brute force: K_L = (XX^T)^{1/2}, K_R = (X^TX)^{1/2} with the spectrum clipped at epsilon, and
+    Z = W^{-1} P^T (P W^{-1} P^T)^{-1} y with W^{-1} = K_L (x) K_R on row-major vec(Z)."""
+    d1, d2 = X.shape
+    U, s, Vh = torch.linalg.svd(X)
+    left = torch.full((d1,), epsilon, dtype=X.dtype)
+    right = torch.full((d2,), epsilon, dtype=X.dtype)
+    left[: s.numel()] = s.clamp(min=epsilon)
+    right[: s.numel()] = s.clamp(min=epsilon)
+    K_L = (U * left) @ U.T
+    K_R = (Vh.T * right) @ Vh
+    W_inverse = torch.kron(K_L, K_R)
+    index = rows * d2 + cols
+    coefficients = torch.linalg.solve(W_inverse[index][:, index], y)
+    return (W_inverse[:, index] @ coefficients).reshape(d1, d2)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("shape", [(8, 8), (7, 11)])
+def test_one_step_is_the_dense_weighted_least_squares_interpolant(seed, shape):
+    d1, d2 = shape
+    g = torch.Generator().manual_seed(seed)
+    rows, cols = observed(d1, d2, 35, g)
+    observations = Observations(rows, cols, torch.randn(35, generator=g, dtype=torch.float64), shape)
+    X = torch.randn(d1, 2, generator=g, dtype=torch.float64) @ torch.randn(2, d2, generator=g, dtype=torch.float64)
+    X += 0.1 * torch.randn(d1, d2, generator=g, dtype=torch.float64)
+    U, s, Vh = torch.linalg.svd(X, full_matrices=False)
+    k = 3
+    epsilon = float(s[k])
+    step, _ = kernel_interpolant(Sampling(observations), observations.values, U[:, :k], s[:k], Vh[:k].T, epsilon,
+                                 tol=1e-14)
+    expected = dense_kernel_interpolant(X, observations.rows, observations.cols, observations.values, epsilon)
+    torch.testing.assert_close(step.dense(), expected, rtol=1e-8, atol=1e-9)
+
+
+def test_the_step_refuses_directions_at_or_below_the_smoothing():
+    X = random_iterate(6, 6, 2, 20, 0)
+    U, sigma, V = top_singular_triplets(X, torch.randn(6, 3, dtype=torch.float64), passes=20)
+    with pytest.raises(ValueError, match="sigma: every singular value must exceed"):
+        kernel_interpolant(X.sampling, X.sparse, U, sigma, V, float(sigma[1]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("d1", "d2", "rank"), [(120, 120, 3), (90, 150, 4)])
+def test_recovers_to_the_certified_accuracy_without_a_rank_oracle(seed, d1, d2, rank):
+    count = int(2.5 * rank * (d1 + d2 - rank))
+    Y, observations = problems.completion_problem(d1, d2, rank, count, torch.Generator().manual_seed(seed))
+    result = two_sided_completion(observations)
+    assert result.converged and result.status is Status.CONVERGED
+    assert result.info["rank"] == rank
+    # The certificate: a rank-k matrix fitting the data to tol, whence (unique completion) an error ~ tol.
+    assert result.info["residual"] < 1e-10
+    assert metrics.unobserved_relative_error(result.solution, Y, observations) < 1e-9
+    torch.testing.assert_close(result.solution[observations.rows, observations.cols], observations.values,
+                               rtol=0, atol=1e-12)
+
+
+def ill_conditioned(d, rank, count, kappa, seed):
+    g = torch.Generator().manual_seed(seed)
+    U = torch.linalg.qr(torch.randn(d, rank, generator=g, dtype=torch.float64)).Q
+    V = torch.linalg.qr(torch.randn(d, rank, generator=g, dtype=torch.float64)).Q
+    Y = (U * torch.logspace(0, -torch.log10(torch.tensor(kappa)).item(), rank, dtype=torch.float64)) @ V.T
+    rows, cols = observed(d, d, count, g)
+    return Y, Observations(rows, cols, Y[rows, cols], (d, d))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_recovers_an_ill_conditioned_matrix(seed):
+    Y, observations = ill_conditioned(150, 3, 3 * 3 * 297, 1e4, seed)
+    result = two_sided_completion(observations)
+    assert result.converged
+    assert metrics.relative_error(result.solution, Y) < 1e-9
+
+
+def test_rank_oracle_and_adaptive_rank_agree():
+    Y, observations = problems.completion_problem(80, 100, 3, 1500, torch.Generator().manual_seed(4))
+    adaptive = two_sided_completion(observations)
+    oracle = two_sided_completion(observations, rank=3)
+    assert adaptive.converged and oracle.converged
+    torch.testing.assert_close(adaptive.solution, oracle.solution, rtol=0, atol=1e-8 * float(Y.abs().max()))
+
+
+def test_factored_output_never_forms_the_matrix_and_matches_the_dense_one():
+    _, observations = problems.completion_problem(60, 70, 2, 900, torch.Generator().manual_seed(5))
+    factored = two_sided_completion(observations, dense=False)
+    assert isinstance(factored.solution, LowRankPlusSparse)
+    assert factored.solution.left.shape[0] == 60 and factored.solution.right.shape[0] == 70
+    dense = two_sided_completion(observations)
+    torch.testing.assert_close(factored.solution.dense(), dense.solution, rtol=0, atol=1e-12)
+
+
+def test_float32_converges_at_its_tolerance():
+    Y, observations = problems.completion_problem(80, 80, 2, 1200, torch.Generator().manual_seed(6))
+    result = two_sided_completion(observations, dtype=torch.float32)
+    assert result.converged and result.solution.dtype == torch.float32
+    assert metrics.unobserved_relative_error(result.solution.double(), Y, observations) < 1e-3
+
+
+def test_a_budget_too_small_is_reported_not_hidden():
+    _, observations = problems.completion_problem(80, 80, 2, 1200, torch.Generator().manual_seed(7))
+    result = two_sided_completion(observations, max_iter=3)
+    assert not result.converged and result.status is Status.MAX_ITER and "max_iter = 3" in result.message
+
+
+def test_callback_history_and_zero_data():
+    _, observations = problems.completion_problem(40, 40, 2, 600, torch.Generator().manual_seed(8))
+    seen = []
+    result = two_sided_completion(observations, callback=lambda i, X: seen.append(i) or {"left_columns":
+                                                                                          X.left.shape[1]})
+    assert seen == [entry["iteration"] for entry in result.history] == list(range(1, result.iterations + 1))
+    assert {"change", "residual", "smoothing", "rank", "cg_iterations", "seconds", "left_columns"} <= set(
+        result.history[-1])
+    zeros = Observations(observations.rows, observations.cols, torch.zeros_like(observations.values), (40, 40))
+    assert two_sided_completion(zeros).solution.abs().max() == 0
+
+
+def test_largest_rank_counts_degrees_of_freedom():
+    assert largest_rank(10_000, 500, 500, 1.0) == 10  # 10 * 990 = 9900 <= 10000 < 11 * 989
+    assert largest_rank(10_000, 500, 500, 1.5) == 6
+    assert largest_rank(3, 2, 2, 1.0) == 1  # never the full rank
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [({"rank": 0}, "rank: expected"), ({"rank": 40}, "rank: must be below"), ({"tol": -1.0}, "tol"),
+     ({"max_iter": 0}, "max_iter"), ({"passes": 0}, "passes")],
+)
+def test_bad_arguments_are_refused_by_name(arguments, message):
+    _, observations = problems.completion_problem(40, 40, 2, 600, torch.Generator().manual_seed(9))
+    with pytest.raises(ValueError, match=message):
+        two_sided_completion(observations, **arguments)
+    with pytest.raises(ValueError, match="observations: expected an Observations object"):
+        two_sided_completion(torch.zeros(3, 3))
