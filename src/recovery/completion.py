@@ -12,7 +12,11 @@ runs one of the library's methods, and returns a :class:`~recovery.core.results.
 ``solution`` is the completed matrix as the same kind of array (a dense NumPy array for NumPy and
 SciPy input, a tensor on the input's device for torch), in the input's floating dtype. Methods:
 
-- ``"lin-rfm"`` (default): lin-RFM of exponent ``alpha`` (paper B; :math:`\alpha = 1/2`, the
+- ``"two-sided"`` (default; ours, not paper B's): the two-sided lin-RFM of
+  :mod:`recovery.rfm.two_sided`, log-det reweighting on rows and columns with the rank adapted to
+  the data; converges quadratically (about 20 iterations to a relative error of :math:`10^{-12}`
+  on paper B's reference problem) and stops only when a low-rank matrix fits the data to ``tol``;
+- ``"lin-rfm"``: lin-RFM of exponent ``alpha`` (paper B; :math:`\alpha = 1/2`, the
   SVD-free kernel :math:`K = G`), with momentum 0.9 (ours, not paper B's: it keeps the fixed
   points and cuts the iterations severalfold; :func:`recovery.rfm.linrfm.lin_rfm_completion`);
 - ``"irls"``: IRLS-:math:`p` (:func:`recovery.rfm.irls.irls_completion`);
@@ -20,7 +24,9 @@ SciPy input, a tensor on the input's device for torch), in the input's floating 
 - ``"flat"``: the flat relaxation :math:`\min\|D_1XD_2\|_*` of paper A, with :math:`D_1, D_2`
   the square roots of the row and column counts (every row and column must be observed).
 
-**Defaults that converge.** ``tol`` defaults to :math:`\sqrt{\epsilon}` of the dtype
+**Defaults that converge.** ``tol`` defaults to :math:`10^{-10}` in float64 and :math:`10^{-4}`
+in float32 for ``"two-sided"`` (the relative change and the low-rank part's relative residual on
+the observed entries), and to :math:`\sqrt{\epsilon}` of the dtype for the others
 (:math:`1.5\cdot10^{-8}` in float64, :math:`3.5\cdot10^{-4}` in float32): the relative change of
 the iterate for the reweighted methods, the relative primal and dual residuals for the convex ones.
 A run that stops at ``max_iter`` instead returns ``converged=False``, says so in ``message`` and
@@ -28,7 +34,10 @@ emits a :class:`~recovery.core.results.ConvergenceWarning`. The relative change 
 distance to the limit only up to the contraction factor of the iteration: the error of the
 estimate is typically 10 to 1000 times ``tol`` (measured in ``tests/test_completion.py``).
 
-**Sizes.** The reweighted methods hold a :math:`d_2\times d_2` kernel and a few
+**Sizes.** ``"two-sided"`` holds :math:`O((d_1 + d_2)k + |\Omega|)` numbers while it iterates and
+the dense answer at the end (:func:`recovery.rfm.two_sided.two_sided_completion` with
+``dense=False`` returns factors instead, for matrices too large to store). The other reweighted
+methods hold a :math:`d_2\times d_2` kernel and a few
 :math:`d_1\times d_2` iterates, the convex ones a few :math:`d_1\times d_2` iterates and their SVDs;
 a problem whose dense storage exceeds ``memory_budget`` bytes is refused before any work, with
 the size it would need.
@@ -54,10 +63,11 @@ from recovery.core.results import ConvergenceWarning, Result
 from recovery.flat.flatness import flat_completion
 from recovery.rfm.irls import irls_completion
 from recovery.rfm.linrfm import lin_rfm_completion
+from recovery.rfm.two_sided import DEFAULT_TOL, two_sided_completion
 
-METHODS = ("lin-rfm", "irls", "nuclear", "flat")
+METHODS = ("two-sided", "lin-rfm", "irls", "nuclear", "flat")
 #: Default ``max_iter`` per method: far above what the defaults need on the reference problems.
-MAX_ITER = {"lin-rfm": 5000, "irls": 5000, "nuclear": 20_000, "flat": 20_000}
+MAX_ITER = {"two-sided": 500, "lin-rfm": 5000, "irls": 5000, "nuclear": 20_000, "flat": 20_000}
 #: Default ``memory_budget``: 4 GiB of dense storage.
 MEMORY_BUDGET = 4 * 2**30
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -67,7 +77,7 @@ def complete(
     data,
     mask=None,
     *,
-    method: str = "lin-rfm",
+    method: str = "two-sided",
     alpha: float = 0.5,
     p: float = 0.0,
     momentum: float = 0.9,
@@ -88,10 +98,15 @@ def complete(
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     observations, restore = _observations(data, mask)
     dtype = observations.values.dtype
-    tol = math.sqrt(torch.finfo(dtype).eps) if tol is None else validation.positive_number("tol", tol)
+    if tol is None:
+        tol = DEFAULT_TOL[dtype] if method == "two-sided" else math.sqrt(torch.finfo(dtype).eps)
+    tol = validation.positive_number("tol", tol)
     max_iter = MAX_ITER[method] if max_iter is None else validation.positive_int("max_iter", max_iter)
     _check_memory(method, observations.shape, dtype, validation.positive_int("memory_budget", memory_budget))
-    if method == "lin-rfm":
+    if method == "two-sided":
+        result = two_sided_completion(observations, tol=tol, max_iter=max_iter)
+        name = "two-sided lin-RFM (ours)"
+    elif method == "lin-rfm":
         result = lin_rfm_completion(observations, alpha, momentum=momentum, tol=tol, max_iter=max_iter)
         name = f"lin-RFM (alpha = {alpha:g}, momentum {momentum:g})"
     elif method == "irls":
@@ -220,7 +235,9 @@ def _checked(rows, cols, values, shape) -> Observations:
 def _check_memory(method: str, shape: tuple[int, int], dtype: torch.dtype, budget: int) -> None:
     d1, d2 = shape
     itemsize = torch.finfo(dtype).bits // 8
-    if method in ("lin-rfm", "irls"):
+    if method == "two-sided":
+        need, what = itemsize * 2 * d1 * d2, f"the dense {d1} x {d2} answer"
+    elif method in ("lin-rfm", "irls"):
         need, what = itemsize * (4 * d1 * d2 + 2 * d2 * d2), f"a {d2} x {d2} kernel and {d1} x {d2} iterates"
     else:
         need, what = itemsize * 7 * d1 * d2, f"{d1} x {d2} iterates and their SVDs"

@@ -240,13 +240,13 @@ def two_sided_completion(
     X = LowRankPlusSparse(empty_left, empty_right, y, sampling)
     y_norm = float(torch.linalg.vector_norm(y))
     if y_norm == 0:
-        return _result(X, dense, True, Status.CONVERGED, "all observed entries are zero: the zero matrix",
+        return _result(X, y, dense, True, Status.CONVERGED, "all observed entries are zero: the zero matrix",
                        0, [], {"rank": 0, "smoothing": 0.0, "residual": 0.0, "cg_iterations": 0})
     estimate = rank or largest_rank(m, d1, d2, START_OVERSAMPLING)
     floor = 1
     block = min(estimate + 1 + OVERSAMPLING_VECTORS, d1, d2)
     U, sigma, V = top_singular_triplets(X, random(block), 3 * passes)
-    epsilon = float(sigma[estimate])
+    epsilon = _smoothing(sigma, estimate)
     history: list[dict[str, Any]] = []
     cg_total, started = 0, time.perf_counter()
     cg_tol = 0.1
@@ -270,7 +270,7 @@ def two_sided_completion(
         block = min(estimate + 1 + OVERSAMPLING_VECTORS, d1, d2)
         warm = V[:, :block] if V.shape[1] >= block else torch.cat([V, random(block - V.shape[1])], 1)
         U, sigma, V = top_singular_triplets(X, warm, passes)
-        epsilon = min(epsilon, float(sigma[estimate]))
+        epsilon = min(epsilon, _smoothing(sigma, estimate))
         truncated = float(torch.linalg.vector_norm(y - sampling.at(U[:, :k] * sigma[:k], V[:, :k]))) / y_norm
         info = {"rank": k, "smoothing": epsilon, "residual": truncated, "cg_iterations": cg_total,
                 "factors": (U[:, :k] * sigma[:k], V[:, :k])}
@@ -283,11 +283,18 @@ def two_sided_completion(
         if change < tol and truncated < tol:
             message = (f"relative change {change:.2g} below tol {tol:.2g}, and the rank-{k} truncation fits the "
                        f"observed entries to relative residual {truncated:.2g}, after {iteration} iterations")
-            return _result(X, dense, True, Status.CONVERGED, message, iteration, history, info)
+            return _result(X, y, dense, True, Status.CONVERGED, message, iteration, history, info)
         cg_tol = max(min(0.1, 0.1 * residual**1.5), 1e-3 * tol, 1e3 * torch.finfo(y.dtype).eps)
     message = (f"stopped at max_iter = {max_iter} with relative change {change:.2g} and rank-{k} residual "
                f"{truncated:.2g} on the observed entries (tol {tol:.2g})")
-    return _result(X, dense, False, Status.MAX_ITER, message, max_iter, history, info)
+    return _result(X, y, dense, False, Status.MAX_ITER, message, max_iter, history, info)
+
+
+def _smoothing(sigma: torch.Tensor, estimate: int) -> float:
+    r""":math:`\sigma_{\hat r + 1}`, kept above :math:`\sigma_1` times the dtype's epsilon (a matrix of
+    rank at most :math:`\hat r` has :math:`\sigma_{\hat r + 1} = 0`, and the kernels need
+    :math:`\varepsilon > 0`)."""
+    return max(float(sigma[estimate]), torch.finfo(sigma.dtype).eps * float(sigma[0]))
 
 
 def _cut(sigma: torch.Tensor, estimate: int, floor: int) -> int:
@@ -311,5 +318,11 @@ def _relative_change(old: LowRankPlusSparse, new: LowRankPlusSparse, y: torch.Te
     return math.sqrt(max(difference, 0.0) / max(size, 1e-300))
 
 
-def _result(X, dense, converged, status, message, iterations, history, info) -> Result:
-    return Result(X.dense() if dense else X, converged, status, message, iterations, history, info)
+def _result(X: LowRankPlusSparse, y, dense: bool, converged, status, message, iterations, history, info) -> Result:
+    """The result; a dense solution holds the data ``y`` exactly on the observed entries (low-rank
+    part plus correction agree with them only to rounding)."""
+    solution = X
+    if dense:
+        solution = X.left @ X.right.T
+        solution[X.sampling.rows, X.sampling.cols] = y
+    return Result(solution, converged, status, message, iterations, history, info)
