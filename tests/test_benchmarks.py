@@ -20,12 +20,16 @@ def test_reference_benchmark_prints_the_speedup_line(tmp_path):
     out = tmp_path / "reference.json"
     stdout = run("linrfm_reference.py", "--seeds", "1", "--d", "40", "--rank", "2", "--num-obs", "600",
                  "--alphas", "0.5", "--out", str(out))
-    last = stdout.strip().splitlines()[-1]
-    assert last.startswith("speedup_vs_loop_alpha_half: ")
-    assert float(last.split(": ")[1]) > 0
+    last = stdout.strip().splitlines()[-3:]
+    assert [line.split(": ")[0] for line in last] == ["speedup_vs_loop_alpha_half", "speedup_vs_loop_defaults",
+                                                      "seconds_to_1e-10_defaults"]
+    assert all(float(line.split(": ")[1]) > 0 for line in last)
     record = json.loads(out.read_text())
     assert {row["method"] for row in record["results"]} == {"loop (published)", "ours, momentum 0.0",
-                                                           "ours, momentum 0.9"}
+                                                           "ours, momentum 0.9", "default: two-sided lin-RFM (ours)"}
+    default = next(row for row in record["results"] if row["method"].startswith("default"))
+    assert default["call_converged"] and default["call_relative_error"] < 1e-8
+    assert record["seconds_to_1e-10_defaults"] > 0 and record["speedup_vs_loop_defaults"] > 0
 
 
 def test_scale_benchmark_writes_a_record(tmp_path):
