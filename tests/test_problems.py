@@ -101,3 +101,20 @@ def test_degrees_of_freedom_refuse_impossible_shapes_by_name(call, name):
 def test_degrees_of_freedom_of_full_rank_are_all_entries():
     assert problems.degrees_of_freedom(4, 6, 4) == 24
     assert problems.symmetric_degrees_of_freedom(5, 5) == 15
+
+
+@pytest.mark.parametrize(("rank", "condition"), [(5, 10.0), (3, 1e5), (1, 7.0)])
+def test_conditioned_completion_problem_has_the_stated_spectrum(rank, condition):
+    M, observations = problems.conditioned_completion_problem(40, 30, rank, 500, condition,
+                                                              torch.Generator().manual_seed(rank))
+    sigma = torch.linalg.svdvals(M)
+    assert float(sigma[0]) == pytest.approx(1, rel=1e-12)
+    if rank > 1:
+        assert float(sigma[0] / sigma[rank - 1]) == pytest.approx(condition, rel=1e-8)
+        ratios = sigma[1:rank] / sigma[: rank - 1]
+        torch.testing.assert_close(ratios, torch.full_like(ratios, condition ** (-1 / (rank - 1))), rtol=1e-8, atol=0)
+    assert float(sigma[rank]) < 1e-12  # rank exactly `rank`
+    assert observations.count == 500
+    torch.testing.assert_close(observations.values, M[observations.rows, observations.cols])
+    with pytest.raises(ValueError, match="condition"):
+        problems.conditioned_completion_problem(4, 4, 2, 5, 0.5, torch.Generator())

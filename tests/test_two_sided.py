@@ -126,18 +126,10 @@ def test_recovers_to_the_certified_accuracy_without_a_rank_oracle(seed, d1, d2, 
                                rtol=0, atol=1e-12)
 
 
-def ill_conditioned(d, rank, count, kappa, seed):
-    g = torch.Generator().manual_seed(seed)
-    U = torch.linalg.qr(torch.randn(d, rank, generator=g, dtype=torch.float64)).Q
-    V = torch.linalg.qr(torch.randn(d, rank, generator=g, dtype=torch.float64)).Q
-    Y = (U * torch.logspace(0, -torch.log10(torch.tensor(kappa)).item(), rank, dtype=torch.float64)) @ V.T
-    rows, cols = observed(d, d, count, g)
-    return Y, Observations(rows, cols, Y[rows, cols], (d, d))
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_recovers_an_ill_conditioned_matrix(seed):
-    Y, observations = ill_conditioned(150, 3, 3 * 3 * 297, 1e4, seed)
+    Y, observations = problems.conditioned_completion_problem(150, 150, 3, 3 * 3 * 297, 1e4,
+                                                              torch.Generator().manual_seed(seed))
     result = two_sided_completion(observations)
     assert result.converged
     assert metrics.relative_error(result.solution, Y) < 1e-9

@@ -168,6 +168,43 @@ def completion_problem(
     return Y, Observations(rows, cols, Y[rows, cols], (d1, d2))
 
 
+def conditioned_completion_problem(
+    d1: int,
+    d2: int,
+    rank: int,
+    num_obs: int,
+    condition: float,
+    generator: torch.Generator,
+    *,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, Observations]:
+    r"""Return a rank-``rank`` matrix of condition number ``condition`` and ``num_obs`` of its entries.
+
+    :math:`M = U\operatorname{diag}(\sigma)V^\top` with :math:`U, V` the orthonormal factors of the
+    QR decompositions of i.i.d. standard normal :math:`d_1\times r` and :math:`d_2\times r` matrices
+    (uniformly distributed orthonormal frames), and singular values spaced evenly on a log scale,
+    :math:`\sigma_i = \kappa^{-(i-1)/(r-1)}`, from 1 down to :math:`1/\kappa`. Exactly ``num_obs``
+    distinct entries are observed, uniformly at random: the setting of the sample-complexity
+    comparisons with MatrixIRLS (Kümmerle & Verdun, 2021), in our own generator.
+    """
+    for name, value in (("d1", d1), ("d2", d2), ("rank", rank), ("num_obs", num_obs)):
+        validation.positive_int(name, value)
+    condition = validation.positive_number("condition", condition)
+    if condition < 1:
+        raise ValueError(f"condition: a condition number is at least 1, got {condition}")
+    if rank > min(d1, d2):
+        raise ValueError(f"rank: must be at most min(d1, d2) = {min(d1, d2)}, got {rank}")
+    if num_obs > d1 * d2:
+        raise ValueError(f"num_obs: at most d1 * d2 = {d1 * d2} entries exist, got {num_obs}")
+    U = torch.linalg.qr(torch.randn(d1, rank, generator=generator, dtype=dtype)).Q
+    V = torch.linalg.qr(torch.randn(d2, rank, generator=generator, dtype=dtype)).Q
+    exponents = torch.arange(rank, dtype=dtype) / max(rank - 1, 1)
+    M = (U * condition ** (-exponents)) @ V.T
+    flat = torch.randperm(d1 * d2, generator=generator)[:num_obs]
+    rows, cols = flat // d2, flat % d2
+    return M, Observations(rows, cols, M[rows, cols], (d1, d2))
+
+
 def planted_sparse_regression(
     d: int, sparsity: int, m: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
