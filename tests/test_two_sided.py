@@ -175,6 +175,10 @@ def test_callback_history_and_zero_data():
         result.history[-1])
     zeros = Observations(observations.rows, observations.cols, torch.zeros_like(observations.values), (40, 40))
     assert two_sided_completion(zeros).solution.abs().max() == 0
+    row = Observations(torch.tensor([0, 0]), torch.tensor([0, 2]), torch.tensor([1.0, 2.0], dtype=torch.float64), (1, 3))
+    single = two_sided_completion(row)
+    assert single.converged and "single row or column" in single.message
+    assert single.solution.tolist() == [[1.0, 0.0, 2.0]]
 
 
 def test_largest_rank_counts_degrees_of_freedom():

@@ -239,9 +239,12 @@ def two_sided_completion(
     empty_left, empty_right = y.new_zeros(d1, 0), y.new_zeros(d2, 0)
     X = LowRankPlusSparse(empty_left, empty_right, y, sampling)
     y_norm = float(torch.linalg.vector_norm(y))
-    if y_norm == 0:
-        return _result(X, y, dense, True, Status.CONVERGED, "all observed entries are zero: the zero matrix",
-                       0, [], {"rank": 0, "smoothing": 0.0, "residual": 0.0, "cg_iterations": 0})
+    if y_norm == 0 or min(d1, d2) == 1:
+        why = ("all observed entries are zero: the zero matrix" if y_norm == 0 else
+               "a single row or column: every completion has rank 1, so the data determine no unobserved "
+               "entry; they are returned as zero (the minimum-norm completion)")
+        return _result(X, y, dense, True, Status.CONVERGED, why, 0, [],
+                       {"rank": 0, "smoothing": 0.0, "residual": 0.0, "cg_iterations": 0})
     estimate = rank or largest_rank(m, d1, d2, START_OVERSAMPLING)
     floor = 1
     block = min(estimate + 1 + OVERSAMPLING_VECTORS, d1, d2)
