@@ -136,6 +136,22 @@ def sparse_vector(d: int, sparsity: int, generator: torch.Generator, *, dtype: t
     return x / torch.linalg.vector_norm(x)
 
 
+def _check_sizes(d1: int, d2: int, rank: int, num_obs: int) -> None:
+    for name, value in (("d1", d1), ("d2", d2), ("rank", rank), ("num_obs", num_obs)):
+        validation.positive_int(name, value)
+    if rank > min(d1, d2):
+        raise ValueError(f"rank: must be at most min(d1, d2) = {min(d1, d2)}, got {rank}")
+    if num_obs > d1 * d2:
+        raise ValueError(f"num_obs: at most d1 * d2 = {d1 * d2} entries exist, got {num_obs}")
+
+
+def _observe(M: torch.Tensor, num_obs: int, generator: torch.Generator) -> Observations:
+    """``num_obs`` distinct entries of ``M``, chosen uniformly at random."""
+    d1, d2 = M.shape
+    flat = torch.randperm(d1 * d2, generator=generator)[:num_obs]
+    return Observations(flat // d2, flat % d2, M.reshape(-1)[flat], (d1, d2))
+
+
 def completion_problem(
     d1: int,
     d2: int,
@@ -153,19 +169,12 @@ def completion_problem(
     a test mean squared error of about 1); exactly ``num_obs`` distinct entries are observed,
     uniformly at random. Everything is drawn on the CPU from ``generator``.
     """
-    for name, value in (("d1", d1), ("d2", d2), ("rank", rank), ("num_obs", num_obs)):
-        validation.positive_int(name, value)
-    if rank > min(d1, d2):
-        raise ValueError(f"rank: must be at most min(d1, d2) = {min(d1, d2)}, got {rank}")
-    if num_obs > d1 * d2:
-        raise ValueError(f"num_obs: at most d1 * d2 = {d1 * d2} entries exist, got {num_obs}")
+    _check_sizes(d1, d2, rank, num_obs)
     U = torch.randn(d1, rank, generator=generator, dtype=dtype)
     V = torch.randn(rank, d2, generator=generator, dtype=dtype)
     Y = U @ V
     Y *= (d1 * d2) ** 0.5 / torch.linalg.matrix_norm(Y)
-    flat = torch.randperm(d1 * d2, generator=generator)[:num_obs]
-    rows, cols = flat // d2, flat % d2
-    return Y, Observations(rows, cols, Y[rows, cols], (d1, d2))
+    return Y, _observe(Y, num_obs, generator)
 
 
 def conditioned_completion_problem(
@@ -187,22 +196,15 @@ def conditioned_completion_problem(
     distinct entries are observed, uniformly at random: the setting of the sample-complexity
     comparisons with MatrixIRLS (Kümmerle & Verdun, 2021), in our own generator.
     """
-    for name, value in (("d1", d1), ("d2", d2), ("rank", rank), ("num_obs", num_obs)):
-        validation.positive_int(name, value)
+    _check_sizes(d1, d2, rank, num_obs)
     condition = validation.positive_number("condition", condition)
     if condition < 1:
         raise ValueError(f"condition: a condition number is at least 1, got {condition}")
-    if rank > min(d1, d2):
-        raise ValueError(f"rank: must be at most min(d1, d2) = {min(d1, d2)}, got {rank}")
-    if num_obs > d1 * d2:
-        raise ValueError(f"num_obs: at most d1 * d2 = {d1 * d2} entries exist, got {num_obs}")
     U = torch.linalg.qr(torch.randn(d1, rank, generator=generator, dtype=dtype)).Q
     V = torch.linalg.qr(torch.randn(d2, rank, generator=generator, dtype=dtype)).Q
     exponents = torch.arange(rank, dtype=dtype) / max(rank - 1, 1)
     M = (U * condition ** (-exponents)) @ V.T
-    flat = torch.randperm(d1 * d2, generator=generator)[:num_obs]
-    rows, cols = flat // d2, flat % d2
-    return M, Observations(rows, cols, M[rows, cols], (d1, d2))
+    return M, _observe(M, num_obs, generator)
 
 
 def planted_sparse_regression(
