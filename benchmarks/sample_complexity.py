@@ -31,85 +31,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import statistics
 import time
 from pathlib import Path
 
 import torch
 
 from recovery.book import provenance
-from recovery.convex import weighted_nuclear_completion
-from recovery.core import metrics, problems
-from recovery.rfm.irls import irls_completion
-from recovery.rfm.linrfm import lin_rfm_completion
-from recovery.rfm.two_sided import two_sided_completion
-
-SUCCESS = 1e-4
-PUBLISHED = {
-    "source": "Kümmerle & Verdun, A scalable second order method for ill-conditioned matrix completion "
-              "from few samples, ICML 2021 (d = 1000, r = 5)",
-    "MatrixIRLS": {"kappa10": 1.5, "kappa1e5": 1.9},
-    "R2RILS": {"kappa10": 1.5, "kappa1e5": 2.8},
-    "first-order (ScaledGD, LMaFit, LRGeomCG)": {"kappa10": [2.6, 2.9], "kappa1e5": None},
-}
-
-
-def solve(method: str, observations, rank: int, max_iter: int):
-    if method == "default":
-        return two_sided_completion(observations, max_iter=max_iter)
-    if method == "oracle":
-        return two_sided_completion(observations, rank=rank, max_iter=max_iter)
-    if method == "linrfm":
-        return lin_rfm_completion(observations, 0.5, max_iter=max_iter)
-    if method == "irls":
-        return irls_completion(observations, 0.0, max_iter=max_iter)
-    result = weighted_nuclear_completion(observations, tol=1e-10, max_iter=max_iter)
-    return result
-
-
-def kappa_key(kappa: float) -> str:
-    """``kappa10``, ``kappa1e5``: the record's key for a condition number."""
-    exponent = round(math.log10(kappa))
-    return f"kappa1e{exponent}" if exponent >= 3 and kappa == 10.0**exponent else f"kappa{kappa:g}"
-
-
-def run_instance(method: str, kappa: float, rho: float, instance: int, args: argparse.Namespace) -> dict:
-    count = round(rho * args.rank * (2 * args.d - args.rank))
-    seed = 1_000_003 * instance + round(1000 * rho) + 7 * round(math.log10(kappa))
-    M, observations = problems.conditioned_completion_problem(args.d, args.d, args.rank, count, kappa,
-                                                              torch.Generator().manual_seed(seed))
-    started = time.perf_counter()
-    result = solve(method, observations, args.rank, args.max_iter)
-    seconds = time.perf_counter() - started
-    converged = bool(torch.as_tensor(result.converged).all())
-    return {"method": method, "kappa": kappa, "rho": rho, "instance": instance, "seed": seed, "observations": count,
-            "relative_error": metrics.relative_error(result.solution, M), "converged": converged,
-            "iterations": result.iterations, "seconds": seconds}
-
-
-def summarise(rows: list[dict]) -> list[dict]:
-    points = {}
-    for row in rows:
-        points.setdefault((row["method"], row["kappa"], row["rho"]), []).append(row)
-    return [{"method": method, "kappa": kappa, "rho": rho, "instances": len(group),
-             "median_relative_error": statistics.median(r["relative_error"] for r in group),
-             "success_rate": sum(r["relative_error"] < SUCCESS for r in group) / len(group),
-             "converged_rate": sum(r["converged"] for r in group) / len(group),
-             "median_seconds": statistics.median(r["seconds"] for r in group)}
-            for (method, kappa, rho), group in sorted(points.items())]
-
-
-def threshold(summary: list[dict], method: str, kappa: float) -> float | None:
-    """Smallest rho of the grid from which on the median error stays below the success level."""
-    points = sorted((p["rho"], p["median_relative_error"]) for p in summary
-                    if p["method"] == method and p["kappa"] == kappa)
-    found = None
-    for rho, error in reversed(points):
-        if error >= SUCCESS:
-            break
-        found = rho
-    return found
+from recovery.experiments.completion_scoreboard import (
+    LABELS,
+    PUBLISHED,
+    SUCCESS,
+    kappa_key,
+    run_instance,
+    summarise,
+    threshold,
+)
 
 
 def main() -> None:
@@ -121,7 +57,7 @@ def main() -> None:
                         default=[1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.8, 2.0, 2.5, 3.0, 4.0])
     parser.add_argument("--instances", type=int, default=20)
     parser.add_argument("--methods", nargs="+", default=["default"],
-                        choices=["default", "oracle", "linrfm", "irls", "nuclear"])
+                        choices=list(LABELS))
     parser.add_argument("--max-iter", type=int, default=300)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
@@ -143,7 +79,8 @@ def main() -> None:
                 group = []
                 for instance in range(args.instances):
                     key = (method, kappa, rho, instance)
-                    row = done.get(key) or run_instance(method, kappa, rho, instance, args)
+                    row = done.get(key) or run_instance(method, args.d, args.rank, kappa, rho, instance,
+                                                        args.max_iter)
                     if key not in done and partial is not None:
                         partial.parent.mkdir(parents=True, exist_ok=True)
                         with partial.open("a") as handle:
@@ -155,7 +92,7 @@ def main() -> None:
                       f"success {point['success_rate']:.0%}  converged {point['converged_rate']:.0%}  "
                       f"median {point['median_seconds']:.2f} s", flush=True)
     summary = summarise(rows)
-    thresholds = {f"rho_exact_{kappa_key(kappa)}": threshold(summary, "default", kappa) for kappa in args.kappas}
+    thresholds = {f"rho_exact_{kappa_key(kappa)}": threshold(rows, "default", kappa) for kappa in args.kappas}
     if args.out is not None:
         record = provenance.record(git=git, benchmark="sample_complexity",
                                    parameters=vars(args) | {"out": str(args.out)}, success_level=SUCCESS,

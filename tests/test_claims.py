@@ -78,7 +78,7 @@ def test_every_chapter_has_claims_and_every_reference_names_its_source():
     registry = figures.all_claims()
     notebooks = {spec.notebook for spec, _ in registry.values()}
     assert notebooks == {spec.notebook for spec in figures.registry().values()}
-    assert len(notebooks) == 14
+    assert len(notebooks) == 15
     for claim_id, (_, claim) in registry.items():
         assert claim.companion or claim.reference.startswith(("paper A", "paper B")), claim_id
 

@@ -58,6 +58,7 @@ CHAPTERS = (
     "notebooks/linrfm_sparse.ipynb",
     "notebooks/linrfm_completion.ipynb",
     "notebooks/linrfm_scale.ipynb",
+    "notebooks/linrfm_best.ipynb",
     "notebooks/linrfm_bridge.ipynb",
 )
 # The experiment modules whose ``FIGURES`` make the book, in no particular order.
@@ -73,6 +74,7 @@ _FIGURE_MODULES = (
     "recovery.experiments.completion_comparison",
     "recovery.experiments.linrfm_scale",
     "recovery.experiments.bridge",
+    "recovery.experiments.completion_scoreboard",
 )
 
 
