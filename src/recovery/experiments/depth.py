@@ -129,8 +129,8 @@ _MARKERS = {2: "o", 3: "s", 4: "^", math.inf: "D"}
 
 def _label(depth: float) -> str:
     if math.isinf(depth):
-        return r"$k \to \infty$ ($\ell_2$)"
-    return rf"$k = {depth}$ ($q = {flatness.hadamard_flat_exponent(depth):.3g}$)"
+        return r"$N \to \infty$ ($\ell_2$)"
+    return rf"$N = {depth}$ ($q = {flatness.hadamard_flat_exponent(depth):.3g}$)"
 
 
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
@@ -149,9 +149,9 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
         error_axis.plot(m_values, np.maximum(errors, FLOOR), **style)
         if math.isfinite(depth):
             m_values, rates = success_rates(rows, "gd", depth, approximate)
-            gd_axis.plot(m_values, rates, ls="--", label=rf"$k = {depth}$ recovered", **style)
+            gd_axis.plot(m_values, rates, ls="--", label=rf"$N = {depth}$ recovered", **style)
             m_values, rates = success_rates(rows, "gd", depth, approximate, residual_below=interpolates)
-            gd_axis.plot(m_values, rates, ls=":", mfc="white", label=rf"$k = {depth}$ another interpolant",
+            gd_axis.plot(m_values, rates, ls=":", mfc="white", label=rf"$N = {depth}$ another interpolant",
                          **style)
             errors = [np.median(column(rows, "relative_error", method="gd", depth=depth, m=m)) for m in m_values]
             error_axis.plot(m_values, np.maximum(errors, FLOOR), ls="--", mfc="white", **style)

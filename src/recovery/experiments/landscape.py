@@ -163,8 +163,8 @@ FLOOR = 1e-12  # trace excesses below this (rounding, or a residual of order tol
 
 
 #: The families' names in the figure (mathtext).
-_LABELS = {**FAMILIES, "null-flat": r"$M^\star$ + null-space $N$, flattest factors",
-           "null-orbit": r"$M^\star$ + null-space $N$, random factors"}
+_LABELS = {**FAMILIES, "null-flat": r"$M^\star$ + null-space $\Delta$, flattest factors",
+           "null-orbit": r"$M^\star$ + null-space $\Delta$, random factors"}
 
 
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
@@ -195,7 +195,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
         right.scatter(scale, error, label=_LABELS[family], **styles[family])
     right.set(
         xscale="log", yscale="log",
-        xlabel=r"scale $s$ of the random start (column norms)",
+        xlabel=r"scale $\omega$ of the random start (column norms)",
         ylabel=r"recovery error $\|LR^\top - M^\star\|_F$",
         title=r"(b) error against start scale",
     )

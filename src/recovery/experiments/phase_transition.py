@@ -316,7 +316,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     ]
     bars = ["success frequency", "success frequency", "difference of frequencies",
             r"median $\|LR^\top - M^\star\|_* / \|M^\star\|_*$"]
-    dof = r"$p\,d^2 = r(2d - r)$" if model == "completion" else r"$m = r(2d - r)$"
+    dof = r"$\pi\,d^2 = r(2d - r)$" if model == "completion" else r"$m = r(2d - r)$"
     for axis, mesh, label in zip(axes.flat, meshes, bars, strict=True):
         axis.set_facecolor("lightsteelblue")
         axis.axhline(1.0, ls="--", color="tab:red", lw=1.2, label=f"{dof} (degrees of freedom)")
@@ -329,7 +329,7 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     for axis in axes[1]:
         axis.set_xlabel(r"dimension $d$ ($d_1 = d_2 = d$)")
     for axis in axes[:, 0]:
-        axis.set_ylabel(r"$p\,d^2 / r(2d - r)$" if model == "completion" else r"$m / r(2d - r)$")
+        axis.set_ylabel(r"$\pi\,d^2 / r(2d - r)$" if model == "completion" else r"$m / r(2d - r)$")
     legend_below(fig, axes[0, 0])
     return fig
 
@@ -409,7 +409,7 @@ def regularity_plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
                   label=r"$(\kappa^2 - 1)\|X_{\mathrm{nuc}}\|_*$, median (Theorem 3.3 bound)")
         axis.set(title=f"{piece['model']}, $d = {piece['d']}$",
                  xlabel="oversampling $m / r(2d - r)$" if piece["model"] != "completion"
-                 else "oversampling $p\\,d^2 / r(2d - r)$")
+                 else "oversampling $\\pi\\,d^2 / r(2d - r)$")
     for axis in axes[:, 0]:
         axis.set_ylabel(r"$\log_{10}$ gap")
     spare = axes.flat[len(slices):]

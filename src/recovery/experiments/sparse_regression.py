@@ -174,8 +174,8 @@ def label(method: str, parameter: float) -> str:
     if method == "l1":
         return r"$\ell_1$ (basis pursuit)"
     if method == "gd":
-        return rf"GD, diagonal net, depth $k = {parameter:g}$"
-    return rf"flat, depth $k = {parameter:g}$ ($q = {flatness.hadamard_flat_exponent(int(parameter)):.3g}$)"
+        return rf"GD, diagonal net, depth $N = {parameter:g}$"
+    return rf"flat, depth $N = {parameter:g}$ ($q = {flatness.hadamard_flat_exponent(int(parameter)):.3g}$)"
 
 
 _STYLE = {"lin-rfm": ("-", "o"), "irls": (":", "v"), "l1": ("-", "D"), "gd": ("--", "s"), "flat": ("-.", "^")}
