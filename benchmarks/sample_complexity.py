@@ -5,9 +5,12 @@ Setting (that of MatrixIRLS's comparison, Kümmerle & Verdun, ICML 2021, in our 
 values spaced evenly on a log scale from 1 to 1/kappa, uniformly random frames, and
 m = rho * r (2d - r) entries observed uniformly at random, for each oversampling rho and condition
 number kappa. Success is a relative Frobenius error ||X - M|| / ||M|| below 1e-4 (their criterion).
-Per (method, kappa, rho) the record holds every instance (error, converged, iterations, seconds)
-and the median error and success rate; `rho_exact_kappa<kappa>` is the smallest rho of the grid
-from which on the default method's median error stays below 1e-4.
+Per (method, kappa, rho) the record holds every instance (error, converged, iterations, seconds,
+and the fewest observations in any row or column) and the median error and success rate;
+`rho_exact_kappa<kappa>` is the smallest rho of the grid from which on the default method's median
+error stays below 1e-4, `rho_exact_determined_kappa<kappa>` the same over the instances whose every
+row and column has at least r observations (those a method can recover at all: uniform sampling
+conditioned on that event), at points with at least 5 of them.
 
 Methods (`--methods`, default: the default method only, the one the record's keys are about):
 - default: `recovery.complete`'s default, the two-sided lin-RFM (ours), adaptive rank;
@@ -37,15 +40,31 @@ from pathlib import Path
 import torch
 
 from recovery.book import provenance
+from recovery.core import problems
 from recovery.experiments.completion_scoreboard import (
     LABELS,
     PUBLISHED,
     SUCCESS,
+    fewest_per_line,
     kappa_key,
     run_instance,
     summarise,
     threshold,
 )
+
+COLUMNS = ("method", "d", "rank", "kappa", "rho", "instance", "seed", "observations", "min_line_observations",
+           "relative_error", "converged", "iterations", "seconds")
+
+
+def complete_row(row: dict, args: argparse.Namespace) -> dict:
+    """A row in the record's column order; rows written before the line counts were recorded get
+    them from their problem, redrawn from its seed (the sampling alone, no solve)."""
+    row = {"d": args.d, "rank": args.rank, **row}
+    if "min_line_observations" not in row:
+        _, observations = problems.conditioned_completion_problem(
+            args.d, args.d, args.rank, row["observations"], row["kappa"], torch.Generator().manual_seed(row["seed"]))
+        row["min_line_observations"] = fewest_per_line(observations)
+    return {column: row[column] for column in COLUMNS}
 
 
 def main() -> None:
@@ -71,7 +90,7 @@ def main() -> None:
     if partial is not None and partial.exists():
         for line in partial.read_text().splitlines():
             row = json.loads(line)
-            done[(row["method"], row["kappa"], row["rho"], row["instance"])] = row
+            done[(row["method"], row["kappa"], row["rho"], row["instance"])] = complete_row(row, args)
     rows = []
     for method in args.methods:
         for kappa in args.kappas:
@@ -93,6 +112,8 @@ def main() -> None:
                       f"median {point['median_seconds']:.2f} s", flush=True)
     summary = summarise(rows)
     thresholds = {f"rho_exact_{kappa_key(kappa)}": threshold(rows, "default", kappa) for kappa in args.kappas}
+    thresholds |= {f"rho_exact_determined_{kappa_key(kappa)}": threshold(rows, "default", kappa, determined_only=True)
+                   for kappa in args.kappas}
     if args.out is not None:
         record = provenance.record(git=git, benchmark="sample_complexity",
                                    parameters=vars(args) | {"out": str(args.out)}, success_level=SUCCESS,
