@@ -1,0 +1,70 @@
+"""The sample-complexity scoreboard's bookkeeping: thresholds, determined instances, claims."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from recovery.core import problems
+from recovery.experiments import completion_scoreboard as scoreboard
+
+
+def row(rho, error, *, kappa=10.0, fewest=9, converged=True, d=1000, rank=5, instance=0):
+    return {"method": "default", "d": d, "rank": rank, "kappa": kappa, "rho": rho, "instance": instance,
+            "min_line_observations": fewest, "relative_error": error, "converged": converged, "seconds": 1.0}
+
+
+def test_threshold_is_where_the_median_stays_below_the_success_level():
+    rows = [row(1.2, 1e-1), row(1.4, 1e-12), row(1.6, 1e-2), row(2.0, 1e-12), row(3.0, 1e-13)]
+    assert scoreboard.threshold(rows, "default", 10.0) == 2.0  # 1.4 succeeds, but 1.6 does not
+    assert scoreboard.threshold([row(2.0, 1e-3)], "default", 10.0) is None
+
+
+def test_determined_threshold_uses_only_points_with_enough_determined_instances():
+    rows = []
+    for instance in range(6):  # at rho 1.5: six determined successes, six undetermined failures
+        rows += [row(1.5, 1e-12, instance=instance), row(1.5, 1e-2, fewest=3, instance=10 + instance)]
+    rows += [row(1.3, 1e-12, instance=20)]  # one determined instance: too few to count
+    rows += [row(2.0, 1e-12, instance=30 + i) for i in range(5)]
+    assert scoreboard.threshold(rows, "default", 10.0, determined_only=True) == 1.5
+    assert scoreboard.threshold(rows, "default", 10.0) == 2.0  # the median of all twelve at 1.5 fails
+
+
+def test_a_row_is_determined_when_every_line_has_rank_observations():
+    _, observations = problems.conditioned_completion_problem(30, 20, 3, 100, 10.0, torch.Generator().manual_seed(0))
+    fewest = scoreboard.fewest_per_line(observations)
+    dense = observations.mask()
+    assert fewest == int(min(dense.sum(0).min(), dense.sum(1).min()))
+    assert scoreboard.determined({"min_line_observations": fewest, "rank": fewest})
+    assert not scoreboard.determined({"min_line_observations": fewest, "rank": fewest + 1})
+
+
+def test_kappa_keys_match_the_published_table():
+    assert scoreboard.kappa_key(10.0) == "kappa10" and scoreboard.kappa_key(1e5) == "kappa1e5"
+    assert set(scoreboard.PUBLISHED["MatrixIRLS"]) == {"kappa10", "kappa1e5"}
+
+
+@pytest.mark.parametrize(("holds", "error"), [(True, 1e-12), (False, 1e-2)])
+def test_the_threshold_claim_compares_with_matrixirls_and_needs_the_published_setting(holds, error):
+    rows = [row(rho, 1e-12 if rho >= 1.9 else error, kappa=kappa, instance=i)
+            for kappa in (10.0, 1e5) for rho in (1.5, 1.9, 3.0) for i in range(5)]
+    claim = scoreboard.CLAIMS[0]
+    assert claim.check(rows, {}).holds is holds
+    small = [dict(r, d=40, rank=2) for r in rows]
+    assert not claim.check(small, {}).decided
+
+
+def test_the_certificate_claim_fails_on_a_converged_miss_of_a_determined_instance():
+    claim = scoreboard.CLAIMS[1]
+    truthful = [row(2.0, 1e-12), row(2.0, 1e-2, fewest=2), row(1.5, 1e-1, converged=False)]
+    assert claim.check(truthful, {}).holds
+    assert not claim.check([*truthful, row(2.0, 1e-3)], {}).holds
+
+
+def test_an_instance_is_the_same_problem_for_every_method():
+    a = scoreboard.run_instance("default", 30, 2, 10.0, 3.0, 1, 50)
+    b = scoreboard.run_instance("oracle", 30, 2, 10.0, 3.0, 1, 50)
+    assert a["seed"] == b["seed"] and a["observations"] == b["observations"] == round(3.0 * 2 * 58)
+    assert a["relative_error"] < 1e-8 and b["relative_error"] < 1e-8
+    with pytest.raises(ValueError, match="method: expected one of"):
+        scoreboard.solve("svd", None, 2, 10)
