@@ -253,7 +253,7 @@ CLAIMS = (
           "converged runs on determined instances and their relative errors", _certificate_is_truthful),
 )
 
-_GRID = [1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.8, 2.0, 2.5, 3.0, 4.0]
+_GRID = [1.1, 1.2, 1.5, 1.6, 1.8, 2.0, 2.5, 3.0, 4.0]
 
 FIGURES = (
     FigureSpec(
