@@ -46,7 +46,7 @@ PUBLISHED = {
     "first-order (ScaledGD, LMaFit, LRGeomCG)": {"kappa10": [2.6, 2.9], "kappa1e5": None},
 }
 LABELS = {
-    "default": "two-sided lin-RFM, adaptive rank (ours; the default)",
+    "default": "two-sided lin-RFM (ours, the default)",
     "oracle": "two-sided lin-RFM, rank given (ours)",
     "linrfm": "lin-RFM as published (alpha = 1/2)",
     "irls": "IRLS-0",
@@ -192,12 +192,12 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
             if known:
                 rho, error = np.array(known).T
                 axis.semilogy(rho, np.maximum(error, 1e-16), linestyle="--", fillstyle="none",
-                              label=f"{LABELS[method]}: determined instances only", **_STYLES[method])
+                              label="the same, determined instances only", **_STYLES[method])
         axis.axhline(SUCCESS, color="0.5", linewidth=0.8)
         for name, (color, style) in _MARKS.items():
             mark = PUBLISHED[name][kappa_key(kappa)]
             if mark is not None:
-                axis.axvline(mark, color=color, linestyle=style, label=f"{name}, published threshold")
+                axis.axvline(mark, color=color, linestyle=style, label=f"{name} (published threshold)")
         axis.set(title=rf"$\kappa = {latex(kappa)}$", xlabel=r"oversampling $\rho = m / (r(2d - r))$")
     axes[0][0].set_ylabel("median relative error")
     legend_below(fig, axes[0][0], ncol=2)
