@@ -164,10 +164,21 @@ def test_load_and_redraw_refuse_data_that_do_not_match_their_record(tmp_path, ca
     assert error.startswith("recovery: error: ") and str(data) in error
 
 
-def test_records_without_a_checksum_still_load():
-    """Committed records predate the checksum: they load with their own row count checked."""
-    rows, record = figures.load(FIGURE_IDS[0], RESULTS / "ci")
-    assert "csv_sha256" not in record and record["rows"] == len(rows)
+def test_records_without_a_checksum_still_load(tmp_path):
+    """Records written before the checksum existed load with their own row count checked."""
+    figure_id = FIGURE_IDS[0]
+    for suffix in ("csv", "json"):
+        shutil.copy(RESULTS / "ci" / f"{figure_id}.{suffix}", tmp_path)
+    path = tmp_path / f"{figure_id}.json"
+    record = json.loads(path.read_text())
+    record.pop("csv_sha256", None)
+    path.write_text(json.dumps(record))
+    rows, loaded = figures.load(figure_id, tmp_path)
+    assert "csv_sha256" not in loaded and loaded["rows"] == len(rows)
+    record["rows"] += 1
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError):
+        figures.load(figure_id, tmp_path)
 
 
 def test_a_second_run_into_a_busy_folder_is_refused(tmp_path):
