@@ -45,6 +45,7 @@ PUBLISHED = {
     "R2RILS": {"kappa10": 1.5, "kappa1e5": 2.8},
     "first-order (ScaledGD, LMaFit, LRGeomCG)": {"kappa10": [2.6, 2.9], "kappa1e5": None},
 }
+#: The methods of the scoreboard, by the key :func:`solve` takes, with their names in the figure.
 LABELS = {
     "default": "two-sided lin-RFM (ours, the default)",
     "oracle": "two-sided lin-RFM, rank given (ours)",
