@@ -253,18 +253,16 @@ def two_sided_completion(
     history: list[dict[str, Any]] = []
     cg_total, started = 0, time.perf_counter()
     cg_tol = 0.1
-    left, right = empty_left, empty_right
     for iteration in range(1, max_iter + 1):
         k = int((sigma[:estimate] > epsilon).sum())
         X_new, cg_iterations = kernel_interpolant(sampling, y, U[:, :k], sigma[:k], V[:, :k], epsilon,
-                                                  start=(left, right), tol=cg_tol)
+                                                  start=(X.left, X.right), tol=cg_tol)
         cg_total += cg_iterations
-        new_left, new_right, correction = X_new.left, X_new.right, X_new.sparse
         change = _relative_change(X, X_new, y)
-        residual = float(torch.linalg.vector_norm(correction)) / y_norm
+        residual = float(torch.linalg.vector_norm(X_new.sparse)) / y_norm
         if not math.isfinite(change):
             raise FloatingPointError(f"iteration {iteration}: the iterate is not finite")
-        X, left, right = X_new, new_left, new_right
+        X = X_new
         if rank is None:
             if change < STALL * residual and estimate < limit:
                 estimate = floor = estimate + 1
