@@ -32,13 +32,18 @@ def test_reference_benchmark_prints_the_speedup_line(tmp_path):
     assert record["seconds_to_1e-10_defaults"] > 0 and record["speedup_vs_loop_defaults"] > 0
 
 
-def test_scale_benchmark_writes_a_record(tmp_path):
+def test_scale_benchmark_reports_the_step_ratio_and_the_largest_size(tmp_path):
     out = tmp_path / "scale.json"
-    stdout = run("linrfm_scale.py", "--sizes", "60", "--rank", "2", "--budget", "5", "--out", str(out))
-    assert "IRLS-0 eigh-based" in stdout
+    stdout = run("linrfm_scale.py", "--sizes", "60", "--large-sizes", "150", "--rank", "2", "--budget", "10",
+                 "--low-rank-budget", "10", "--test-entries", "400", "--out", str(out))
+    last = stdout.strip().splitlines()[-2:]
+    assert last == ["step_vs_matmul_d2000: none", "largest_d_cpu_10min: 150"]  # no d = 2000; both sizes recover
     record = json.loads(out.read_text())
-    assert len(record["results"]) == 3 and record["device"]["torch_device"] == "cpu"
-    assert all(row["seconds_per_iteration"] > 0 for row in record["results"])
+    exact, large = record["results"]
+    assert record["largest_d_cpu_10min"] == 150 and record["device"]["torch_device"] == "cpu"
+    assert exact["exact_ms_per_iteration"] > 0 and exact["exact_step_vs_matmul"] > 0 and "exact_iterations" not in large
+    assert large["low_rank_final_relative_error"] < 1e-6 and large["low_rank_rank"] == 2
+    assert all(row["peak_resident_memory_gib"] > 0 for row in record["results"])
 
 
 def test_convex_benchmark_runs(tmp_path):

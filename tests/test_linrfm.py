@@ -10,7 +10,7 @@ from recovery.core import metrics, problems
 from recovery.core.iteration import Tracker
 from recovery.core.observations import Observations
 from recovery.rfm import irls, linrfm
-from recovery.rfm.kernel import interpolate_rows
+from recovery.rfm.kernel import agop, interpolate_rows
 
 F64 = torch.float64
 
@@ -248,3 +248,12 @@ def test_batched_step_equals_the_published_per_row_loop(alpha, seed):
     ours = linrfm.completion_step(Z, obs, alpha, lam / scale)
     loop = published_step(Z.numpy(), obs, alpha, lam)
     assert rel(ours, torch.from_numpy(loop)) < 1e-10
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("d1, d2, strips", [(30, 17, 8), (5, 40, 3), (12, 3, 8), (9, 9, 1)])
+def test_agop_from_strips_is_the_symmetric_gram_matrix(seed, d1, d2, strips):
+    Z = torch.randn(d1, d2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    G = agop(Z, strips)
+    torch.testing.assert_close(G, Z.T @ Z / d1, rtol=1e-12, atol=1e-12)
+    assert torch.equal(G, G.T)

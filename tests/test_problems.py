@@ -7,6 +7,7 @@ import torch
 
 from recovery.convex import robust_pca
 from recovery.core import problems
+from recovery.core.observations import Observations
 
 F64 = torch.float64
 
@@ -118,3 +119,42 @@ def test_conditioned_completion_problem_has_the_stated_spectrum(rank, condition)
     torch.testing.assert_close(observations.values, M[observations.rows, observations.cols])
     with pytest.raises(ValueError, match="condition"):
         problems.conditioned_completion_problem(4, 4, 2, 5, 0.5, torch.Generator())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("d1, d2, rank, num_obs", [(30, 20, 3, 150), (7, 9, 2, 50)])
+def test_factored_completion_problem_observes_its_own_matrix(seed, d1, d2, rank, num_obs):
+    left, right, observations = problems.factored_completion_problem(
+        d1, d2, rank, num_obs, torch.Generator().manual_seed(seed))
+    Y = left @ right.T
+    assert torch.linalg.matrix_rank(Y) == rank
+    assert float(Y.square().sum()) == pytest.approx(d1 * d2, rel=1e-12)
+    assert observations.count == num_obs and observations.shape == (d1, d2)
+    torch.testing.assert_close(observations.values, Y[observations.rows, observations.cols], rtol=1e-12, atol=1e-12)
+    again = problems.factored_completion_problem(d1, d2, rank, num_obs, torch.Generator().manual_seed(seed))
+    assert torch.equal(again[2].values, observations.values)
+
+
+@pytest.mark.parametrize("count", [3, 15])  # the sparse draw and the permutation fallback
+def test_distinct_entries_are_uniform_off_the_excluded_ones(count):
+    d1, d2, draws = 4, 5, 3000
+    g = torch.Generator().manual_seed(0)
+    excluded = Observations(torch.tensor([0, 2]), torch.tensor([1, 4]), torch.ones(2, dtype=torch.float64), (d1, d2))
+    frequency = torch.zeros(d1, d2)
+    for _ in range(draws):
+        rows, cols = problems.distinct_entries(d1, d2, count, g, excluding=excluded)
+        assert rows.numel() == count and torch.unique(rows * d2 + cols).numel() == count
+        frequency[rows, cols] += 1
+    assert frequency[0, 1] == frequency[2, 4] == 0
+    free = frequency.flatten()[frequency.flatten() > 0]
+    p = count / (d1 * d2 - 2)
+    assert free.numel() == d1 * d2 - 2
+    assert (free / draws - p).abs().max() < 5 * (p * (1 - p) / draws) ** 0.5  # each free position equally likely
+
+
+def test_distinct_entries_refuse_more_than_the_free_positions():
+    excluded = Observations(torch.tensor([0]), torch.tensor([0]), torch.ones(1, dtype=torch.float64), (2, 2))
+    with pytest.raises(ValueError, match="count: only 3 positions"):
+        problems.distinct_entries(2, 2, 4, torch.Generator(), excluding=excluded)
+    with pytest.raises(ValueError, match="excluding"):
+        problems.distinct_entries(3, 2, 1, torch.Generator(), excluding=excluded)

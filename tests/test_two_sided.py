@@ -46,6 +46,17 @@ def test_low_rank_plus_sparse_products_match_the_dense_matrix(seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("k", [0, 1, 5])
+def test_sampled_entries_of_a_product_match_the_dense_product(seed, k):
+    g = torch.Generator().manual_seed(seed)
+    d1, d2 = 17, 11
+    rows, cols = observed(d1, d2, 60, g)
+    sampling = Sampling(Observations(rows, cols, torch.randn(60, generator=g, dtype=torch.float64), (d1, d2)))
+    A, B = torch.randn(d1, k, generator=g, dtype=torch.float64), torch.randn(d2, k, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(sampling.at(A, B), (A @ B.T)[sampling.rows, sampling.cols], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_top_singular_triplets_match_the_full_svd(seed):
     X = random_iterate(30, 40, 4, 100, seed)
     U, sigma, V = top_singular_triplets(X, torch.randn(40, 6, dtype=torch.float64), passes=200)

@@ -207,6 +207,68 @@ def conditioned_completion_problem(
     return M, _observe(M, num_obs, generator)
 
 
+def factored_completion_problem(
+    d1: int,
+    d2: int,
+    rank: int,
+    num_obs: int,
+    generator: torch.Generator,
+    *,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor, Observations]:
+    r"""The distribution of :func:`completion_problem` with the matrix kept as factors, for sizes
+    whose :math:`d_1 d_2` entries do not fit in memory.
+
+    Returns ``(left, right, observations)`` with :math:`Y = LR^\top` (``left`` :math:`= L`, ``right``
+    :math:`= R`): i.i.d. standard normal factors (``d1 x rank``, ``d2 x rank``) rescaled so that
+    :math:`\|Y\|_F^2 = d_1 d_2`, computed as :math:`\operatorname{tr}((L^\top L)(R^\top R))`;
+    and ``num_obs`` distinct entries chosen uniformly at random (:func:`distinct_entries`).
+    Memory :math:`O((d_1 + d_2)r + |\Omega|)`; a :math:`10^5\times 10^5` problem with
+    :math:`10^7` observations takes seconds.
+    """
+    _check_sizes(d1, d2, rank, num_obs)
+    left = torch.randn(d1, rank, generator=generator, dtype=dtype)
+    right = torch.randn(d2, rank, generator=generator, dtype=dtype)
+    square_norm = float(((left.T @ left) * (right.T @ right)).sum())
+    left *= (d1 * d2 / square_norm) ** 0.5
+    rows, cols = distinct_entries(d1, d2, num_obs, generator)
+    return left, right, Observations(rows, cols, (left[rows] * right[cols]).sum(1), (d1, d2))
+
+
+def distinct_entries(
+    d1: int, d2: int, count: int, generator: torch.Generator, *, excluding: Observations | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""``count`` distinct positions ``(rows, cols)`` of a ``d1 x d2`` matrix, uniformly at random
+    among those not in ``excluding`` (e.g. held-out test entries off the observed ones).
+
+    Draws positions with replacement until ``count`` distinct admissible ones are in hand, then
+    keeps a uniformly random ``count`` of them (by exchangeability, a uniform ``count``-subset),
+    in :math:`O(\text{count}\,\log\text{count})` memory and time when ``count`` is a small
+    fraction of :math:`d_1 d_2`; a permutation of all entries otherwise.
+    """
+    validation.positive_int("count", count)
+    if excluding is not None and excluding.shape != (d1, d2):
+        raise ValueError(f"excluding: observations of a {d1} x {d2} matrix expected, got shape {excluding.shape}")
+    taken = None if excluding is None else excluding.rows * d2 + excluding.cols  # sorted: row-major
+    free = d1 * d2 - (0 if taken is None else taken.numel())
+    if count > free:
+        raise ValueError(f"count: only {free} positions are available, got {count}")
+    if 2 * count > free:
+        flat = torch.randperm(d1 * d2, generator=generator)
+        if taken is not None:
+            flat = flat[~torch.isin(flat, taken)]
+        flat = flat[:count]
+    else:
+        flat = torch.empty(0, dtype=torch.long)
+        while flat.numel() < count:
+            draws = torch.randint(0, d1 * d2, (count + count // 8 + 16,), generator=generator)
+            flat = torch.unique(torch.cat([flat, draws]))
+            if taken is not None:
+                flat = flat[~torch.isin(flat, taken)]
+        flat = flat[torch.randperm(flat.numel(), generator=generator)[:count]]
+    return flat // d2, flat % d2
+
+
 def planted_sparse_regression(
     d: int, sparsity: int, m: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -38,6 +38,7 @@ from recovery.core.results import Result
 from recovery.rfm.kernel import (
     DEFAULT_MEMORY_BUDGET,
     RowGroups,
+    agop,
     completion_data,
     interpolate_rows,
     regression_data,
@@ -105,8 +106,8 @@ def completion_step(
     r"""One IRLS-p step from ``Z``: eigendecompose :math:`Z^\top Z/d_1 = V\Lambda V^\top`, take the
     kernel :math:`W^{-1} = V(\Lambda + \varepsilon I)^{1-p/2}V^\top`,
     :math:`\varepsilon` = ``smoothing`` times :math:`\operatorname{tr}(\Lambda)/d_2`, and interpolate."""
-    d1, d2 = observations.shape
-    eigenvalues, vectors = torch.linalg.eigh(Z.T @ Z / d1)
+    d2 = observations.shape[1]
+    eigenvalues, vectors = torch.linalg.eigh(agop(Z))
     eigenvalues = eigenvalues.clamp(min=0)
     shift = smoothing * float(eigenvalues.sum()) / d2
     kernel = (vectors * (eigenvalues + shift) ** (1 - p / 2)) @ vectors.T

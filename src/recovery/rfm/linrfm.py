@@ -52,6 +52,7 @@ from recovery.core.results import Result
 from recovery.rfm.kernel import (
     DEFAULT_MEMORY_BUDGET,
     RowGroups,
+    agop,
     completion_data,
     interpolate_rows,
     regression_data,
@@ -80,8 +81,8 @@ def completion_step(
     r"""One lin-RFM step :math:`F(Z)`: :math:`K = G^{2\alpha}`, :math:`G = Z^\top Z/d_1`, then row-wise
     interpolation with smoothing :math:`\lambda = \varepsilon\,(\operatorname{tr}(G)/d_2)^{2\alpha}`
     (``smoothing`` is :math:`\varepsilon`; ``0`` needs a positive definite kernel)."""
-    d1, d2 = observations.shape
-    G = Z.T @ Z / d1
+    d2 = observations.shape[1]
+    G = agop(Z)
     scale = (float(torch.trace(G)) / d2) ** (2 * alpha)
     return interpolate_rows(matrix_power_psd(G, 2 * alpha), observations, smoothing * scale, groups=groups,
                             memory_budget=memory_budget)
