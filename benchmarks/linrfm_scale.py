@@ -12,7 +12,9 @@ kept as factors, so a 10^5 x 10^5 instance costs megabytes). On each instance, i
 
 Both report the time to a relative error of `--target` (1e-6) and `--finer` (1e-10) on
 `--test-entries` unobserved entries drawn uniformly (`problems.distinct_entries`), evaluated outside
-the methods' clocks (`recovery.core.timing.timed`), each within its time budget. Sizes in
+the methods' clocks (`recovery.core.timing.timed`), each within its time budget; the measurements
+are `recovery.experiments.lowrank_scale.time_size`, whose records the book's figure
+`linrfm-lowrank-scale` draws. Sizes in
 `--large-sizes` run the low-rank method only (the exact step needs d^2 memory and d^3 time). Each
 size runs in a fresh process, so the peak resident memory (or GPU memory) is that size's own.
 
@@ -27,106 +29,23 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import resource
-import statistics
 import time
 from pathlib import Path
 
 import torch
 
 from recovery.book import provenance
-from recovery.core import problems
-from recovery.core.timing import format_time, timed
-from recovery.rfm import linrfm, two_sided
-
-TEN_MINUTES = 600.0
-
-
-def matmul_seconds(d: int, dtype: torch.dtype, device: str, repeats: int = 5) -> float:
-    """Median seconds of one ``d x d`` by ``d x d`` product (after one untimed product)."""
-    A = torch.randn(d, d, dtype=dtype, device=device)
-    B = torch.randn(d, d, dtype=dtype, device=device)
-    synchronize = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    times = []
-    for _ in range(repeats + 1):
-        synchronize()
-        start = time.perf_counter()
-        A @ B
-        synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+from recovery.experiments.lowrank_scale import TEN_MINUTES, time_size
 
 
 def run_size(d: int, exact: bool, args: argparse.Namespace) -> dict:
-    """One size, both methods (or the low-rank one only), in the calling process."""
+    """One size in the calling process (a fresh one per size: see ``main``)."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    dtype, device = getattr(torch, args.dtype), args.device
-    generator = torch.Generator().manual_seed(args.seed + d)
-    built = time.perf_counter()
-    num_obs = round(args.oversampling * problems.degrees_of_freedom(d, d, args.rank))
-    left, right, observations = problems.factored_completion_problem(d, d, args.rank, num_obs, generator, dtype=dtype)
-    count = min(args.test_entries, d * d - num_obs)
-    rows, cols = problems.distinct_entries(d, d, count, generator, excluding=observations)
-    truth = (left[rows] * right[cols]).sum(1)
-    truth_norm = float(torch.linalg.vector_norm(truth))
-    observations, rows, cols, truth = observations.to(device=device), rows.to(device), cols.to(device), truth.to(device)
-    row = {"d": d, "rank": args.rank, "observed": num_obs, "test_entries": count,
-           "build_seconds": time.perf_counter() - built}
-    print(f"d = {d:,}: {num_obs:,} observed ({num_obs / d**2:.2%}, {args.oversampling:g} per degree of freedom), "
-          f"{d * d - num_obs:,} missing; built in {row['build_seconds']:.1f} s", flush=True)
-
-    def sampled_error(values: torch.Tensor) -> float:
-        return float(torch.linalg.vector_norm(values - truth)) / truth_norm
-
-    if exact:
-        row["matmul_seconds"] = matmul_seconds(d, dtype, device)
-        timing = timed("exact", lambda cb: linrfm.lin_rfm_completion(observations, 0.5, momentum=0.9, tol=0.0,
-                                                                     max_iter=args.max_iter, callback=cb),
-                       lambda Z: sampled_error(Z[rows, cols]), target=args.target, finer=args.finer,
-                       budget_seconds=args.budget, device=device)
-        row.update(_columns("exact", timing, row["matmul_seconds"]))
-        _report("exact dense step (lin-RFM)", timing, args, row["matmul_seconds"])
-    directions = []
-
-    def low_rank_error(X) -> float:
-        directions.append(X.left.shape[1] // 2)  # the low-rank part of a step has 2k columns
-        return sampled_error(X.entries(rows, cols))
-
-    timing = timed("low-rank", lambda cb: two_sided.two_sided_completion(observations, dense=False,
-                                                                        max_iter=args.max_iter, callback=cb),
-                   low_rank_error, target=args.target, finer=args.finer, budget_seconds=args.low_rank_budget,
-                   device=device)
-    row.update(_columns("low_rank", timing, row.get("matmul_seconds")))
-    row["low_rank_rank"] = directions[-1] if directions else None
-    _report("low-rank (two-sided, ours)", timing, args, row.get("matmul_seconds"))
-    if device.startswith("cuda"):
-        row["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
-    row["peak_resident_memory_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"  rank found {row['low_rank_rank']}; peak resident memory {row['peak_resident_memory_gib']:.2f} GiB"
-          + (f", GPU {row['peak_gpu_memory_gib']:.2f} GiB" if "peak_gpu_memory_gib" in row else ""), flush=True)
-    return row
-
-
-def _columns(prefix: str, timing, matmul: float | None) -> dict:
-    per_iteration = timing.seconds_per_iteration
-    return {
-        f"{prefix}_iterations": timing.iterations,
-        f"{prefix}_seconds": timing.seconds,
-        f"{prefix}_ms_per_iteration": 1e3 * per_iteration,
-        f"{prefix}_step_vs_matmul": None if matmul is None else per_iteration / matmul,
-        f"{prefix}_seconds_to_target": None if timing.reached_at is None else timing.reached_at[1],
-        f"{prefix}_iterations_to_target": None if timing.reached_at is None else timing.reached_at[0],
-        f"{prefix}_seconds_to_finer": None if timing.finer_at is None else timing.finer_at[1],
-        f"{prefix}_final_relative_error": timing.error,
-    }
-
-
-def _report(name: str, timing, args, matmul: float | None) -> None:
-    ratio = "" if matmul is None else f" ({timing.seconds_per_iteration / matmul:.2f} x matmul {1e3 * matmul:.1f} ms)"
-    print(f"  {name:28s} {1e3 * timing.seconds_per_iteration:9.1f} ms/it{ratio}; to {args.target:g}: "
-          f"{format_time(timing.reached_at).strip()}; to {args.finer:g}: {format_time(timing.finer_at).strip()}; "
-          f"error {timing.error:.1e} after {timing.iterations} it, {timing.seconds:.1f} s", flush=True)
+    return time_size(d, exact=exact, rank=args.rank, oversampling=args.oversampling, target=args.target,
+                     finer=args.finer, test_entries=args.test_entries, max_iter=args.max_iter, budget=args.budget,
+                     low_rank_budget=args.low_rank_budget, seed=args.seed, dtype=getattr(torch, args.dtype),
+                     device=args.device, log=lambda message: print(message, flush=True))
 
 
 def main() -> None:

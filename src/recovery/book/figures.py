@@ -73,6 +73,7 @@ _FIGURE_MODULES = (
     "recovery.experiments.sparse_regression",
     "recovery.experiments.completion_comparison",
     "recovery.experiments.linrfm_scale",
+    "recovery.experiments.lowrank_scale",
     "recovery.experiments.bridge",
     "recovery.experiments.completion_scoreboard",
 )
