@@ -1,0 +1,71 @@
+"""The low-rank scale experiment: rows read from a benchmark record, its claims, and a live run that
+recovers with both methods."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from recovery.experiments import lowrank_scale
+
+
+def result(d, exact=True, low_target=5.0, low_finer=6.0, exact_finer=20.0, low_error=1e-12):
+    """One row of a ``benchmarks/linrfm_scale.py`` record (times in seconds, None: not reached)."""
+    row = {"d": d, "rank": 10, "observed": 5 * 10 * (2 * d - 10), "test_entries": 100, "build_seconds": 0.1,
+           "low_rank_iterations": 12, "low_rank_seconds": 7.0, "low_rank_ms_per_iteration": 500.0,
+           "low_rank_step_vs_matmul": None, "low_rank_seconds_to_target": low_target,
+           "low_rank_iterations_to_target": None if low_target is None else 10, "low_rank_seconds_to_finer": low_finer,
+           "low_rank_final_relative_error": low_error, "low_rank_rank": 10, "peak_resident_memory_gib": 1.5}
+    if exact:
+        row |= {"matmul_seconds": 0.01, "exact_iterations": 200, "exact_seconds": 30.0,
+                "exact_ms_per_iteration": 150.0, "exact_step_vs_matmul": 15.0, "exact_seconds_to_target": 10.0,
+                "exact_iterations_to_target": 100, "exact_seconds_to_finer": exact_finer,
+                "exact_final_relative_error": 1e-11}
+        row["low_rank_step_vs_matmul"] = 50.0
+    return row
+
+
+def record(*results):
+    return {"results": list(results), "parameters": {"dtype": "float64", "target": 1e-6},
+            "device": {"torch_device": "cpu", "processor": "AMD EPYC", "torch_threads": 2}}
+
+
+def test_record_rows_have_one_row_per_size_and_method():
+    rows = lowrank_scale.record_rows(record(result(500), result(100_000, exact=False, low_finer=None)), "rec.json")
+    assert [(row["d"], row["method"]) for row in rows] == [(500, "exact"), (500, "low_rank"), (100_000, "low_rank")]
+    large = rows[-1]
+    assert large["reached"] and not large["reached_finer"] and math.isnan(large["seconds_to_finer"])
+    assert math.isnan(large["matmul_ms"]) and large["rank_found"] == 10 and large["source"] == "rec.json"
+    assert rows[0]["matmul_ms"] == pytest.approx(10.0) and rows[0]["step_vs_matmul"] == 15.0
+
+
+def evidence(check, *results):
+    return check(lowrank_scale.record_rows(record(*results), "rec.json"), {"target": 1e-6})
+
+
+def test_agreement_claim_fails_when_the_low_rank_method_misses_what_the_exact_one_reaches():
+    assert evidence(lowrank_scale._low_rank_agrees, result(500), result(1000)).holds
+    missed = evidence(lowrank_scale._low_rank_agrees, result(500), result(1000, low_finer=None))
+    assert not missed.holds and "1 of 2 sizes" in missed.key
+    assert not evidence(lowrank_scale._low_rank_agrees, result(500, low_target=None, low_finer=None)).holds
+
+
+def test_ten_minute_claim_needs_a_large_size_within_ten_minutes():
+    within = evidence(lowrank_scale._ten_minutes, result(500), result(100_000, exact=False, low_target=590.0))
+    assert within.holds and "100,000" in within.key
+    late = evidence(lowrank_scale._ten_minutes, result(500), result(100_000, exact=False, low_target=610.0))
+    assert not late.holds and "500" in late.key
+    live = lowrank_scale.record_rows(record(result(100_000, exact=False)), "live")
+    assert not lowrank_scale._ten_minutes(live, {}).decided
+
+
+def test_live_run_recovers_with_both_methods_and_refuses_a_missing_record():
+    params = {"sizes": [40], "rank": 2, "oversampling": 5.0, "target": 1e-6, "finer": 1e-10, "test_entries": 500,
+              "max_iter": 3000, "seed": 1, "records": []}
+    rows = lowrank_scale.compute(params)
+    assert {row["method"] for row in rows} == {"exact", "low_rank"}
+    assert all(row["reached"] and row["reached_finer"] and row["final_error"] < 1e-10 for row in rows)
+    assert next(row["rank_found"] for row in rows if row["method"] == "low_rank") == 2
+    with pytest.raises(FileNotFoundError, match=r"records: nowhere\.json"):
+        lowrank_scale.compute(params | {"sizes": [], "records": ["nowhere.json"]})
