@@ -209,10 +209,10 @@ def _series(rows, method, name):
 
 
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
-    """(a) milliseconds per iteration of both methods and of one dense :math:`d\\times d` matmul;
-    (b) seconds to the target error (solid) and the finer one (dotted, open; arrows: not reached,
-    drawn at the time spent), with the ten-minute mark; against d, log-log. Only the committed records' rows (or the
-    live ones when there are none)."""
+    """Two panels against d, log-log: the milliseconds per iteration of both methods and of one dense
+    :math:`d\\times d` matmul; the seconds to the target error (solid) and to the finer one (dotted,
+    open; arrows: not reached, drawn at the time spent), with the ten-minute mark. Only the committed
+    records' rows are drawn (the live ones when there are none)."""
     recorded = [row for row in rows if row["source"] != "live"] or rows
     machine = f"{recorded[0]['device_name']}, {recorded[0]['threads']} threads, {recorded[0]['dtype']}"
     fig, (speed, reach) = plt.subplots(1, 2, figsize=(WIDTH, 4.2), layout="constrained")
