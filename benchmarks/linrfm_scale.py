@@ -27,8 +27,11 @@ The last two lines are `step_vs_matmul_d2000` (exact step / matmul at d = 2000; 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -37,9 +40,19 @@ import torch
 from recovery.book import provenance
 from recovery.experiments.lowrank_scale import TEN_MINUTES, time_size
 
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a process receives when its parent ends (Linux)
+
+
+def die_with_parent() -> None:
+    """On Linux, have the kernel end this process when its parent ends, so that a killed benchmark
+    leaves no orphan computing on the machine (and skewing every later timing); elsewhere nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
 
 def run_size(d: int, exact: bool, args: argparse.Namespace) -> dict:
     """One size in the calling process (a fresh one per size: see ``main``)."""
+    die_with_parent()
     if args.threads:
         torch.set_num_threads(args.threads)
     return time_size(d, exact=exact, rank=args.rank, oversampling=args.oversampling, target=args.target,
