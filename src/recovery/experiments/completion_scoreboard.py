@@ -12,12 +12,10 @@ rerun. At paper scale the rows are the committed record of ``benchmarks/sample_c
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -29,7 +27,7 @@ from recovery.convex import weighted_nuclear_completion
 from recovery.core import metrics, problems
 from recovery.experiments.claims import Claim, Evidence
 from recovery.experiments.plotting import WIDTH, latex, legend_below
-from recovery.experiments.spec import CLAIM_LEVEL, FigureSpec, Row
+from recovery.experiments.spec import CLAIM_LEVEL, FigureSpec, Row, read_record
 from recovery.rfm.irls import irls_completion
 from recovery.rfm.linrfm import lin_rfm_completion
 from recovery.rfm.two_sided import two_sided_completion
@@ -149,10 +147,7 @@ def threshold(rows: list[Row], method: str, kappa: float, *, determined_only: bo
 def recorded_rows(path: str) -> list[Row]:
     """The instances of a committed ``benchmarks/sample_complexity.py`` record (path relative to the
     working directory, the repository root where ``recovery reproduce`` runs)."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"records: {path} is not a file under the working directory {Path.cwd()}; "
-                                f"run `recovery reproduce {FIGURE_ID}` from the repository root")
-    record = json.loads(Path(path).read_text())
+    record = read_record(path, FIGURE_ID)
     size = {"d": record["parameters"]["d"], "rank": record["parameters"]["rank"]}
     return [{**row, **size} for row in record["results"]]
 

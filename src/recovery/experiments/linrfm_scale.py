@@ -23,10 +23,8 @@ The same functions drive ``benchmarks/linrfm_scale.py`` (any device, dtype and t
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -39,7 +37,7 @@ from recovery.core.observations import Observations
 from recovery.core.timing import Timing, timed
 from recovery.experiments.claims import Claim, Evidence
 from recovery.experiments.plotting import WIDTH, latex
-from recovery.experiments.spec import FigureSpec, Row, column, trial_generator
+from recovery.experiments.spec import FigureSpec, Row, column, read_record, trial_generator
 from recovery.rfm import irls, linrfm
 from recovery.rfm.published import run_published
 
@@ -130,10 +128,7 @@ def _row(device, device_name, dtype, d, rank, observed, method, timing: Timing) 
 def recorded_rows(path: str) -> list[Row]:
     """Rows from a committed ``benchmarks/linrfm_scale.py`` record (e.g. the GPU runs), as in :func:`compute`;
     ``path`` is relative to the working directory (the repository root, where ``recovery reproduce`` runs)."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"records: {path} is not a file under the working directory {Path.cwd()}; "
-                                "run `recovery reproduce linrfm-scale` from the repository root")
-    record = json.loads(Path(path).read_text())
+    record = read_record(path, FIGURE_ID)
     parameters, machine = record["parameters"], record["device"]
     names = {label: key for key, label in LABELS.items()}
     rows = []

@@ -19,13 +19,11 @@ figure ``linrfm-lowrank-scale`` draws.
 
 from __future__ import annotations
 
-import json
 import math
 import resource
 import statistics
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -34,10 +32,10 @@ import torch
 from matplotlib.figure import Figure
 
 from recovery.core import problems
-from recovery.core.timing import Timing, timed
+from recovery.core.timing import Timing, format_time, timed
 from recovery.experiments.claims import Claim, Evidence
 from recovery.experiments.plotting import WIDTH, latex
-from recovery.experiments.spec import CLAIM_LEVEL, FigureSpec, Row, column
+from recovery.experiments.spec import CLAIM_LEVEL, FigureSpec, Row, column, read_record
 from recovery.rfm import linrfm, two_sided
 
 FIGURE_ID = "linrfm-lowrank-scale"
@@ -133,12 +131,10 @@ def _columns(prefix: str, timing: Timing, matmul: float | None) -> dict[str, Any
 
 
 def _summary(name: str, timing: Timing, target: float, finer: float, matmul: float | None) -> str:
-    def when(point):
-        return "not reached" if point is None else f"{point[1]:.2f} s ({point[0]} it)"
-
     ratio = "" if matmul is None else f" ({timing.seconds_per_iteration / matmul:.2f} x matmul {1e3 * matmul:.1f} ms)"
-    return (f"  {name}: {1e3 * timing.seconds_per_iteration:.1f} ms/it{ratio}; to {target:g}: {when(timing.reached_at)}; "
-            f"to {finer:g}: {when(timing.finer_at)}; error {timing.error:.1e} after {timing.iterations} it")
+    reached, refined = format_time(timing.reached_at).strip(), format_time(timing.finer_at).strip()
+    return (f"  {name}: {1e3 * timing.seconds_per_iteration:.1f} ms/it{ratio}; to {target:g}: {reached}; "
+            f"to {finer:g}: {refined}; error {timing.error:.1e} after {timing.iterations} it")
 
 
 def record_rows(record: Mapping[str, Any], source: str) -> list[Row]:
@@ -189,10 +185,7 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
                                                       "torch_threads": torch.get_num_threads()},
                         "parameters": {"dtype": "float64"}}, "live")
     for path in params["records"]:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"records: {path} is not a file under the working directory {Path.cwd()}; "
-                                    f"run `recovery reproduce {FIGURE_ID}` from the repository root")
-        rows.extend(record_rows(json.loads(Path(path).read_text()), path))
+        rows.extend(record_rows(read_record(path, FIGURE_ID), path))
     return rows
 
 

@@ -8,9 +8,11 @@ registers anything: :mod:`recovery.book.figures` does that.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -116,6 +118,15 @@ def frequency(rows: list[Row], axis: str, hit: Callable[[Row], bool], **where: A
     values = np.array(sorted({row[axis] for row in matching}))
     rates = [np.mean([hit(row) for row in matching if row[axis] == value]) for value in values]
     return values, np.array(rates)
+
+
+def read_record(path: str, figure_id: str) -> dict[str, Any]:
+    """The committed benchmark record at ``path``, relative to the working directory (the repository
+    root, where ``recovery reproduce`` runs), which figure ``figure_id`` draws."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"records: {path} is not a file under the working directory {Path.cwd()}; "
+                                f"run `recovery reproduce {figure_id}` from the repository root")
+    return json.loads(Path(path).read_text())
 
 
 def trial_generator(seed: int, *index: int) -> torch.Generator:
