@@ -1,4 +1,4 @@
-"""Bridge chapter: lin-RFM (alpha = 1/4) followed to small smoothing is nuclear-norm minimisation,
+"""Bridge chapter: lin-RFM (alpha = 1/4) followed to small smoothing approaches nuclear-norm minimisation,
 the flat relaxation of completion against cvxpy, the two exponents, the sweep splits by n."""
 
 from __future__ import annotations
@@ -71,20 +71,26 @@ def test_flat_completion_matches_cvxpy(seed):
     assert float((flat.solution[0] - nuclear.solution[0]).norm()) > 1e-3
 
 
-def test_continuation_reaches_the_nuclear_norm_minimiser_below_the_threshold():
-    """12 x 12, rank 2, 70 entries: neither recovers M*, yet lin-RFM (alpha = 1/4) followed to
-    smoothing 1e-5 is within 2e-3 of the nuclear-norm minimiser and its nuclear-norm excess falls
-    about tenfold per decade of smoothing, staying positive."""
-    Y, observations = instance(0)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_continuation_approaches_the_nuclear_norm_minimiser_below_the_threshold(seed):
+    """12 x 12, rank 2, 70 entries: neither recovers M*, yet the fixed points of lin-RFM
+    (alpha = 1/4, the smoothed nuclear norm) at smoothings 1e-2, 1e-3, 1e-4, each reached
+    (converged), approach the ADMM's nuclear-norm minimiser: the excess in nuclear norm stays
+    positive and falls about tenfold per decade of smoothing (it is of order the smoothing), and
+    so does the distance, by at least threefold per decade."""
+    Y, observations = instance(seed)
     nuclear = convex.weighted_nuclear_completion([observations], tol=1e-12, max_iter=50_000)
+    assert bool(nuclear.converged.all())
     minimiser = nuclear.solution[0]
     assert metrics.unobserved_relative_error(minimiser, Y, observations) > 0.3
-    stages = linrfm.continuation(observations, 0.25, [1e-2, 1e-3, 1e-4, 1e-5], max_iter=600)
+    stages = linrfm.continuation(observations, 0.25, [1e-2, 1e-3, 1e-4], momentum=0.98, max_iter=5000)
+    assert all(stage.converged for stage in stages)
     excess = [(nuclear_norm(s.solution) - nuclear_norm(minimiser)) / nuclear_norm(minimiser) for s in stages]
+    distances = [float((s.solution - minimiser).norm() / minimiser.norm()) for s in stages]
     assert all(e > 0 for e in excess)
     assert all(4 < a / b < 25 for a, b in itertools.pairwise(excess))
+    assert all(a / b > 3 for a, b in itertools.pairwise(distances))
     final = stages[-1].solution
-    assert float((final - minimiser).norm() / minimiser.norm()) < 2e-3
     assert float((final[observations.rows, observations.cols] - observations.values).abs().max()) < 1e-12
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from recovery.core import metrics, problems
-from recovery.core.iteration import Tracker
+from recovery.core.iteration import Tracker, relative_change
 from recovery.core.observations import Observations
 from recovery.rfm import irls, linrfm
 from recovery.rfm.kernel import agop, interpolate_rows
@@ -157,6 +157,40 @@ def test_sparse_regression_recovery(seed):
         (irls.irls_regression(X, y, 0.0, max_iter=300), 1e-10),
     ):
         assert rel(result.solution, beta_star) < accuracy
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_relative_change_leaves_out_the_fixed_entries(seed):
+    g = torch.Generator().manual_seed(seed)
+    previous, current = torch.randn(5, 7, generator=g, dtype=F64), torch.randn(5, 7, generator=g, dtype=F64)
+    free = torch.rand(5, 7, generator=g) < 0.6
+    current[~free] = previous[~free] = 1e8 * torch.randn(int((~free).sum()), generator=g, dtype=F64)
+    fixed = torch.nonzero(~free, as_tuple=True)
+    expected = float((current[free] - previous[free]).norm() / current[free].norm())
+    assert relative_change(current, previous, fixed) == pytest.approx(expected, rel=1e-12)
+    whole = float((current - previous).norm() / current.norm())
+    assert relative_change(current, previous) == pytest.approx(whole, rel=1e-12)
+    assert whole < 1e-6 < expected  # measured on the whole iterate, the large fixed entries hide the change
+    assert relative_change(current, current, fixed) == 0.0
+
+
+@pytest.mark.parametrize("method", ["lin-rfm", "irls"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_one_large_observed_entry_does_not_fake_convergence(method, seed):
+    """Issue #13, item 7: with one observed entry 1e8 times the others the relative change of the
+    whole iterate is below any tol after one step while the unobserved entries keep moving."""
+    _, observations = problems.completion_problem(30, 30, 2, 450, torch.Generator().manual_seed(seed))
+    values = observations.values.clone()
+    values[0] *= 1e8
+    spiked = Observations(observations.rows, observations.cols, values, observations.shape)
+    run = linrfm.lin_rfm_completion if method == "lin-rfm" else irls.irls_completion
+    free = ~spiked.mask()
+    result = run(spiked, max_iter=200, tol=1e-8)
+    longer = run(spiked, max_iter=result.iterations + 100, tol=0.0)
+    moved = float((longer.solution[free] - result.solution[free]).norm() / longer.solution[free].norm())
+    assert result.iterations > 1
+    assert moved < 1e-4 if result.converged else moved > 1e-8
+    assert "free entries" in run(observations, tol=1e-8).message
 
 
 def test_divergence_names_the_iteration():

@@ -96,7 +96,7 @@ def test_reweighted_regression(solve):
     result = solve(X, y, tol=1e-10, max_iter=500)
     check_converged(result, 1e-10)
     assert result.history[-1]["change"] < 1e-10
-    assert f"relative change {result.history[-1]['change']:.2g} below" in result.message
+    assert f"relative change {result.history[-1]['change']:.2g} of the iterate below" in result.message
     check_budget(solve(X, y, tol=1e-10, max_iter=2), 2)
 
 

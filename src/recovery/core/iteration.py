@@ -17,14 +17,19 @@ Callback = Callable[[int, torch.Tensor], dict[str, Any] | None]
 class Tracker:
     """Records iterations and decides convergence (relative change below ``tol``) or divergence.
 
+    The relative change is measured on the free entries only: ``fixed``, an index (e.g. the
+    observed positions ``(rows, cols)``) of entries that every step sets to given values, is left
+    out of both norms, so that large data cannot make a moving iterate look converged.
     Divergence (a non-finite iterate, or one whose norm exceeds 1e8 times the starting norm)
     raises ``FloatingPointError`` naming the iteration.
     """
 
-    def __init__(self, start: torch.Tensor, tol: float, callback: Callback | None, record_every: int):
+    def __init__(self, start: torch.Tensor, tol: float, callback: Callback | None, record_every: int,
+                 fixed: tuple[torch.Tensor, ...] | None = None):
         if not tol >= 0:
             raise ValueError(f"tol: expected a non-negative number, got {tol}")
         self.tol = tol
+        self.fixed = fixed
         self.callback = callback
         self.record_every = validation.positive_int("record_every", record_every)
         self.limit = 1e8 * max(float(torch.linalg.vector_norm(start)), 1e-300)
@@ -36,7 +41,7 @@ class Tracker:
         size = float(torch.linalg.vector_norm(current))
         if not size < self.limit:  # also catches nan
             raise FloatingPointError(f"iteration {iteration}: the iterate diverged (norm {size:.3g})")
-        change = float(torch.linalg.vector_norm(current - previous)) / max(size, 1e-300)
+        change = relative_change(current, previous, self.fixed)
         if change < self.tol or iteration % self.record_every == 0:
             entry = {"iteration": iteration, "change": change, "smoothing": smoothing,
                      "seconds": time.perf_counter() - self.start_time}
@@ -47,6 +52,18 @@ class Tracker:
 
     def converged(self, change: float) -> bool:
         return change < self.tol
+
+
+def relative_change(current: torch.Tensor, previous: torch.Tensor, fixed: tuple[torch.Tensor, ...] | None = None) -> float:
+    r"""Return :math:`\|x - x_{\text{prev}}\| / \|x\|` over the entries not indexed by ``fixed``
+    (``0`` when nothing is free or nothing moves)."""
+    difference = current - previous
+    if fixed is not None:
+        current, difference = current.clone(), difference.clone()
+        current[fixed] = 0
+        difference[fixed] = 0
+    moved = float(torch.linalg.vector_norm(difference))
+    return moved / max(float(torch.linalg.vector_norm(current)), 1e-300) if moved > 0 else 0.0
 
 
 def smoothing_floor(dtype: torch.dtype) -> float:
@@ -65,11 +82,13 @@ def iterate(
     tol: float,
     callback: Callback | None,
     record_every: int,
+    fixed: tuple[torch.Tensor, ...] | None = None,
 ) -> Result:
     """Run ``x <- F(x) + momentum (F(x) - F(x_prev))`` with ``F = step(., smoothing)``.
 
     After each step the smoothing becomes ``update(smoothing, change)``, never below
-    :func:`smoothing_floor`; the run stops when the relative change ``|F(x) - x| / |F(x)|`` falls
+    :func:`smoothing_floor`; the run stops when the relative change ``|F(x) - x| / |F(x)|`` of the
+    free entries (all but ``fixed``, the entries every step sets to the data) falls
     below ``tol`` (:attr:`~recovery.core.results.Status.CONVERGED`) or after ``max_iter`` steps
     (:attr:`~recovery.core.results.Status.MAX_ITER`). The result's ``history`` holds one dict per
     recorded iteration: ``iteration``, ``change`` (the relative change of the iterate),
@@ -80,14 +99,15 @@ def iterate(
     if not 0 <= momentum < 1:
         raise ValueError(f"momentum: expected a number in [0, 1), got {momentum}")
     validation.positive_int("max_iter", max_iter)
-    tracker = Tracker(start, tol, callback, record_every)
+    tracker = Tracker(start, tol, callback, record_every, fixed)
     floor = smoothing_floor(start.dtype)
     current, image_before = start, None
     for iteration in range(1, max_iter + 1):
         image = step(current, smoothing)
         change = tracker.record(iteration, current, image, smoothing)
         if tracker.converged(change):
-            message = f"relative change {change:.2g} below tol {tol:.2g} after {iteration} iterations"
+            measured = "iterate" if fixed is None else "free entries"
+            message = f"relative change {change:.2g} of the {measured} below tol {tol:.2g} after {iteration} iterations"
             return Result(image, True, Status.CONVERGED, message, iteration, tracker.history)
         smoothing = max(update(smoothing, change), floor)
         current = image if image_before is None or momentum == 0 else image + momentum * (image - image_before)

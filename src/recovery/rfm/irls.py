@@ -18,7 +18,8 @@ computed (matrix products there, an eigendecomposition here).
 scale of the Gram matrix, :math:`\varepsilon_t = e_t \operatorname{tr}(Z_t^\top Z_t/d_1)/d_2` (for vectors
 :math:`e_t\operatorname{mean}(\beta_t^2)`), with :math:`e_0` = ``smoothing`` and
 :math:`e_{t+1} = \max(\rho\,e_t, e_{\min})`, :math:`\rho` = ``decay``. Stops when the relative
-change of the iterate falls below ``tol``.
+change of the iterate falls below ``tol``; for completion it is measured on the unobserved entries,
+as in :mod:`recovery.rfm.linrfm`.
 
 **What IRLS minimises.** For a fixed smoothing :math:`\varepsilon > 0` each step decreases the
 smoothed objective :func:`smoothed_objective` (a majorise-minimise argument: the penalty is concave
@@ -144,7 +145,7 @@ def irls_completion(
 
     return iterate(step, observations.zero_filled(), smoothing=smoothing,
                    update=lambda epsilon, change: decay * epsilon, max_iter=max_iter, tol=tol,
-                   callback=callback, record_every=record_every)
+                   callback=callback, record_every=record_every, fixed=(observations.rows, observations.cols))
 
 
 def irls_regression(

@@ -28,9 +28,11 @@ relative to the scale of the AGOP, raised to the kernel's power:
 :math:`\varepsilon_t \operatorname{mean}(\beta_t^2)` inside the power), with
 :math:`\varepsilon_0` = ``smoothing`` and
 :math:`\varepsilon_{t+1} = \max\big(\min(\varepsilon_t,\ \text{decay}\cdot\delta_t),\ \varepsilon_{\min}\big)`,
-where :math:`\delta_t = \|F(Z_t) - Z_t\|_F / \|F(Z_t)\|_F` is the relative change made by the
-lin-RFM map :math:`F` and :math:`\varepsilon_{\min}` is 1000 machine epsilons. The iteration
-stops when :math:`\delta_t <` ``tol``.
+where :math:`\delta_t = \|F(Z_t) - Z_t\|_F / \|P_{\Omega^c} F(Z_t)\|_F` is the relative change
+made by the lin-RFM map :math:`F` on the unobserved entries (the observed ones are the data at every
+step; measured against the whole iterate, one large observed entry would make any change look
+small) and :math:`\varepsilon_{\min}` is 1000 machine epsilons. For vectors :math:`\delta_t` is
+the relative change of :math:`\beta`. The iteration stops when :math:`\delta_t <` ``tol``.
 
 **Momentum** (optional, ``momentum`` :math:`= \mu \in [0, 1)`): the next point is extrapolated,
 :math:`Z_{t+1} = F(Z_t) + \mu\,(F(Z_t) - F(Z_{t-1}))`. The fixed points are those of plain
@@ -141,7 +143,8 @@ def lin_rfm_completion(
 
     return iterate(step, observations.zero_filled(), smoothing=smoothing,
                    update=lambda epsilon, change: min(epsilon, decay * change), momentum=momentum,
-                   max_iter=max_iter, tol=tol, callback=callback, record_every=record_every)
+                   max_iter=max_iter, tol=tol, callback=callback, record_every=record_every,
+                   fixed=(observations.rows, observations.cols))
 
 
 def lin_rfm_regression(
@@ -196,7 +199,7 @@ def continuation(
     for eps in smoothings:
         result = iterate(lambda Z, e: completion_step(Z, observations, alpha, e, groups=groups), Z,
                          smoothing=eps, update=lambda e, change: e, momentum=momentum, max_iter=max_iter,
-                         tol=tol, callback=None, record_every=max_iter)
+                         tol=tol, callback=None, record_every=max_iter, fixed=(observations.rows, observations.cols))
         results.append(result)
         Z = result.solution
     return results
