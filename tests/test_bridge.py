@@ -74,16 +74,16 @@ def test_flat_completion_matches_cvxpy(seed):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_continuation_approaches_the_nuclear_norm_minimiser_below_the_threshold(seed):
     """12 x 12, rank 2, 70 entries: neither recovers M*, yet the fixed points of lin-RFM
-    (alpha = 1/4, the smoothed nuclear norm) at smoothings 1e-2, 1e-3, 1e-4, each reached
-    (converged), approach the ADMM's nuclear-norm minimiser: the excess in nuclear norm stays
-    positive and falls about tenfold per decade of smoothing (it is of order the smoothing), and
-    so does the distance, by at least threefold per decade."""
+    (alpha = 1/4, kernel (G + lambda I)^(1/2): the nuclear norm smoothed as sum sqrt(sigma^2 + lambda))
+    at smoothings 1e-2, 1e-4, 1e-6, 1e-8, each reached (converged), approach the ADMM's nuclear-norm
+    minimiser: the excess in nuclear norm stays positive and falls about tenfold per two decades of
+    smoothing (it is of order sqrt(lambda)), and the distance falls at least threefold."""
     Y, observations = instance(seed)
     nuclear = convex.weighted_nuclear_completion([observations], tol=1e-12, max_iter=50_000)
     assert bool(nuclear.converged.all())
     minimiser = nuclear.solution[0]
     assert metrics.unobserved_relative_error(minimiser, Y, observations) > 0.3
-    stages = linrfm.continuation(observations, 0.25, [1e-2, 1e-3, 1e-4], momentum=0.98, max_iter=5000)
+    stages = linrfm.continuation(observations, 0.25, [1e-2, 1e-4, 1e-6, 1e-8], momentum=0.98, max_iter=5000)
     assert all(stage.converged for stage in stages)
     excess = [(nuclear_norm(s.solution) - nuclear_norm(minimiser)) / nuclear_norm(minimiser) for s in stages]
     distances = [float((s.solution - minimiser).norm() / minimiser.norm()) for s in stages]

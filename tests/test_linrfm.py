@@ -269,19 +269,42 @@ def test_unobserved_rows_and_columns_stay_finite_and_zero():
         assert float(Z[:, 7].abs().max()) < 1e-12 * float(Z.abs().max())
 
 
-@pytest.mark.parametrize("alpha", [0.5, 1.0])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_batched_step_equals_the_published_per_row_loop(alpha, seed):
-    """The benchmark's baseline and our batched step agree when given the same ridge."""
+def test_batched_step_equals_the_published_per_row_loop(seed):
+    """The benchmark's baseline and our batched step agree when given the same ridge: at
+    alpha = 1/2, where a ridge outside the power (the released code) and a shift inside (ours) are
+    one kernel; at alpha = 1 they are different kernels, (G + lambda)^2 against G^2 + lambda."""
     from recovery.rfm.published import published_step
 
     _, obs = problems.completion_problem(40, 30, 3, 500, torch.Generator().manual_seed(seed))
     Z = torch.randn(40, 30, generator=torch.Generator().manual_seed(9), dtype=F64)
     lam = 0.05
-    scale = (float(torch.trace(Z.T @ Z / 40)) / 30) ** (2 * alpha)
-    ours = linrfm.completion_step(Z, obs, alpha, lam / scale)
-    loop = published_step(Z.numpy(), obs, alpha, lam)
-    assert rel(ours, torch.from_numpy(loop)) < 1e-10
+    scale = float(torch.trace(Z.T @ Z / 40)) / 30
+    ours = {alpha: linrfm.completion_step(Z, obs, alpha, lam / scale) for alpha in (0.5, 1.0)}
+    loop = {alpha: torch.from_numpy(published_step(Z.numpy(), obs, alpha, lam)) for alpha in (0.5, 1.0)}
+    assert rel(ours[0.5], loop[0.5]) < 1e-10
+    assert rel(ours[1.0], loop[1.0]) > 1e-6
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("alpha", [0.25, 0.375, 0.5, 0.75, 1.0])
+def test_smoothed_step_is_the_irls_step_at_every_alpha(seed, alpha):
+    """Issue #13, item 2: with smoothing, lin-RFM(alpha) = IRLS(p = 2 - 4 alpha) = the weighted
+    least-squares step with W = (G + lambda I)^{-2 alpha}, lambda = smoothing tr(G)/d2, computed
+    independently (dense per-row solves)."""
+    d1, d2 = 9, 6
+    Y, obs, mask = random_observations(d1, d2, 0.5, seed)
+    Z = torch.randn(d1, d2, generator=torch.Generator().manual_seed(20 + seed), dtype=F64)
+    Z[mask] = Y[mask]
+    G = Z.T @ Z / d1
+    smoothing = 0.1
+    shifted = G + smoothing * float(torch.trace(G)) / d2 * torch.eye(d2, dtype=F64)
+    expected = reference_completion_step(Y, mask, psd_power(shifted, -2 * alpha))
+    assert rel(linrfm.completion_step(Z, obs, alpha, smoothing), expected) < 1e-10
+    p = 2 - 4 * alpha
+    if 0 <= p <= 1:
+        ours = linrfm.completion_step(Z, obs, alpha, smoothing)
+        assert rel(ours, irls.completion_step(Z, obs, p, smoothing)) < 1e-10
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

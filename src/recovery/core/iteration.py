@@ -83,11 +83,12 @@ def iterate(
     callback: Callback | None,
     record_every: int,
     fixed: tuple[torch.Tensor, ...] | None = None,
+    floor: float | None = None,
 ) -> Result:
     """Run ``x <- F(x) + momentum (F(x) - F(x_prev))`` with ``F = step(., smoothing)``.
 
-    After each step the smoothing becomes ``update(smoothing, change)``, never below
-    :func:`smoothing_floor`; the run stops when the relative change ``|F(x) - x| / |F(x)|`` of the
+    After each step the smoothing becomes ``update(smoothing, change)``, never below ``floor``
+    (default :func:`smoothing_floor`); the run stops when the relative change ``|F(x) - x| / |F(x)|`` of the
     free entries (all but ``fixed``, the entries every step sets to the data) falls
     below ``tol`` (:attr:`~recovery.core.results.Status.CONVERGED`) or after ``max_iter`` steps
     (:attr:`~recovery.core.results.Status.MAX_ITER`). The result's ``history`` holds one dict per
@@ -100,7 +101,7 @@ def iterate(
         raise ValueError(f"momentum: expected a number in [0, 1), got {momentum}")
     validation.positive_int("max_iter", max_iter)
     tracker = Tracker(start, tol, callback, record_every, fixed)
-    floor = smoothing_floor(start.dtype)
+    floor = smoothing_floor(start.dtype) if floor is None else floor
     current, image_before = start, None
     for iteration in range(1, max_iter + 1):
         image = step(current, smoothing)

@@ -11,11 +11,10 @@ take the weighted least-squares step
   smoothing placed exactly as in IRLS (:func:`recovery.rfm.linrfm.regression_step`,
   :func:`recovery.rfm.irls.regression_step`);
 - **matrices** (:math:`P_\Omega(Z) = P_\Omega(Y)`, row by row): :math:`W = (G_t + \varepsilon I)^{p/2-1}`,
-  :math:`G_t = Z_t^\top Z_t / d_1`. lin-RFM with the smoothing placed as in IRLS takes the kernel
-  :math:`M^2 = (G_t + \varepsilon I)^{2\alpha}` (:func:`lin_rfm_step`), by matrix products when
-  :math:`2\alpha` is an integer (:math:`\alpha = 1/2`: :math:`G + \varepsilon I` itself, which is
-  :func:`recovery.rfm.linrfm.completion_step` with ridge :math:`\lambda = \varepsilon`); IRLS
-  (:func:`recovery.rfm.irls.completion_step`) from an eigendecomposition of :math:`G_t`.
+  :math:`G_t = Z_t^\top Z_t / d_1`. lin-RFM (:func:`recovery.rfm.linrfm.completion_step`) takes the
+  kernel :math:`M^2 = (G_t + \varepsilon I)^{2\alpha}`, the smoothing placed as in IRLS, by matrix
+  products when :math:`2\alpha` is an integer (:math:`\alpha = 1/2`: :math:`G + \varepsilon I`
+  itself); IRLS (:func:`recovery.rfm.irls.completion_step`) from an eigendecomposition of :math:`G_t`.
 
 The experiment runs lin-RFM, IRLS (where :math:`p \in [0, 1]`) and a direct dense solve of the
 weighted least-squares step (:func:`direct_regression_step`, :func:`direct_completion_step`) each on
@@ -55,19 +54,10 @@ from recovery.experiments.claims import Claim, Evidence
 from recovery.experiments.plotting import WIDTH, fraction
 from recovery.experiments.spec import FigureSpec, Row, column, trial_generator
 from recovery.rfm import irls, linrfm
-from recovery.rfm.kernel import interpolate_rows, regression_data
+from recovery.rfm.kernel import regression_data
 
 FIGURE_ID = "linrfm-irls"
 PROBLEMS = ("vector", "matrix")
-
-
-def lin_rfm_step(Z: torch.Tensor, observations: Observations, alpha: float, epsilon: float) -> torch.Tensor:
-    r"""One matrix lin-RFM step with the smoothing inside the kernel: :math:`M = (G + \varepsilon I)^\alpha`,
-    kernel :math:`M^2 = (G + \varepsilon I)^{2\alpha}` (:func:`recovery.rfm.linrfm.matrix_power_psd`),
-    :math:`G = Z^\top Z/d_1`, then row-wise interpolation without further ridge."""
-    G = Z.T @ Z / Z.shape[0]
-    kernel = linrfm.matrix_power_psd(G + epsilon * torch.eye(G.shape[0], dtype=G.dtype, device=G.device), 2 * alpha)
-    return interpolate_rows(kernel, observations, 0.0)
 
 
 def direct_regression_step(X: torch.Tensor, y: torch.Tensor, beta: torch.Tensor, p: float, epsilon: float) -> torch.Tensor:
@@ -165,11 +155,11 @@ def _matrix_runs(params, alpha):
     d2 = observations.shape[1]
     epsilon = params["matrix_smoothing"] * float(start.square().sum()) / (start.shape[0] * d2)
 
-    def relative(Z):  # IRLS takes the smoothing relative to tr(G)/d2
+    def relative(Z):  # the library steps take the smoothing relative to tr(G)/d2
         return epsilon / (float(Z.square().sum()) / (Z.shape[0] * d2))
 
     steps = {
-        "lin-rfm": lambda Z: lin_rfm_step(Z, observations, alpha, epsilon),
+        "lin-rfm": lambda Z: linrfm.completion_step(Z, observations, alpha, relative(Z)),
         "direct": lambda Z: direct_completion_step(Z, observations, p, epsilon),
     }
     if 0 <= p <= 1:

@@ -43,6 +43,7 @@ from recovery.rfm.kernel import (
     completion_data,
     interpolate_rows,
     regression_data,
+    spectral_power,
     weighted_min_norm,
 )
 
@@ -108,10 +109,8 @@ def completion_step(
     kernel :math:`W^{-1} = V(\Lambda + \varepsilon I)^{1-p/2}V^\top`,
     :math:`\varepsilon` = ``smoothing`` times :math:`\operatorname{tr}(\Lambda)/d_2`, and interpolate."""
     d2 = observations.shape[1]
-    eigenvalues, vectors = torch.linalg.eigh(agop(Z))
-    eigenvalues = eigenvalues.clamp(min=0)
-    shift = smoothing * float(eigenvalues.sum()) / d2
-    kernel = (vectors * (eigenvalues + shift) ** (1 - p / 2)) @ vectors.T
+    G = agop(Z)
+    kernel = spectral_power(G, smoothing * float(torch.trace(G)) / d2, 1 - p / 2)
     return interpolate_rows(kernel, observations, 0.0, groups=groups, memory_budget=memory_budget)
 
 

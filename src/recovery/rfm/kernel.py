@@ -51,6 +51,24 @@ def agop(Z: torch.Tensor, strips: int = GRAM_STRIPS) -> torch.Tensor:
     return G.div_(d1)
 
 
+def shifted_power(G: torch.Tensor, shift: float, exponent: float) -> torch.Tensor:
+    r"""The kernel :math:`(G + \lambda I)^{e}` of symmetric PSD ``G``, :math:`\lambda` = ``shift``
+    :math:`\ge 0`, :math:`e` = ``exponent`` :math:`> 0`: repeated products when :math:`e` is an
+    integer (SVD-free), otherwise :func:`spectral_power`."""
+    if float(exponent).is_integer():
+        shifted = G + shift * torch.eye(G.shape[0], dtype=G.dtype, device=G.device) if shift else G
+        return torch.linalg.matrix_power(shifted, int(exponent))
+    return spectral_power(G, shift, exponent)
+
+
+def spectral_power(G: torch.Tensor, shift: float, exponent: float) -> torch.Tensor:
+    r""":math:`(G + \lambda I)^{e}` from a symmetric eigendecomposition of ``G``: its eigenvalues,
+    clipped below at 0 (rounding), are shifted by :math:`\lambda` before the power, so the kernel
+    is positive definite for any :math:`\lambda > 0`, however small against the rounding of ``G``."""
+    eigenvalues, vectors = torch.linalg.eigh(G)
+    return (vectors * (eigenvalues.clamp(min=0) + shift) ** exponent) @ vectors.T
+
+
 @dataclass(frozen=True, eq=False)
 class RowGroups:
     """Observed entries grouped by row count: ``groups[n]`` holds an index array of shape

@@ -3,7 +3,8 @@ r"""Linear Recursive Feature Machines (lin-RFM) for sparse regression and matrix
 Convention (paper B; the released code's): start from :math:`M_0 = I`. At step :math:`t` fit the
 minimum-norm linear predictor on the features :math:`x \mapsto M_t x`, i.e. kernel regression with
 the kernel :math:`K_t = M_t^2`, then set :math:`M_{t+1} = G_t^{\alpha}` where :math:`G_t` is the
-average gradient outer product (AGOP) of the fitted predictor. Hence :math:`K_{t+1} = G_t^{2\alpha}`.
+average gradient outer product (AGOP) of the fitted predictor. Hence :math:`K_{t+1} = G_t^{2\alpha}`,
+smoothed as below.
 
 - **Sparse regression** (:math:`X \in \mathbb{R}^{n\times d}`, :math:`y = X\beta^\star`): the AGOP is
   :math:`\operatorname{diag}(\beta_t^2)`, so
@@ -12,9 +13,9 @@ average gradient outer product (AGOP) of the fitted predictor. Hence :math:`K_{t
   :math:`\sum_i \beta_i^2 / K_{ii}` subject to :math:`X\beta = y`.
 - **Matrix completion** (observed :math:`Y_{ij}`, :math:`(i,j)\in\Omega`, estimate
   :math:`Z \in \mathbb{R}^{d_1\times d_2}`): the AGOP is :math:`G = Z^\top Z / d_1`, each row is
-  the kernel interpolant :math:`z_i = K_{:,\Omega_i}(K_{\Omega_i\Omega_i} + \lambda_t I)^{-1} y_i`
+  the kernel interpolant :math:`z_i = K_{:,\Omega_i}K_{\Omega_i\Omega_i}^{-1} y_i`, :math:`K = (G + \lambda_t I)^{2\alpha}`,
   with observed entries written back (:mod:`recovery.rfm.kernel`), i.e. the minimiser of
-  :math:`\operatorname{tr}(Z (K+\lambda_t I)^{-1} Z^\top)` subject to :math:`P_\Omega(Z) = P_\Omega(Y)`.
+  :math:`\operatorname{tr}(Z K^{-1} Z^\top)` subject to :math:`P_\Omega(Z) = P_\Omega(Y)`.
 
 With :math:`p = 2 - 4\alpha` one step is one step of IRLS-p (:mod:`recovery.rfm.irls`): weights
 :math:`K^{-1} = G^{(p-2)/2}`. :math:`\alpha = 1/4` is the nuclear norm (:math:`p = 1`),
@@ -22,17 +23,29 @@ With :math:`p = 2 - 4\alpha` one step is one step of IRLS-p (:mod:`recovery.rfm.
 :math:`G^{2\alpha}` is a matrix product (:math:`\alpha = 1/2`: :math:`K = G` itself), the
 **SVD-free** path; other exponents use a symmetric eigendecomposition.
 
+**Where the smoothing goes.** The kernel is :math:`K_t = (G_t + \lambda_t I)^{2\alpha}`: the
+smoothing sits inside the power, where IRLS puts it, so that one lin-RFM step *is* one IRLS-:math:`p`
+step of the smoothed objective :math:`\operatorname{tr}\,\phi_p(G)` at every :math:`\alpha`
+(:func:`recovery.rfm.irls.smoothed_objective`), which therefore decreases from step to step (paper
+B, claim 2). For vectors it is the same placement, :math:`(\beta_t^2 + \lambda_t)^{2\alpha}`. Paper B's
+released code adds a ridge outside the power instead, :math:`G^{2\alpha} + \lambda I`
+(:mod:`recovery.rfm.published` keeps that form); the two coincide at :math:`\alpha = 1/2`, the
+SVD-free method, and differ by :math:`O(\lambda)` elsewhere.
+
 **Smoothing schedule** (uses observed data only; no test error is ever seen). The smoothing is
-relative to the scale of the AGOP, raised to the kernel's power:
-:math:`\lambda_t = \varepsilon_t\,(\operatorname{tr}(G_t)/d)^{2\alpha}` (for vectors
-:math:`\varepsilon_t \operatorname{mean}(\beta_t^2)` inside the power), with
-:math:`\varepsilon_0` = ``smoothing`` and
-:math:`\varepsilon_{t+1} = \max\big(\min(\varepsilon_t,\ \text{decay}\cdot\delta_t),\ \varepsilon_{\min}\big)`,
+relative to the scale of the AGOP: :math:`\lambda_t = \varepsilon_t \operatorname{tr}(G_t)/d_2`
+(for vectors :math:`\varepsilon_t \operatorname{mean}(\beta_t^2)`), with
+:math:`\varepsilon_0` = ``smoothing``. The schedule sets the kernel's relative smoothing
+:math:`\varepsilon_t^{2\alpha}` (the power turns :math:`\lambda` into :math:`\lambda^{2\alpha}` at the
+small eigenvalues) from the progress of the iteration:
+:math:`\varepsilon_{t+1}^{2\alpha} = \max(\min(\varepsilon_t^{2\alpha}, \text{decay}\,\delta_t), \varepsilon_{\min})`,
 where :math:`\delta_t = \|F(Z_t) - Z_t\|_F / \|P_{\Omega^c} F(Z_t)\|_F` is the relative change
 made by the lin-RFM map :math:`F` on the unobserved entries (the observed ones are the data at every
 step; measured against the whole iterate, one large observed entry would make any change look
 small) and :math:`\varepsilon_{\min}` is 1000 machine epsilons. For vectors :math:`\delta_t` is
-the relative change of :math:`\beta`. The iteration stops when :math:`\delta_t <` ``tol``.
+the relative change of :math:`\beta`. At :math:`\alpha = 1/2` this is
+:math:`\varepsilon_{t+1} = \max(\min(\varepsilon_t, \text{decay}\cdot\delta_t), \varepsilon_{\min})`.
+The iteration stops when :math:`\delta_t <` ``tol``.
 
 **Momentum** (optional, ``momentum`` :math:`= \mu \in [0, 1)`): the next point is extrapolated,
 :math:`Z_{t+1} = F(Z_t) + \mu\,(F(Z_t) - F(Z_{t-1}))`. The fixed points are those of plain
@@ -48,7 +61,7 @@ from collections.abc import Sequence
 import torch
 
 from recovery.core import validation
-from recovery.core.iteration import Callback, iterate
+from recovery.core.iteration import Callback, iterate, smoothing_floor
 from recovery.core.observations import Observations
 from recovery.core.results import Result
 from recovery.rfm.kernel import (
@@ -58,17 +71,9 @@ from recovery.rfm.kernel import (
     completion_data,
     interpolate_rows,
     regression_data,
+    shifted_power,
     weighted_min_norm,
 )
-
-
-def matrix_power_psd(G: torch.Tensor, exponent: float) -> torch.Tensor:
-    r"""Return :math:`G^{e}` for symmetric PSD ``G``: repeated products when :math:`e` is a
-    positive integer (SVD-free), otherwise through ``eigh`` with negative rounding clipped to 0."""
-    if float(exponent).is_integer() and exponent >= 1:
-        return torch.linalg.matrix_power(G, int(exponent))
-    eigenvalues, vectors = torch.linalg.eigh(G)
-    return (vectors * eigenvalues.clamp(min=0) ** exponent) @ vectors.T
 
 
 def completion_step(
@@ -80,13 +85,18 @@ def completion_step(
     groups: RowGroups | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> torch.Tensor:
-    r"""One lin-RFM step :math:`F(Z)`: :math:`K = G^{2\alpha}`, :math:`G = Z^\top Z/d_1`, then row-wise
-    interpolation with smoothing :math:`\lambda = \varepsilon\,(\operatorname{tr}(G)/d_2)^{2\alpha}`
-    (``smoothing`` is :math:`\varepsilon`; ``0`` needs a positive definite kernel)."""
+    r"""One lin-RFM step :math:`F(Z)`: row-wise interpolation with the kernel
+    :math:`K = (G + \lambda I)^{2\alpha}`, :math:`G = Z^\top Z/d_1`,
+    :math:`\lambda = \varepsilon\,\operatorname{tr}(G)/d_2` (``smoothing`` is :math:`\varepsilon`;
+    ``0`` needs a positive definite :math:`G`). This is the IRLS-:math:`p` step of
+    :func:`recovery.rfm.irls.completion_step` with :math:`p = 2 - 4\alpha`, computed by products
+    when :math:`2\alpha` is an integer."""
     d2 = observations.shape[1]
     G = agop(Z)
-    scale = (float(torch.trace(G)) / d2) ** (2 * alpha)
-    return interpolate_rows(matrix_power_psd(G, 2 * alpha), observations, smoothing * scale, groups=groups,
+    shift = smoothing * float(torch.trace(G)) / d2
+    if 2 * alpha == 1:  # K = G + shift I: the shift is added to the gathered blocks, G is not copied
+        return interpolate_rows(G, observations, shift, groups=groups, memory_budget=memory_budget)
+    return interpolate_rows(shifted_power(G, shift, 2 * alpha), observations, 0.0, groups=groups,
                             memory_budget=memory_budget)
 
 
@@ -110,6 +120,15 @@ def irls_exponent(alpha: float) -> float:
     reweighting of the smoothed :math:`\ell_p` / Schatten-:math:`p` penalty (paper B, claim 2;
     :math:`p = 0` is the logarithm, :math:`\alpha = 1/4` gives :math:`\ell_1` / the nuclear norm)."""
     return 2 - 4 * validate_exponent(alpha)
+
+
+def kernel_schedule(alpha: float, decay: float, dtype: torch.dtype):
+    r"""The smoothing schedule of the module docstring as ``(update, floor)`` for
+    :func:`recovery.core.iteration.iterate`: the kernel's relative smoothing
+    :math:`\varepsilon^{2\alpha}` follows ``decay`` times the relative change, down to 1000 machine
+    epsilons."""
+    power = 1 / (2 * alpha)
+    return (lambda epsilon, change: min(epsilon, (decay * change) ** power)), smoothing_floor(dtype) ** power
 
 
 def lin_rfm_completion(
@@ -141,9 +160,9 @@ def lin_rfm_completion(
     def step(Z, epsilon):
         return completion_step(Z, observations, alpha, epsilon, groups=groups, memory_budget=memory_budget)
 
-    return iterate(step, observations.zero_filled(), smoothing=smoothing,
-                   update=lambda epsilon, change: min(epsilon, decay * change), momentum=momentum,
-                   max_iter=max_iter, tol=tol, callback=callback, record_every=record_every,
+    update, floor = kernel_schedule(alpha, decay, observations.values.dtype)
+    return iterate(step, observations.zero_filled(), smoothing=smoothing, update=update, floor=floor,
+                   momentum=momentum, max_iter=max_iter, tol=tol, callback=callback, record_every=record_every,
                    fixed=(observations.rows, observations.cols))
 
 
@@ -167,9 +186,10 @@ def lin_rfm_regression(
     """
     alpha, decay = validate_exponent(alpha), validation.positive_number("decay", decay)
     X, y, start = regression_data(X, y)
+    update, floor = kernel_schedule(alpha, decay, X.dtype)
     return iterate(lambda beta, epsilon: regression_step(X, y, beta, alpha, epsilon), start, smoothing=smoothing,
-                   update=lambda epsilon, change: min(epsilon, decay * change), momentum=momentum,
-                   max_iter=max_iter, tol=tol, callback=callback, record_every=record_every)
+                   update=update, floor=floor, momentum=momentum, max_iter=max_iter, tol=tol, callback=callback,
+                   record_every=record_every)
 
 
 def continuation(
