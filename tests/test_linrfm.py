@@ -10,7 +10,7 @@ from recovery.core import metrics, problems
 from recovery.core.iteration import Tracker, relative_change
 from recovery.core.observations import Observations
 from recovery.rfm import irls, linrfm
-from recovery.rfm.kernel import agop, interpolate_rows
+from recovery.rfm.kernel import RowGroups, agop, interpolate_rows, sparse_times_dense
 
 F64 = torch.float64
 
@@ -314,3 +314,20 @@ def test_agop_from_strips_is_the_symmetric_gram_matrix(seed, d1, d2, strips):
     G = agop(Z, strips)
     torch.testing.assert_close(G, Z.T @ Z / d1, rtol=1e-12, atol=1e-12)
     assert torch.equal(G, G.T)
+
+
+@pytest.mark.parametrize("threads", [1, 2])  # the coordinate and the compressed-row product
+def test_sparse_times_dense_matches_the_dense_product_on_either_path(threads):
+    _, obs, _ = random_observations(13, 9, 0.4, 2)
+    g = torch.Generator().manual_seed(1)
+    K = torch.randn(9, 9, generator=g, dtype=F64)
+    coefficients = torch.randn(obs.count, generator=g, dtype=F64)
+    S = torch.zeros(13, 9, dtype=F64)
+    S[obs.rows, obs.cols] = coefficients
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        product = sparse_times_dense(obs, RowGroups.of(obs).pointers, coefficients, K)
+    finally:
+        torch.set_num_threads(previous)
+    torch.testing.assert_close(product, S @ K, rtol=1e-12, atol=1e-12)
