@@ -170,6 +170,10 @@ def test_parallel_units_give_the_rows_of_one_process_with_bounded_workers(tmp_pa
     figures.reproduce(figure_id, "ci", tmp_path / "one")
     record = json.loads(figures.reproduce(figure_id, "ci", tmp_path / "two", jobs=48).read_text())
     assert record["jobs"] == min(2, joblib.cpu_count()) and record["units"] == params["truths"]
+    # joblib gives each worker cores / workers threads; the record says so beside the caller's
+    assert record["worker_threads"] == [max(1, joblib.cpu_count() // record["jobs"])]
+    one = json.loads((tmp_path / "one" / f"{figure_id}.json").read_text())
+    assert one["worker_threads"] == [one["device"]["torch_threads"]]
     assert (tmp_path / "one" / f"{figure_id}.csv").read_text() == (tmp_path / "two" / f"{figure_id}.csv").read_text()
 
 

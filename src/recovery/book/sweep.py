@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from joblib import Parallel, delayed, effective_n_jobs
 from tqdm import tqdm
 
@@ -59,8 +60,10 @@ def run_units(
 
     Returns the rows (in unit order) and a summary: ``units``, ``resumed_units`` (loaded from an
     earlier, interrupted run), ``unit_seconds`` (compute time summed over all units, whichever run
-    computed them) and ``jobs``, the worker processes used: min(``jobs``, pending units, cores of
-    the active joblib backend), or one for a run in this process. ``jobs`` is a number of worker
+    computed them), ``jobs``, the worker processes used: min(``jobs``, pending units, cores of
+    the active joblib backend), or one for a run in this process, and ``worker_threads``, the torch
+    threads of the processes that computed this run's units (joblib's workers get cores / jobs, so
+    they can differ from the calling process's, which the record's ``device`` states). ``jobs`` is a number of worker
     processes, or ``-1`` for every core of the backend (e.g. a Dask cluster under
     ``joblib.parallel_config``).
     """
@@ -82,15 +85,17 @@ def run_units(
         if workers == 1
         else Parallel(n_jobs=workers, return_as="generator_unordered")(work)
     )
+    threads = set()
     with tqdm(total=len(units), initial=resumed, desc=figure_id, unit="unit", disable=not progress) as bar:
-        for index, rows, seconds in results:
+        for index, rows, seconds, unit_threads in results:
+            threads.add(unit_threads)
             body = _canonical({"key": digest, "index": index, "unit": key["units"][index], "seconds": seconds,
                                "rows": rows})
             replace_text(_unit_path(checkpoint, index), json.dumps({**body, "checksum": _digest(body)}))
             finished[index] = body
             bar.update()
     rows = [row for index in range(len(units)) for row in finished[index]["rows"]]
-    summary = {"units": len(units), "resumed_units": resumed, "jobs": workers,
+    summary = {"units": len(units), "resumed_units": resumed, "jobs": workers, "worker_threads": sorted(threads),
                "unit_seconds": sum(finished[index]["seconds"] for index in finished)}
     return rows, summary
 
@@ -130,12 +135,12 @@ def _load_unit(path: Path, digest: str, index: int, unit: Mapping[str, Any]) -> 
 
 
 def _compute_unit(compute: Callable[[Mapping[str, Any]], list[Row]], params: Mapping[str, Any], index: int,
-                  caller: int) -> tuple[int, list[Row], float]:
+                  caller: int) -> tuple[int, list[Row], float, int]:
     if os.getpid() != caller:
         _end_with_parent()
     start = time.perf_counter()
     rows = compute(params)
-    return index, rows, time.perf_counter() - start
+    return index, rows, time.perf_counter() - start, torch.get_num_threads()
 
 
 @functools.cache
