@@ -102,11 +102,18 @@ def test_non_convergence_is_reported_and_bad_input_rejected():
         (lambda: weighted_nuclear_minimization(A, b, torch.eye(4).expand(2, 4, 4)), "D1:"),
         (lambda: weighted_nuclear_minimization(A, b * float("nan")), "b:"),
         (lambda: weighted_nuclear_minimization(A, b, max_iter=0), "max_iter:"),
+        (lambda: weighted_nuclear_minimization(A, b, tol=0.0), "tol:"),
+        (lambda: weighted_nuclear_minimization(A, b, tol=-1e-8), "tol:"),
+        (lambda: weighted_nuclear_minimization(A, b, tol=float("nan")), "tol:"),
+        (lambda: weighted_nuclear_minimization(A, b, tol=2.0), "tol:"),
         (lambda: weighted_nuclear_minimization(torch.ones(2, 3, 2, 2), torch.ones(2, 3)), "A:"),
     ]
     for call, name in cases:
         with pytest.raises(ValueError, match=name):
             call()
+    # issue #13, item 1: data whose norms overflow were reported converged with an infinite residual
+    with pytest.raises(FloatingPointError, match="not finite"):
+        weighted_nuclear_minimization(A, b * 1e155, max_iter=50)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -51,6 +51,8 @@ from __future__ import annotations
 
 import torch
 
+from recovery.core import validation
+
 
 def affine_projection(name: str, rows: torch.Tensor, b: torch.Tensor, shape: tuple[int, ...]):
     r"""Projection onto :math:`\{v : R v = b\}` for a batch of ``(m, N)`` matrices ``rows``:
@@ -148,7 +150,11 @@ PROXIMAL = {
 
 
 def solve(project, shape, like: torch.Tensor, tol: float, max_iter: int, prox=singular_value_threshold):
-    """The ADMM loop of the module docstring; returns ``X, iterations, converged, primal, dual``."""
+    """The ADMM loop of the module docstring; returns ``X, iterations, converged, primal, dual``.
+
+    ``tol`` must lie in (0, 1]. Raises ``FloatingPointError`` when a residual is not finite (data
+    whose norms overflow the dtype: the programs are positively homogeneous, so rescale them)."""
+    tol = validation.positive_number("tol", tol, at_most=1)
     Z = project(torch.zeros(shape, dtype=like.dtype, device=like.device))
     # Scale-free start: the first threshold 1/rho is the norm of the minimum-norm feasible point.
     data_size = torch.linalg.matrix_norm(Z).clamp(min=torch.finfo(like.dtype).tiny)
@@ -161,6 +167,10 @@ def solve(project, shape, like: torch.Tensor, tol: float, max_iter: int, prox=si
         primal = torch.linalg.matrix_norm(X - Z)
         dual = rho * torch.linalg.matrix_norm(Z - Z_before)
         size = torch.maximum(torch.linalg.matrix_norm(X), data_size)
+        if not bool(torch.isfinite(primal).all() and torch.isfinite(dual).all() and torch.isfinite(size).all()):
+            raise FloatingPointError(
+                f"iteration {iteration}: an ADMM residual is not finite (norm of the iterate {float(size.max()):.3g}); "
+                "the data's scale is beyond the dtype's range: rescale them (the solution scales with them)")
         converged = (primal <= tol * size) & (dual <= tol * size)
         if bool(converged.all()):
             break
