@@ -57,9 +57,9 @@ class Tracker:
 def relative_change(current: torch.Tensor, previous: torch.Tensor, fixed: tuple[torch.Tensor, ...] | None = None) -> float:
     r"""Return :math:`\|x - x_{\text{prev}}\| / \|x\|` over the entries not indexed by ``fixed``
     (``0`` when nothing is free or nothing moves)."""
-    difference = current - previous
+    difference = current - previous  # a new tensor: zeroing its fixed entries touches no iterate
     if fixed is not None:
-        current, difference = current.clone(), difference.clone()
+        current = current.clone()
         current[fixed] = 0
         difference[fixed] = 0
     moved = float(torch.linalg.vector_norm(difference))
