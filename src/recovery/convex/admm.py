@@ -14,11 +14,12 @@ flat-minima paper (Theorem 3.2) when :math:`D_1, D_2` are the rescaling matrices
 
 .. math::
    X^{k+1} &= \operatorname{SVT}_{1/\rho}(Z^k - U^k),\\
-   Z^{k+1} &= P(X^{k+1} + U^k),\\
-   U^{k+1} &= U^k + X^{k+1} - Z^{k+1},
+   \hat X^{k+1} &= \eta X^{k+1} + (1 - \eta) Z^k,\\
+   Z^{k+1} &= P(\hat X^{k+1} + U^k),\\
+   U^{k+1} &= U^k + \hat X^{k+1} - Z^{k+1},
 
-with the singular-value soft thresholding :math:`\operatorname{SVT}` (one batched SVD) and the
-projection onto the constraints
+with the singular-value soft thresholding :math:`\operatorname{SVT}` (one batched SVD), an
+over-relaxation :math:`\eta` (see below) and the projection onto the constraints
 
 .. math::
    P(V) = V - \tilde{\mathcal{A}}^*(\tilde A\tilde A^\top)^{-1}
@@ -33,16 +34,46 @@ when the :math:`\tilde A_i` are given as a dense stack; for structured maps (bil
 rank-one) :func:`operator_projection` computes the same projection from
 :math:`\tilde{\mathcal{A}}`, :math:`\tilde{\mathcal{A}}^*` and the Gram matrix
 :math:`\tilde A\tilde A^\top` of the map, without an :math:`m\times d_1d_2` array.
-:math:`\rho` is balanced per instance every 10 iterations (doubled or halved when the primal
-residual :math:`\|X - Z\|_F` and the dual residual :math:`\rho\|Z^{k+1} - Z^k\|_F` differ by
-more than a factor 10) during the first 2000 iterations, and then held fixed, so that the usual
-convergence guarantee of ADMM applies. An instance has converged when both residuals are below ``tol`` times
-:math:`\max(\|X\|_F, \|P(0)\|_F)`, where :math:`P(0)` is the minimum-norm feasible point,
-whose norm also sets the first threshold :math:`1/\rho`. Instances that have not converged by
-``max_iter`` are reported in ``converged`` (never silently returned as solutions). ADMM was
-chosen because both steps are exact and batched (an SVD and two products or an overwrite), it
-runs on any device in float64, and its iterates are exactly low-rank and exactly feasible
-respectively.
+:math:`\rho` is the penalty of the scaled form, :math:`U = Y/\rho` the scaled dual variable;
+the dual :math:`Y = \rho U` is dimensionless (at a solution :math:`-Y` is a subgradient of the
+norm), while :math:`X`, :math:`Z`, :math:`U` and :math:`1/\rho` carry the units of the data. Both
+stopping quantities are therefore *relative*, so that scaling the data (or the weights
+:math:`D_1, D_2`) by a constant, which scales the minimiser and every iterate alike, changes
+neither the iterates' path nor the iteration count:
+
+.. math::
+   r_k = \frac{\|X^k - Z^k\|_F}{\max(\|X^k\|_F, \|P(0)\|_F)},
+
+   s_k = \frac{\|Z^k - Z^{k-1}\|_F}{\|U^k\|_F},
+
+the primal residual against the size of the iterate (:math:`P(0)` is the minimum-norm feasible
+point) and the dual residual :math:`\rho\|Z^k - Z^{k-1}\|_F` against the size
+:math:`\|\rho U^k\|_F` of the dual, a ratio in which :math:`\rho` cancels (the usual relative
+criteria of Boyd et al. 2011, §3.3.1, without their absolute terms, which carry units). An instance has
+converged when :math:`r_k \le` ``tol`` and :math:`s_k \le` ``tol``. :math:`\rho` starts at
+:math:`1/\|P(0)\|_F` (units 1/X) and is balanced per instance every 10 iterations on the
+relative residuals (doubled when :math:`r_k > 2 s_k`, halved when :math:`s_k > 2 r_k`, with
+:math:`Y` kept) during the first 2000 iterations, and then held fixed, so that the usual
+convergence guarantee of ADMM applies. (Balancing the absolute residuals
+:math:`\|X - Z\|_F` and :math:`\rho\|\Delta Z\|_F` compares quantities in different units: the
+iteration count then moved 8x to more than 100x with the scale of the data; on 25 x 35
+completion it ranged from 155 at data x 1e6 to no convergence in 20,000 at x 1e-6.)
+
+The over-relaxation (Eckstein and Bertsekas 1992) converges for any :math:`\eta \in (0, 2)`,
+:math:`\eta = 1` being plain ADMM. The nuclear-norm programs use :math:`\eta = 1.6`; the
+:math:`\ell_q` programs use :math:`\eta = 1`, because on basis pursuit with noise data
+:math:`\eta = 1.6` made the solves 1.1-1.5x longer. Measured on five cells of the paper-scale
+completion grid (:math:`d = 40` at oversampling 3, 3.5, 4 and 5, :math:`d = 60` at 4; ten trials
+each, at most 10,000 iterations), the solves that ran to the cap fell from 23 (nuclear norm) and
+33 (flat) with the old absolute rule to 12 and 8 with the relative rule, factor 2 and
+:math:`\eta = 1.6`, and the successes rose from 20 and 17 to 24 and 33.
+
+Instances that have not converged by ``max_iter`` are reported in ``converged`` (never silently
+returned as solutions). Before iterating, each projection checks that :math:`P(0)` satisfies the
+constraints: inconsistent measurements (no feasible point) raise a ``ValueError`` rather than run
+to ``max_iter``. ADMM was chosen because both steps are exact and batched (an SVD and two
+products or an overwrite), it runs on any device in float64, and its iterates are exactly
+low-rank and exactly feasible respectively.
 
 The programs themselves (their constraints and proximal maps) are in :mod:`recovery.convex.programs`.
 """
@@ -62,12 +93,30 @@ def affine_projection(name: str, rows: torch.Tensor, b: torch.Tensor, shape: tup
         raise ValueError(f"{name}: the measurements of some instance are linearly dependent")
     Q = torch.linalg.solve_triangular(factor, rows, upper=False)
     c = torch.linalg.solve_triangular(factor, b[..., None], upper=False)
+    require_consistent(name, (rows @ (Q.transpose(-1, -2) @ c))[..., 0] - b, b)
 
     def project(V):
         flat = V.reshape(shape[0], -1, 1)
         return (flat - Q.transpose(-1, -2) @ (Q @ flat - c)).reshape(shape)
 
     return project
+
+
+def require_consistent(name: str, miss: torch.Tensor, b: torch.Tensor, tol: float = 1e-6) -> None:
+    r"""Raise ``ValueError`` unless every instance's minimum-norm point :math:`P(0)` satisfies its
+    measurements: ``miss`` is :math:`\mathcal{A}(P(0)) - b` (``(T, m)``). The projection is exact
+    up to about :math:`\kappa(\mathcal{A}\mathcal{A}^*)` times the unit round-off, so a relative miss
+    above ``tol`` = 1e-6 means that no point satisfies the measurements (or that they are
+    numerically dependent): the ADMM would otherwise iterate to ``max_iter`` on an empty set."""
+    relative = torch.linalg.vector_norm(miss, dim=-1) / torch.linalg.vector_norm(b, dim=-1).clamp(
+        min=torch.finfo(b.dtype).tiny)
+    bad = ~(relative <= tol)
+    if bool(bad.any()):
+        t = int(torch.nonzero(bad)[0, 0])
+        raise ValueError(
+            f"{name}: the measurements of instance {t} are inconsistent: the point closest to satisfying "
+            f"them misses b by {float(relative[t]):.2g} relative to ||b|| (dependent measurements with "
+            "different values?); no feasible point exists")
 
 
 def symmetric_affine_projection(rows: torch.Tensor, b: torch.Tensor):
@@ -92,8 +141,6 @@ def symmetric_affine_projection(rows: torch.Tensor, b: torch.Tensor):
     return project
 
 
-
-
 def operator_projection(name: str, apply, adjoint, gram: torch.Tensor, b: torch.Tensor, *, symmetric: bool = False):
     r"""Projection onto :math:`\{V : \mathcal{A}(V) = b\}` of a batch given by its operator:
     :math:`P(V) = V - \mathcal{A}^*\big(G^{-1}(\mathcal{A}(V) - b)\big)` with the ``(T, m, m)`` Gram
@@ -113,6 +160,7 @@ def operator_projection(name: str, apply, adjoint, gram: torch.Tensor, b: torch.
         projected = V - adjoint(y)
         return (projected + projected.transpose(-1, -2)) / 2 if symmetric else projected
 
+    require_consistent(name, apply(project(torch.zeros_like(adjoint(b)))) - b, b)
     return project
 
 
@@ -149,34 +197,38 @@ PROXIMAL = {
 }
 
 
-def solve(project, shape, like: torch.Tensor, tol: float, max_iter: int, prox=singular_value_threshold):
-    """The ADMM loop of the module docstring; returns ``X, iterations, converged, primal, dual``.
+def solve(project, shape, like: torch.Tensor, tol: float, max_iter: int, prox=singular_value_threshold,
+          relaxation: float = 1.6):
+    r"""The ADMM loop of the module docstring; returns ``X, iterations, converged, primal, dual``
+    with the relative residuals :math:`r_k, s_k` of the last iteration (``(T,)`` each).
 
-    ``tol`` must lie in (0, 1]. Raises ``FloatingPointError`` when a residual is not finite (data
-    whose norms overflow the dtype: the programs are positively homogeneous, so rescale them)."""
+    ``relaxation`` is :math:`\eta`. ``tol`` must lie in (0, 1]. Raises ``FloatingPointError``
+    when a residual is not finite (data whose norms overflow the dtype: the programs are
+    positively homogeneous, so rescale them)."""
     tol = validation.positive_number("tol", tol, at_most=1)
     Z = project(torch.zeros(shape, dtype=like.dtype, device=like.device))
+    tiny = torch.finfo(like.dtype).tiny
     # Scale-free start: the first threshold 1/rho is the norm of the minimum-norm feasible point.
-    data_size = torch.linalg.matrix_norm(Z).clamp(min=torch.finfo(like.dtype).tiny)
+    data_size = torch.linalg.matrix_norm(Z).clamp(min=tiny)
     rho = 1 / data_size
     U = torch.zeros_like(Z)
     for iteration in range(1, max_iter + 1):
         X = prox(Z - U, 1 / rho)
-        Z_before, Z = Z, project(X + U)
-        U = U + X - Z
-        primal = torch.linalg.matrix_norm(X - Z)
-        dual = rho * torch.linalg.matrix_norm(Z - Z_before)
-        size = torch.maximum(torch.linalg.matrix_norm(X), data_size)
-        if not bool(torch.isfinite(primal).all() and torch.isfinite(dual).all() and torch.isfinite(size).all()):
+        relaxed = relaxation * X + (1 - relaxation) * Z
+        Z_before, Z = Z, project(relaxed + U)
+        U = U + relaxed - Z
+        primal = torch.linalg.matrix_norm(X - Z) / torch.maximum(torch.linalg.matrix_norm(X), data_size)
+        step = torch.linalg.matrix_norm(Z - Z_before)
+        dual = torch.where(step > 0, step / torch.linalg.matrix_norm(U).clamp(min=tiny), 0.0)
+        if not bool(torch.isfinite(primal).all() and torch.isfinite(dual).all()):
             raise FloatingPointError(
-                f"iteration {iteration}: an ADMM residual is not finite (norm of the iterate {float(size.max()):.3g}); "
-                "the data's scale is beyond the dtype's range: rescale them (the solution scales with them)")
-        converged = (primal <= tol * size) & (dual <= tol * size)
+                f"iteration {iteration}: an ADMM residual is not finite (largest |X| "
+                f"{float(X.abs().max()):.3g}); the data's scale is beyond the dtype's range: rescale "
+                "them (the solution scales with them)")
+        converged = (primal <= tol) & (dual <= tol)
         if bool(converged.all()):
             break
         if iteration % 10 == 0 and iteration <= 2000:  # then keep rho fixed, as ADMM theory asks
-            change = torch.where(primal > 10 * dual, 2.0, torch.where(dual > 10 * primal, 0.5, 1.0)).to(rho)
+            change = torch.where(primal > 2 * dual, 2.0, torch.where(dual > 2 * primal, 0.5, 1.0)).to(rho)
             rho, U = rho * change, U / change[:, None, None]
     return X, iteration, converged, primal, dual
-
-

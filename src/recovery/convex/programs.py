@@ -6,7 +6,8 @@ relaxation and weighted :math:`\ell_q` minimisation for sparse regression; every
 instances. Each returns a :class:`~recovery.core.results.Result` whose ``converged`` is a
 boolean tensor ``(T,)`` of per-instance flags (``status`` is
 :attr:`~recovery.core.results.Status.CONVERGED` only when every instance converged) and whose
-``info`` holds the final ``"primal_residual"`` and ``"dual_residual"`` (``(T,)`` each).
+``info`` holds the final relative ``"primal_residual"`` and ``"dual_residual"`` (``(T,)`` each;
+:func:`recovery.convex.admm.solve` defines them).
 """
 
 from __future__ import annotations
@@ -196,7 +197,8 @@ def weighted_lq_minimization(
             return V / (1 + 2 * c)
         return torch.sign(V) * _lq_magnitude(V.abs(), q * c, q)
 
-    beta, iteration, converged, primal, dual = admm.solve(project, (T, d, 1), X, tol, max_iter, proximal)
+    beta, iteration, converged, primal, dual = admm.solve(project, (T, d, 1), X, tol, max_iter, proximal,
+                                                          relaxation=1.0)
     beta = beta[..., 0]
     return _result(beta[0] if single else beta, iteration, converged, primal, dual, tol, max_iter)
 
@@ -316,7 +318,7 @@ def robust_pca(Y, budget, *, tol: float = 1e-10, max_iter: int = 20_000) -> Resu
 def _result(solution, iteration, converged, primal, dual, tol, max_iter) -> Result:
     """The result of a batched ADMM run; the message counts the instances that converged."""
     count, total = int(converged.sum()), converged.numel()
-    rule = f"primal and dual residuals below tol {tol:.2g} times max(||X||_F, ||P(0)||_F)"
+    rule = f"relative primal and dual residuals below tol {tol:.2g}"
     if count == total:
         worst = float(torch.maximum(primal, dual).max())
         status = Status.CONVERGED
