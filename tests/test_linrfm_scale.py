@@ -116,3 +116,18 @@ def test_observed_fraction_is_clipped():
     assert linrfm_scale.observed_fraction(100, 3) == 0.05
     assert linrfm_scale.observed_fraction(10_000, 3) == 0.02
     assert 0.02 < linrfm_scale.observed_fraction(1000, 3) < 0.05
+
+
+def test_the_equal_terms_claim_holds_on_a_run_and_fails_on_a_different_schedule():
+    """Under lin-RFM's schedule IRLS-0 must take plain lin-RFM's steps (the check passes on a real
+    run); run with its own geometric schedule in that role it does not (the check fails)."""
+    params = {"target": 1e-3}
+    Y, obs = linrfm_scale.scale_problem(40, 2, 0.3, torch.Generator().manual_seed(5))
+    rows = [linrfm_scale._row("cpu", "CPU", "float64", 40, 2, obs.count, method,
+                              linrfm_scale.run_method(method, Y, obs, target=1e-3, max_iter=120))
+            for method in ("plain", "irls-adaptive", "irls")]
+    assert linrfm_scale._same_schedule(rows, params).holds
+    swapped = [row | {"method": "irls-adaptive"} if row["method"] == "irls" else row
+               for row in rows if row["method"] != "irls-adaptive"]
+    assert not linrfm_scale._same_schedule(swapped, params).holds
+    assert not linrfm_scale._same_schedule([row for row in rows if row["method"] == "plain"], params).holds

@@ -49,6 +49,7 @@ from recovery.experiments.claims import Claim, Evidence
 from recovery.experiments.plotting import WIDTH, fraction, latex
 from recovery.experiments.spec import CLAIM_LEVEL, FigureSpec, Row, column, trial_generator
 from recovery.rfm import deep, irls, linrfm
+from recovery.rfm.schedules import GeometricSmoothing
 
 FIGURE_ID = "linrfm-completion"
 METHODS = ("lin-rfm", "nuclear", "irls", "deep")
@@ -127,7 +128,7 @@ def run_level(params: Mapping[str, Any], panel: Mapping[str, Any], multiple: flo
         for p in params["irls_p"]:
             for t, (_, observations) in enumerate(instances):
                 result, seconds = _timed(lambda p=p, observations=observations: irls.irls_completion(
-                    observations, p, decay=params["irls_decay"], max_iter=params["irls_max_iter"],
+                    observations, p, schedule=GeometricSmoothing(params["irls_decay"]), max_iter=params["irls_max_iter"],
                     tol=params["irls_tol"], record_every=params["irls_max_iter"]))
                 add(t, "irls", p, result.solution, result.converged, result.iterations, seconds)
     if "deep" in panel["methods"]:

@@ -14,12 +14,15 @@ lin-RFM with exponent :math:`\alpha` takes the same step with :math:`p = 2 - 4\a
 (:mod:`recovery.rfm.linrfm`); they differ in where the smoothing enters and in how the kernel is
 computed (matrix products there, an eigendecomposition here).
 
-**Smoothing schedule** (Mohan-Fazel style, geometric; no oracle): the smoothing is relative to the
-scale of the Gram matrix, :math:`\varepsilon_t = e_t \operatorname{tr}(Z_t^\top Z_t/d_1)/d_2` (for vectors
-:math:`e_t\operatorname{mean}(\beta_t^2)`), with :math:`e_0` = ``smoothing`` and
-:math:`e_{t+1} = \max(\rho\,e_t, e_{\min})`, :math:`\rho` = ``decay``. Stops when the relative
-change of the iterate falls below ``tol``; for completion it is measured on the unobserved entries,
-as in :mod:`recovery.rfm.linrfm`.
+**Smoothing schedule.** The smoothing is relative to the scale of the Gram matrix,
+:math:`\varepsilon_t = e_t \operatorname{tr}(Z_t^\top Z_t/d_1)/d_2` (for vectors
+:math:`e_t\operatorname{mean}(\beta_t^2)`), with :math:`e_0` = ``smoothing``, lowered by
+``schedule`` (:mod:`recovery.rfm.schedules`). The default is geometric in the style of Mohan and
+Fazel, :math:`e_{t+1} = \max(0.9\,e_t, e_{\min})`
+(:class:`~recovery.rfm.schedules.GeometricSmoothing`); lin-RFM's adaptive schedule
+(:class:`~recovery.rfm.schedules.AdaptiveSmoothing`) runs here too, and with it IRLS-:math:`p`
+takes lin-RFM's steps. Stops when the relative change of the iterate falls below ``tol``; for
+completion it is measured on the unobserved entries, as in :mod:`recovery.rfm.linrfm`.
 
 **What IRLS minimises.** For a fixed smoothing :math:`\varepsilon > 0` each step decreases the
 smoothed objective :func:`smoothed_objective` (a majorise-minimise argument: the penalty is concave
@@ -46,6 +49,7 @@ from recovery.rfm.kernel import (
     spectral_power,
     weighted_min_norm,
 )
+from recovery.rfm.schedules import GEOMETRIC, SmoothingSchedule, require_schedule
 
 
 def validate_p(p) -> float:
@@ -126,7 +130,7 @@ def irls_completion(
     p: float = 0.0,
     *,
     smoothing: float = 1.0,
-    decay: float = 0.9,
+    schedule: SmoothingSchedule = GEOMETRIC,
     max_iter: int = 1000,
     tol: float = 1e-12,
     dtype: torch.dtype | None = None,
@@ -136,14 +140,15 @@ def irls_completion(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> Result:
     """Matrix completion by IRLS-p from the zero-filled data (schedule in the module docstring)."""
-    p, decay = validate_p(p), validation.positive_number("decay", decay, at_most=1)
+    p, schedule = validate_p(p), require_schedule(schedule)
     observations, groups = completion_data(observations, dtype, device)
 
     def step(Z, epsilon):
         return completion_step(Z, observations, p, epsilon, groups=groups, memory_budget=memory_budget)
 
-    return iterate(step, observations.zero_filled(), smoothing=smoothing,
-                   update=lambda epsilon, change: decay * epsilon, max_iter=max_iter, tol=tol,
+    update, floor = schedule.rule(1 - p / 2, observations.values.dtype)
+    return iterate(step, observations.zero_filled(), smoothing=smoothing, update=update, floor=floor,
+                   max_iter=max_iter, tol=tol,
                    callback=callback, record_every=record_every, fixed=(observations.rows, observations.cols))
 
 
@@ -153,15 +158,16 @@ def irls_regression(
     p: float = 1.0,
     *,
     smoothing: float = 1.0,
-    decay: float = 0.9,
+    schedule: SmoothingSchedule = GEOMETRIC,
     max_iter: int = 500,
     tol: float = 1e-12,
     callback: Callback | None = None,
     record_every: int = 1,
 ) -> Result:
     """Sparse regression :math:`y = X\\beta` by IRLS-p from the minimum-norm solution."""
-    p, decay = validate_p(p), validation.positive_number("decay", decay, at_most=1)
+    p, schedule = validate_p(p), require_schedule(schedule)
     X, y, start = regression_data(X, y)
+    update, floor = schedule.rule(1 - p / 2, X.dtype)
     return iterate(lambda beta, epsilon: regression_step(X, y, beta, p, epsilon), start, smoothing=smoothing,
-                   update=lambda epsilon, change: decay * epsilon, max_iter=max_iter, tol=tol,
+                   update=update, floor=floor, max_iter=max_iter, tol=tol,
                    callback=callback, record_every=record_every)

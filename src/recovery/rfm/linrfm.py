@@ -35,17 +35,17 @@ SVD-free method, and differ by :math:`O(\lambda)` elsewhere.
 **Smoothing schedule** (uses observed data only; no test error is ever seen). The smoothing is
 relative to the scale of the AGOP: :math:`\lambda_t = \varepsilon_t \operatorname{tr}(G_t)/d_2`
 (for vectors :math:`\varepsilon_t \operatorname{mean}(\beta_t^2)`), with
-:math:`\varepsilon_0` = ``smoothing``. The schedule sets the kernel's relative smoothing
-:math:`\varepsilon_t^{2\alpha}` (the power turns :math:`\lambda` into :math:`\lambda^{2\alpha}` at the
-small eigenvalues) from the progress of the iteration:
-:math:`\varepsilon_{t+1}^{2\alpha} = \max(\min(\varepsilon_t^{2\alpha}, \text{decay}\,\delta_t), \varepsilon_{\min})`,
+:math:`\varepsilon_0` = ``smoothing``, and ``schedule`` (:mod:`recovery.rfm.schedules`) lowers it.
+The default, :class:`~recovery.rfm.schedules.AdaptiveSmoothing` with factor 10, sets the kernel's
+relative smoothing from the progress of the iteration,
+:math:`\varepsilon_{t+1}^{2\alpha} = \min(\varepsilon_t^{2\alpha}, 10\,\delta_t)` down to a floor,
 where :math:`\delta_t = \|F(Z_t) - Z_t\|_F / \|P_{\Omega^c} F(Z_t)\|_F` is the relative change
 made by the lin-RFM map :math:`F` on the unobserved entries (the observed ones are the data at every
 step; measured against the whole iterate, one large observed entry would make any change look
-small) and :math:`\varepsilon_{\min}` is 1000 machine epsilons. For vectors :math:`\delta_t` is
-the relative change of :math:`\beta`. At :math:`\alpha = 1/2` this is
-:math:`\varepsilon_{t+1} = \max(\min(\varepsilon_t, \text{decay}\cdot\delta_t), \varepsilon_{\min})`.
-The iteration stops when :math:`\delta_t <` ``tol``.
+small). For vectors :math:`\delta_t` is the relative change of :math:`\beta`. IRLS's geometric
+schedule (:class:`~recovery.rfm.schedules.GeometricSmoothing`) runs here too, and lin-RFM's runs
+in IRLS: under one schedule the two methods take the same steps. The iteration stops when
+:math:`\delta_t <` ``tol``.
 
 **Momentum** (optional, ``momentum`` :math:`= \mu \in [0, 1)`): the next point is extrapolated,
 :math:`Z_{t+1} = F(Z_t) + \mu\,(F(Z_t) - F(Z_{t-1}))`. The fixed points are those of plain
@@ -60,8 +60,7 @@ from collections.abc import Sequence
 
 import torch
 
-from recovery.core import validation
-from recovery.core.iteration import Callback, iterate, smoothing_floor
+from recovery.core.iteration import Callback, iterate
 from recovery.core.observations import Observations
 from recovery.core.results import Result
 from recovery.rfm.kernel import (
@@ -74,6 +73,7 @@ from recovery.rfm.kernel import (
     shifted_power,
     weighted_min_norm,
 )
+from recovery.rfm.schedules import ADAPTIVE, SmoothingSchedule, require_schedule
 
 
 def completion_step(
@@ -122,21 +122,12 @@ def irls_exponent(alpha: float) -> float:
     return 2 - 4 * validate_exponent(alpha)
 
 
-def kernel_schedule(alpha: float, decay: float, dtype: torch.dtype):
-    r"""The smoothing schedule of the module docstring as ``(update, floor)`` for
-    :func:`recovery.core.iteration.iterate`: the kernel's relative smoothing
-    :math:`\varepsilon^{2\alpha}` follows ``decay`` times the relative change, down to 1000 machine
-    epsilons."""
-    power = 1 / (2 * alpha)
-    return (lambda epsilon, change: min(epsilon, (decay * change) ** power)), smoothing_floor(dtype) ** power
-
-
 def lin_rfm_completion(
     observations: Observations,
     alpha: float = 0.5,
     *,
     smoothing: float = 1.0,
-    decay: float = 10.0,
+    schedule: SmoothingSchedule = ADAPTIVE,
     momentum: float = 0.0,
     max_iter: int = 1000,
     tol: float = 1e-12,
@@ -154,13 +145,13 @@ def lin_rfm_completion(
     starts, and stays, zero): nothing in the data speaks for them. ``callback(iteration, Z)`` may
     return a dict of metrics for the history. Runs on ``device`` in ``dtype`` (defaults: those of the observations).
     """
-    alpha, decay = validate_exponent(alpha), validation.positive_number("decay", decay)
+    alpha, schedule = validate_exponent(alpha), require_schedule(schedule)
     observations, groups = completion_data(observations, dtype, device)
 
     def step(Z, epsilon):
         return completion_step(Z, observations, alpha, epsilon, groups=groups, memory_budget=memory_budget)
 
-    update, floor = kernel_schedule(alpha, decay, observations.values.dtype)
+    update, floor = schedule.rule(2 * alpha, observations.values.dtype)
     return iterate(step, observations.zero_filled(), smoothing=smoothing, update=update, floor=floor,
                    momentum=momentum, max_iter=max_iter, tol=tol, callback=callback, record_every=record_every,
                    fixed=(observations.rows, observations.cols))
@@ -172,7 +163,7 @@ def lin_rfm_regression(
     alpha: float = 0.5,
     *,
     smoothing: float = 1.0,
-    decay: float = 10.0,
+    schedule: SmoothingSchedule = ADAPTIVE,
     momentum: float = 0.0,
     max_iter: int = 500,
     tol: float = 1e-12,
@@ -184,9 +175,9 @@ def lin_rfm_regression(
     Starts from the minimum-norm solution (:math:`M_0 = I`) and applies :func:`regression_step`
     with the schedule of the module docstring.
     """
-    alpha, decay = validate_exponent(alpha), validation.positive_number("decay", decay)
+    alpha, schedule = validate_exponent(alpha), require_schedule(schedule)
     X, y, start = regression_data(X, y)
-    update, floor = kernel_schedule(alpha, decay, X.dtype)
+    update, floor = schedule.rule(2 * alpha, X.dtype)
     return iterate(lambda beta, epsilon: regression_step(X, y, beta, alpha, epsilon), start, smoothing=smoothing,
                    update=update, floor=floor, momentum=momentum, max_iter=max_iter, tol=tol, callback=callback,
                    record_every=record_every)
