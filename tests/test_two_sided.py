@@ -7,12 +7,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recovery.core import metrics, problems
+from recovery.core import lowrank, metrics, problems
 from recovery.core.lowrank import LowRankPlusSparse, Sampling, top_singular_triplets
 from recovery.core.observations import Observations
 from recovery.core.results import Status
+from recovery.rfm import two_sided
 from recovery.rfm.two_sided import (
-    _relative_change,
+    _changes,
     kernel_interpolant,
     largest_rank,
     two_sided_completion,
@@ -67,17 +68,73 @@ def test_top_singular_triplets_match_the_full_svd(seed):
         assert abs(float(V[:, i] @ Vh_full[i])) == pytest.approx(1, abs=1e-8)
 
 
+def dense_unobserved(X: torch.Tensor, sampling: Sampling) -> torch.Tensor:
+    """Brute force: ``X`` with its observed entries set to zero."""
+    X = X.clone()
+    X[sampling.rows, sampling.cols] = 0
+    return X
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_relative_change_from_factors_matches_the_dense_difference(seed):
+def test_changes_from_factors_match_the_dense_differences(seed):
     old = random_iterate(10, 12, 2, 50, seed)
     g = torch.Generator().manual_seed(100 + seed)
     new_left, new_right = torch.randn(10, 3, generator=g, dtype=torch.float64), torch.randn(12, 3, generator=g,
                                                                                          dtype=torch.float64)
     y = old.sparse + old.sampling.at(old.left, old.right)  # both iterates agree with these data
     new = LowRankPlusSparse(new_left, new_right, y - old.sampling.at(new_left, new_right), old.sampling)
-    dense_old, dense_new = old.dense(), new.dense()
-    expected = float(torch.linalg.matrix_norm(dense_new - dense_old) / torch.linalg.matrix_norm(dense_new))
-    assert _relative_change(old, new, y) == pytest.approx(expected, rel=1e-9)
+    difference = new.dense() - old.dense()
+    free = float(torch.linalg.matrix_norm(dense_unobserved(difference, old.sampling)) / torch.linalg.matrix_norm(
+        dense_unobserved(new.dense(), old.sampling)))
+    whole = float(torch.linalg.matrix_norm(difference) / torch.linalg.matrix_norm(new.dense()))
+    changes = _changes(old, new, float(torch.linalg.vector_norm(y)))
+    assert changes == (pytest.approx(free, rel=1e-9), pytest.approx(whole, rel=1e-9))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("spike", [1.0, 1e8])
+def test_unobserved_norm_is_exact_beside_a_huge_observed_entry(seed, spike, monkeypatch):
+    """Issue #13, item 7: a product whose one observed entry is ``spike`` times the others. Row
+    totals minus observed parts lose the rest of that row to rounding (checked by switching the
+    entry-by-entry rows off); the library's sum matches the brute force anyway."""
+    X = random_iterate(30, 25, 3, 300, seed)
+    i, j = int(X.sampling.rows[7]), int(X.sampling.cols[7])
+    A = torch.cat([X.left, spike * torch.eye(30, dtype=torch.float64)[:, i:i + 1]], 1)
+    B = torch.cat([X.right, torch.eye(25, dtype=torch.float64)[:, j:j + 1]], 1)
+    expected = float((dense_unobserved(A @ B.T, X.sampling) ** 2).sum())
+    assert X.sampling.unobserved_squared_norm(A, B) == pytest.approx(expected, rel=1e-9)
+    monkeypatch.setattr(lowrank, "CANCELLATION", -float("inf"))  # the plain subtraction everywhere
+    plain = X.sampling.unobserved_squared_norm(A, B)
+    assert plain == pytest.approx(expected, rel=1e-9) if spike == 1.0 else abs(plain / expected - 1) > 1e-6
+
+
+def test_unobserved_norm_of_a_fully_observed_matrix_is_zero():
+    rows, cols = torch.meshgrid(torch.arange(4), torch.arange(5), indexing="ij")
+    sampling = Sampling(Observations(rows.flatten(), cols.flatten(), torch.ones(20, dtype=torch.float64), (4, 5)))
+    A, B = torch.randn(4, 2, dtype=torch.float64), torch.randn(5, 2, dtype=torch.float64)
+    assert sampling.unobserved_squared_norm(A, B) == 0.0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_one_large_observed_entry_does_not_fake_convergence(seed, monkeypatch):
+    """Issue #13, item 7, for the default method: with one observed entry 1e8 times the others the
+    unobserved entries are determined only to about 1e-8 in float64. The change from the factors
+    alone cancelled to zero and said converged after 17 steps (100 more moved the free entries by
+    8e-7 against tol 1e-10). Measured exactly, a run that says converged must stay put."""
+    _, observations = problems.completion_problem(30, 30, 2, 450, torch.Generator().manual_seed(seed))
+    values = observations.values.clone()
+    values[0] *= 1e8
+    spiked = Observations(observations.rows, observations.cols, values, observations.shape)
+    free = ~spiked.mask()
+    for tol in (1e-10, 1e-6):
+        result = two_sided_completion(spiked, tol=tol, max_iter=300)
+        with monkeypatch.context() as never_settled:  # the same iteration, 100 steps further
+            never_settled.setattr(two_sided, "SETTLED_STEPS", 10**9)
+            longer = two_sided_completion(spiked, tol=tol, max_iter=result.iterations + 100)
+        moved = float((longer.solution[free] - result.solution[free]).norm() / longer.solution[free].norm())
+        assert moved < 10 * tol if result.converged else result.iterations == 300
+        assert "free entries" in result.message
+    assert two_sided_completion(observations, max_iter=300).converged
 
 
 def dense_kernel_interpolant(X, rows, cols, y, epsilon):

@@ -23,6 +23,11 @@ import torch
 
 from recovery.core.observations import Observations
 
+#: A row whose unobserved part is below this fraction of its total is summed entry by entry.
+CANCELLATION = 1e-3
+#: Entries per block when rows are summed entry by entry.
+ROW_CHUNK_ENTRIES = 1 << 22
+
 
 class Sampling:
     r"""The sampling operator :math:`P_\Omega` of ``observations`` and its adjoint, as sparse products.
@@ -48,6 +53,42 @@ class Sampling:
         that of the compressed rows): a sampled product, which never gathers the :math:`|\Omega|\times k`
         rows of ``A`` and ``B`` (25 times faster than gathering them at :math:`|\Omega| = 10^6`, :math:`k = 40`)."""
         return torch.sparse.sampled_addmm(self._pattern, A, B.T, beta=0.0).values()
+
+    def unobserved_squared_norm(self, A: torch.Tensor, B: torch.Tensor) -> float:
+        r""":math:`\|P_{\Omega^c}(AB^\top)\|_F^2`, the squared norm of :math:`AB^\top` off
+        :math:`\Omega`, in :math:`O((d_1 + d_2)k^2 + |\Omega| k)`, accurate to rounding in the
+        entries of :math:`AB^\top` even when its norm is far below :math:`\|A\|\|B\|` (a
+        difference of two nearly equal factorisations, say).
+
+        With :math:`B = QR` (thin QR), :math:`AB^\top = (AR^\top)Q^\top` with orthonormal
+        columns in :math:`Q`, so row :math:`i` has the squared norm :math:`\|(AR^\top)_i\|^2`:
+        no Gram matrix, whose rounding of order :math:`\epsilon\|A\|^2\|B\|^2` would hide any
+        relative change below :math:`\sqrt\epsilon`. The row's unobserved part is that total minus
+        its observed entries' squares. Where the observed part holds all but a fraction
+        :data:`CANCELLATION` of the total (one large observed entry, or a row observed almost
+        everywhere), that subtraction would lose the unobserved part to rounding, so those rows
+        are summed entry by entry instead (:math:`O(d_2 k)` each).
+        """
+        Q, R = torch.linalg.qr(B)
+        A = A @ R.T
+        totals = (A**2).sum(1)
+        observed = torch.zeros_like(totals).index_add_(0, self.rows, self.at(A, Q) ** 2)
+        unobserved = totals - observed
+        suspect = torch.nonzero(unobserved < CANCELLATION * totals)[:, 0]
+        if suspect.numel():
+            chunk = max(1, ROW_CHUNK_ENTRIES // max(self.shape[1], 1))
+            exact = torch.cat([self._unobserved_rows(A, Q, rows) for rows in suspect.split(chunk)])
+            unobserved[suspect] = exact
+        return float(unobserved.sum())
+
+    def _unobserved_rows(self, A: torch.Tensor, B: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        r"""Per row in ``rows``: the sum of squares of :math:`AB^\top` off :math:`\Omega`, entry by entry."""
+        block = A[rows] @ B.T
+        local = torch.full((self.shape[0],), -1, dtype=rows.dtype, device=rows.device)
+        local[rows] = torch.arange(rows.numel(), dtype=rows.dtype, device=rows.device)
+        hit = local[self.rows] >= 0
+        block[local[self.rows[hit]], self.cols[hit]] = 0
+        return (block**2).sum(1)
 
     def times(self, e: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
         r""":math:`P_\Omega^*(e)\,W` for ``W`` of shape ``(d2, b)``."""
@@ -94,12 +135,6 @@ class LowRankPlusSparse:
         X = self.left @ self.right.T
         X[self.sampling.rows, self.sampling.cols] += self.sparse
         return X
-
-
-def frobenius_inner(A: torch.Tensor, B: torch.Tensor, C: torch.Tensor, D: torch.Tensor) -> float:
-    r""":math:`\langle AB^\top, CD^\top\rangle_F = \operatorname{tr}((A^\top C)(D^\top B))` without
-    forming either product."""
-    return float(((A.T @ C) * (B.T @ D)).sum())
 
 
 def top_singular_triplets(

@@ -45,12 +45,18 @@ oracle) or adapted from the observations and the spectrum alone (``rank=None``, 
   directions collapse;
 - *cut* to :math:`k` when :math:`\sigma_{k+1}(X_t) < 10^{-2}\,\sigma_k(X_t)` for some
   :math:`k < \hat r` (the smallest such ratio wins): a spectral gap of two decades;
-- *grow* by one when the iteration stalls, i.e. the change of the iterate is below
-  :math:`10^{-2}` times the residual on the observed entries: too few directions to fit the
+- *grow* by one when the iteration stalls, i.e. the relative change of the iterate
+  :math:`\|X_t - X_{t-1}\|_F/\|X_t\|_F` is below :math:`10^{-2}` times the relative residual
+  on the observed entries while that residual is above ``tol``: too few directions to fit the
   data; never above the largest rank with fewer degrees of freedom than observations.
 
-**Stopping rule and what it certifies.** The run stops when the relative change
-:math:`\|X_t - X_{t-1}\|_F/\|X_t\|_F` is below ``tol`` *and* the rank-:math:`k` truncation
+**Stopping rule and what it certifies.** The run stops when the relative change of the free
+(unobserved) entries, :math:`\|P_{\Omega^c}(X_t - X_{t-1})\|_F/\|P_{\Omega^c}(X_t)\|_F`, is below
+``tol`` (the measure of lin-RFM and IRLS; every iterate holds the data on :math:`\Omega`, so
+nothing else moves, and one large observed entry cannot hide the change of the others) at
+:data:`SETTLED_STEPS` consecutive steps (one zero change can be a step that moved nothing
+because the working precision was reached, as with one observed entry :math:`10^8` times the
+others, while the next moves again) *and* the rank-:math:`k` truncation
 :math:`X_k = U_k\Sigma_kV_k^\top` of the iterate reproduces the data,
 :math:`\|y - P_\Omega(X_k)\|/\|y\| <` ``tol``, where :math:`k(d_1 + d_2 - k)` is below the number
 of observations. ``converged=True`` thus certifies a rank-:math:`k` matrix consistent with the
@@ -74,7 +80,6 @@ from recovery.core import validation
 from recovery.core.lowrank import (
     LowRankPlusSparse,
     Sampling,
-    frobenius_inner,
     top_singular_triplets,
 )
 from recovery.core.observations import Observations
@@ -85,6 +90,7 @@ DEFAULT_TOL = {torch.float64: 1e-10, torch.float32: 1e-4}
 START_OVERSAMPLING = 1.5  # observations per degree of freedom behind the starting rank
 GAP = 1e-2  # sigma_{k+1} / sigma_k below this cuts the rank to k
 STALL = 1e-2  # change below this times the residual grows the rank by one
+SETTLED_STEPS = 2  # consecutive steps with a change below tol that convergence needs
 OVERSAMPLING_VECTORS = 5  # extra vectors in the subspace iteration
 MAX_CG = 1000
 
@@ -252,19 +258,19 @@ def two_sided_completion(
     epsilon = _smoothing(sigma, estimate)
     history: list[dict[str, Any]] = []
     cg_total, started = 0, time.perf_counter()
-    cg_tol = 0.1
+    cg_tol, settled = 0.1, 0
     for iteration in range(1, max_iter + 1):
         k = int((sigma[:estimate] > epsilon).sum())
         X_new, cg_iterations = kernel_interpolant(sampling, y, U[:, :k], sigma[:k], V[:, :k], epsilon,
                                                   start=(X.left, X.right), tol=cg_tol)
         cg_total += cg_iterations
-        change = _relative_change(X, X_new, y)
+        change, whole_change = _changes(X, X_new, y_norm)
         residual = float(torch.linalg.vector_norm(X_new.sparse)) / y_norm
         if not math.isfinite(change):
             raise FloatingPointError(f"iteration {iteration}: the iterate is not finite")
         X = X_new
         if rank is None:
-            if change < STALL * residual and estimate < limit:
+            if whole_change < STALL * residual and residual >= tol and estimate < limit:
                 estimate = floor = estimate + 1
             else:
                 estimate = _cut(sigma, estimate, floor)
@@ -275,19 +281,22 @@ def two_sided_completion(
         truncated = float(torch.linalg.vector_norm(y - sampling.at(U[:, :k] * sigma[:k], V[:, :k]))) / y_norm
         info = {"rank": k, "smoothing": epsilon, "residual": truncated, "cg_iterations": cg_total,
                 "factors": (U[:, :k] * sigma[:k], V[:, :k])}
-        if iteration % record_every == 0 or (change < tol and truncated < tol):
+        settled = settled + 1 if change < tol else 0
+        done = settled >= SETTLED_STEPS and truncated < tol
+        if iteration % record_every == 0 or done:
             entry = {"iteration": iteration, "change": change, "residual": truncated, "smoothing": epsilon,
                      "rank": k, "cg_iterations": cg_iterations, "seconds": time.perf_counter() - started}
             if callback is not None:
                 entry.update(callback(iteration, X) or {})
             history.append(entry)
-        if change < tol and truncated < tol:
-            message = (f"relative change {change:.2g} below tol {tol:.2g}, and the rank-{k} truncation fits the "
-                       f"observed entries to relative residual {truncated:.2g}, after {iteration} iterations")
+        if done:
+            message = (f"relative change {change:.2g} of the free entries below tol {tol:.2g}, and the rank-{k} "
+                       f"truncation fits the observed entries to relative residual {truncated:.2g}, after "
+                       f"{iteration} iterations")
             return _result(X, y, dense, True, Status.CONVERGED, message, iteration, history, info)
         cg_tol = max(min(0.1, 0.1 * residual**1.5), 1e-3 * tol, 1e3 * torch.finfo(y.dtype).eps)
-    message = (f"stopped at max_iter = {max_iter} with relative change {change:.2g} and rank-{k} residual "
-               f"{truncated:.2g} on the observed entries (tol {tol:.2g})")
+    message = (f"stopped at max_iter = {max_iter} with relative change {change:.2g} of the free entries and "
+               f"rank-{k} residual {truncated:.2g} on the observed entries (tol {tol:.2g})")
     return _result(X, y, dense, False, Status.MAX_ITER, message, max_iter, history, info)
 
 
@@ -307,16 +316,19 @@ def _cut(sigma: torch.Tensor, estimate: int, floor: int) -> int:
     return int(torch.argmin(ratios)) + 1
 
 
-def _relative_change(old: LowRankPlusSparse, new: LowRankPlusSparse, y: torch.Tensor) -> float:
-    r""":math:`\|X^+ - X\|_F / \|X^+\|_F` from the factors: both agree with the data's entries minus
-    their sparse parts, so :math:`\|X^+ - X\|^2 = \|L^+ - L\|^2 - \|e^+ - e\|^2` for the low-rank
-    parts :math:`L` and sparse parts :math:`e`."""
-    A = torch.cat([new.left, -old.left], 1)
-    B = torch.cat([new.right, old.right], 1)
-    difference = frobenius_inner(A, B, A, B) - float(torch.linalg.vector_norm(new.sparse - old.sparse)) ** 2
-    size = (frobenius_inner(new.left, new.right, new.left, new.right)
-            + float(torch.dot(2 * (y - new.sparse) + new.sparse, new.sparse)))
-    return math.sqrt(max(difference, 0.0) / max(size, 1e-300))
+def _changes(old: LowRankPlusSparse, new: LowRankPlusSparse, y_norm: float) -> tuple[float, float]:
+    r"""The relative changes of the free entries and of the whole iterate,
+    :math:`\|P_{\Omega^c}(X^+ - X)\|_F / \|P_{\Omega^c}(X^+)\|_F` and
+    :math:`\|X^+ - X\|_F / \|X^+\|_F`, from the factors. Both iterates hold the data on
+    :math:`\Omega`, so :math:`X^+ - X` lives off :math:`\Omega`, where it equals :math:`L^+ - L`
+    for the low-rank parts, and :math:`\|X^+\|^2 = \|P_{\Omega^c}(L^+)\|^2 + \|y\|^2`;
+    :meth:`~recovery.core.lowrank.Sampling.unobserved_squared_norm` sums both without the Gram
+    matrix's cancellation. The first is the stopping rule's (zero when every entry is observed);
+    the second, on the scale of the data, is the rank rule's."""
+    change = new.sampling.unobserved_squared_norm(torch.cat([new.left, -old.left], 1),
+                                                  torch.cat([new.right, old.right], 1))
+    size = new.sampling.unobserved_squared_norm(new.left, new.right)
+    return (math.sqrt(change / size) if size > 0 else 0.0), math.sqrt(change / (size + y_norm**2))
 
 
 def _result(X: LowRankPlusSparse, y, dense: bool, converged, status, message, iterations, history, info) -> Result:
