@@ -9,6 +9,7 @@ import json
 import math
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,33 @@ def test_paper_scale_results_are_committed_with_provenance(figure_id):
     assert set(record["libraries"]) >= {"numpy", "scipy", "torch", "matplotlib"}
     for suffix in ("svg", "png"):
         assert (RESULTS / "paper" / f"{figure_id}.{suffix}").is_file()
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=RESULTS.parent, capture_output=True, text=True, timeout=30)
+
+
+def _recorded_commits() -> list[tuple[str, str]]:
+    """``(record, commit)`` for every committed JSON record under results/ that names a commit."""
+    found = []
+    for path in sorted(RESULTS.glob("*/*.json")):
+        git = json.loads(path.read_text()).get("git")
+        if isinstance(git, dict) and git.get("commit"):
+            found.append((str(path.relative_to(RESULTS)), git["commit"]))
+    return found
+
+
+def test_every_record_names_a_commit_of_this_history():
+    """A record's provenance is only as good as the commit it names: that commit must be in the
+    history of the checkout (a rerun from a branch that was later dropped, or from a commit that
+    never landed, leaves a record nobody can check out). Skipped outside a full git clone."""
+    if _git("rev-parse", "--is-shallow-repository").stdout.strip() != "false":
+        pytest.skip("not a full git clone")
+    recorded = _recorded_commits()
+    assert len(recorded) >= len(FIGURE_IDS)
+    missing = [(record, commit[:10]) for record, commit in recorded
+               if _git("merge-base", "--is-ancestor", commit, "HEAD").returncode != 0]
+    assert missing == []
 
 
 def test_provenance_names_commit_and_versions(tmp_path):
