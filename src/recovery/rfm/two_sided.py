@@ -54,7 +54,7 @@ oracle) or adapted from the observations and the spectrum alone (``rank=None``, 
 (unobserved) entries, :math:`\|P_{\Omega^c}(X_t - X_{t-1})\|_F/\|P_{\Omega^c}(X_t)\|_F`, is below
 ``tol`` (the measure of lin-RFM and IRLS; every iterate holds the data on :math:`\Omega`, so
 nothing else moves, and one large observed entry cannot hide the change of the others) at
-:data:`SETTLED_STEPS` consecutive steps (one zero change can be a step that moved nothing
+two consecutive steps (``SETTLED_STEPS``; one zero change can be a step that moved nothing
 because the working precision was reached, as with one observed entry :math:`10^8` times the
 others, while the next moves again) *and* the rank-:math:`k` truncation
 :math:`X_k = U_k\Sigma_kV_k^\top` of the iterate reproduces the data,
