@@ -108,6 +108,25 @@ def test_unobserved_norm_is_exact_beside_a_huge_observed_entry(seed, spike, monk
     assert plain == pytest.approx(expected, rel=1e-9) if spike == 1.0 else abs(plain / expected - 1) > 1e-6
 
 
+@pytest.mark.parametrize(("chunk_entries", "blocks"), [(1, 12), (60, 6), (1 << 22, 1)])
+def test_unobserved_norm_with_rows_observed_almost_everywhere(chunk_entries, blocks, monkeypatch):
+    """Rows whose one free entry is 1e-3 of the others fall below the cancellation threshold and
+    are summed entry by entry, in blocks of as many rows as ``ROW_CHUNK_ENTRIES`` allows."""
+    monkeypatch.setattr(lowrank, "ROW_CHUNK_ENTRIES", chunk_entries)
+    calls = []
+    exact_rows = Sampling._unobserved_rows
+    monkeypatch.setattr(Sampling, "_unobserved_rows", lambda self, *args: calls.append(1) or exact_rows(self, *args))
+    g = torch.Generator().manual_seed(5)
+    d1, d2 = 12, 25
+    rows, cols = torch.nonzero(torch.arange(d2)[None, :].expand(d1, d2) != 7, as_tuple=True)
+    sampling = Sampling(Observations(rows, cols, torch.ones(rows.numel(), dtype=torch.float64), (d1, d2)))
+    A, B = torch.randn(d1, 3, generator=g, dtype=torch.float64), torch.randn(d2, 3, generator=g, dtype=torch.float64)
+    B[7] *= 1e-3
+    expected = float((dense_unobserved(A @ B.T, sampling) ** 2).sum())
+    assert sampling.unobserved_squared_norm(A, B) == pytest.approx(expected, rel=1e-12)
+    assert len(calls) == blocks
+
+
 def test_unobserved_norm_of_a_fully_observed_matrix_is_zero():
     rows, cols = torch.meshgrid(torch.arange(4), torch.arange(5), indexing="ij")
     sampling = Sampling(Observations(rows.flatten(), cols.flatten(), torch.ones(20, dtype=torch.float64), (4, 5)))
