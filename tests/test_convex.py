@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from recovery.convex import weighted_nuclear_minimization
+from recovery.convex import weighted_nuclear_completion, weighted_nuclear_minimization
 from recovery.core import problems
 from recovery.core.observations import Observations
 from recovery.core.operators import gaussian_sensing
@@ -490,3 +490,16 @@ def test_the_consistency_check_refuses_exactly_the_misses_above_its_tolerance():
             require_consistent("A", torch.tensor([miss, [0.0, 0.0], [0.0, 0.0]], dtype=F64), b)
     with pytest.raises(ValueError, match="instance 1 are inconsistent"):  # b = 0 and a miss
         require_consistent("A", torch.tensor([[0.0, 0.0], [1e-100, 0.0], [0.0, 0.0]], dtype=F64), b)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_completion_returns_a_feasible_point_holding_the_data(seed):
+    """``info["feasible"]`` of a capped completion solve: the data on the observed entries exactly,
+    the solver's iterate elsewhere (what a certificate of failure compares with M*)."""
+    _, observations = problems.completion_problem(12, 10, 2, 60, torch.Generator().manual_seed(seed))
+    result = weighted_nuclear_completion(observations, max_iter=5)
+    feasible = result.info["feasible"]
+    assert not result.converged and feasible.shape == (12, 10)
+    assert torch.equal(feasible[observations.rows, observations.cols], observations.values)
+    hidden = ~observations.mask()
+    torch.testing.assert_close(feasible[hidden], result.solution[hidden], rtol=0, atol=1e-12)

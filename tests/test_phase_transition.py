@@ -192,6 +192,7 @@ def test_summaries_count_what_the_rows_say():
                          "nuclear_success": nuclear, "flat_success": flat, "nuclear_converged": 1,
                          "nuclear_error": 1e-9 if nuclear else 0.3, "flat_error": 1e-9 if flat else 0.3,
                          "flat_converged": 1, "flat_nuclear_error": 1e-9 if flat else 0.5,
+                         "nuclear_failure_certified": 1 - nuclear, "flat_failure_certified": 1 - flat,
                          "balancedness_gap": gap, "norm_gap": gap**2, "norm_gap_bound": 0.015,
                          "kappa": 1.5})
     rows[-1].update(unobserved=2, flat_converged=None, flat_nuclear_error=None,
@@ -199,13 +200,15 @@ def test_summaries_count_what_the_rows_say():
     rows[-1].update(flat_success=0, flat_error=None)
     # An accurate solve that did not converge is no success, but counts when accuracy alone is asked.
     rows[0].update(flat_error=1e-8, flat_converged=0)
+    rows[1].update(nuclear_converged=0, nuclear_failure_certified=0)  # capped, and not certified
     summary = pt.compare_methods(rows, params)
     loose = pt.success_frequencies(rows, "flat", params, require_convergence=False)
     assert loose[0, 0] == 0.5 and pt.success_frequencies(rows, "flat", params)[0, 0] == 0
     assert summary == {"nuclear_accurate": 4, "flat_accurate": 4, "largest_difference_accurate": 0.5,
                        "cells": 4, "trials": 8, "nuclear_successes": 4, "flat_successes": 3,
-                       "cells_differing": 1, "largest_difference": 0.5, "nuclear_not_converged": 0,
-                       "flat_not_converged": 1, "unobserved": 1}
+                       "cells_differing": 1, "largest_difference": 0.5, "nuclear_not_converged": 1,
+                       "flat_not_converged": 1, "nuclear_not_converged_certified": 0,
+                       "flat_not_converged_certified": 1, "unobserved": 1}
     table = pt.success_table(rows, params).splitlines()
     assert table[1].split() == ["2.0", "2|2", "1|1"] and table[2].split() == ["1.0", "0|0", "1|0"]
     weak = pt.median_weak_error(rows, params)
@@ -214,3 +217,27 @@ def test_summaries_count_what_the_rows_say():
     assert [(s["d"], s["oversampling"], s["recovered"]) for s in regular] == [(4, 2.0, 2), (6, 2.0, 1)]
     assert regular[0]["balancedness_gap_min"] == 0.1 and regular[0]["norm_gap"] == pytest.approx(0.025)
     assert regular[0]["within_bound"] is False and regular[1]["within_bound"] is True
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_capped_solve_below_the_transition_still_certifies_the_failure(seed, weighted):
+    """Below the degrees of freedom the relaxation cannot return M*: a solve stopped after 30
+    iterations has not converged, yet its feasible iterate (checked against the map itself) has a
+    smaller objective than M*'s (checked with torch's nuclear norm), which proves it. Above the
+    transition the converged solution is M* and nothing undercuts it: no certificate."""
+    from recovery.convex import programs
+    from recovery.flat import flatness
+
+    g = torch.Generator().manual_seed(seed)
+    for oversampling, max_iter, expected in ((0.7, 30, 1), (3.0, 20_000, 0)):
+        op, M = pt.draw_instance("sensing", 8, oversampling, 1, g)
+        D1, D2 = flatness.rescaling_matrices(op) if weighted else (torch.eye(8, dtype=M.dtype),) * 2
+        b = op.apply(M)
+        result = programs.weighted_nuclear_minimization(op, b, D1, D2, max_iter=max_iter)
+        feasible = result.info["feasible"]
+        torch.testing.assert_close(op.apply(feasible), b, rtol=0, atol=1e-10)
+        assert bool(result.converged) == (expected == 0)
+        certified = pt.failure_certified(feasible, M, *((D1, D2) if weighted else ()))
+        undercut = torch.linalg.matrix_norm(D1 @ feasible @ D2, "nuc") < torch.linalg.matrix_norm(D1 @ M @ D2, "nuc")
+        assert certified == int(undercut) == expected

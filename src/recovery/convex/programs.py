@@ -7,7 +7,10 @@ instances. Each returns a :class:`~recovery.core.results.Result` whose ``converg
 boolean tensor ``(T,)`` of per-instance flags (``status`` is
 :attr:`~recovery.core.results.Status.CONVERGED` only when every instance converged) and whose
 ``info`` holds the final relative ``"primal_residual"`` and ``"dual_residual"`` (``(T,)`` each;
-:func:`recovery.convex.admm.solve` defines them).
+:func:`recovery.convex.admm.solve` defines them); the nuclear-norm programs add ``"feasible"``,
+the ADMM's last iterate projected onto the constraints (exactly feasible, shaped like
+``solution``): a feasible point whose objective is below that of a candidate proves the
+candidate is not a minimiser, converged or not.
 """
 
 from __future__ import annotations
@@ -91,8 +94,10 @@ def weighted_nuclear_minimization(
         gram = torch.stack([op.gram() for op in rescaled])
         project = admm.operator_projection("A", apply, adjoint, gram, b, symmetric=symmetric)
     X, iteration, converged, primal, dual = admm.solve(project, (T, d1, d2), like, tol, max_iter, admm.PROXIMAL[kind])
-    Y = left @ X @ right
-    return _result(Y[0] if single else Y, iteration, converged, primal, dual, tol, max_iter)
+    Y, feasible = left @ X @ right, left @ project(X) @ right
+    if kind == "psd":  # the projection onto the measurements may leave the cone
+        feasible = None
+    return _result(*_unbatched(single, Y, feasible), iteration, converged, primal, dual, tol, max_iter)
 
 
 def _measurement_maps(A) -> tuple[list[operators.MeasurementMap], bool]:
@@ -200,7 +205,7 @@ def weighted_lq_minimization(
     beta, iteration, converged, primal, dual = admm.solve(project, (T, d, 1), X, tol, max_iter, proximal,
                                                           relaxation=1.0)
     beta = beta[..., 0]
-    return _result(beta[0] if single else beta, iteration, converged, primal, dual, tol, max_iter)
+    return _result(*_unbatched(single, beta, None), iteration, converged, primal, dual, tol, max_iter)
 
 
 def _lq_magnitude(a: torch.Tensor, c: torch.Tensor, q: float, steps: int = 60) -> torch.Tensor:
@@ -273,8 +278,13 @@ def weighted_nuclear_completion(
         return torch.where(mask, target, V)
 
     X, iteration, converged, primal, dual = admm.solve(project, (T, d1, d2), values, tol, max_iter)
-    Y = X / scale
-    return _result(Y[0] if single else Y, iteration, converged, primal, dual, tol, max_iter)
+    return _result(*_unbatched(single, X / scale, project(X) / scale), iteration, converged, primal, dual, tol,
+                   max_iter)
+
+
+def _unbatched(single: bool, *batches):
+    """The batches as given, or their one instance when the call was for a single instance."""
+    return tuple(batch[0] if single and batch is not None else batch for batch in batches)
 
 
 def _batch_of(weights, single):
@@ -310,13 +320,14 @@ def robust_pca(Y, budget, *, tol: float = 1e-10, max_iter: int = 20_000) -> Resu
         return Y - admm.l1_ball(Y - V, budget)
 
     X, iteration, converged, primal, dual = admm.solve(project, tuple(Y.shape), Y, tol, max_iter)
-    return _result(X[0] if single else X, iteration, converged, primal, dual, tol, max_iter)
+    return _result(*_unbatched(single, X, None), iteration, converged, primal, dual, tol, max_iter)
 
 
 
 
-def _result(solution, iteration, converged, primal, dual, tol, max_iter) -> Result:
-    """The result of a batched ADMM run; the message counts the instances that converged."""
+def _result(solution, feasible, iteration, converged, primal, dual, tol, max_iter) -> Result:
+    """The result of a batched ADMM run; the message counts the instances that converged.
+    ``feasible`` (or None) is a feasible point per instance, kept in ``info``."""
     count, total = int(converged.sum()), converged.numel()
     rule = f"relative primal and dual residuals below tol {tol:.2g}"
     if count == total:
@@ -330,6 +341,8 @@ def _result(solution, iteration, converged, primal, dual, tol, max_iter) -> Resu
         message = (f"{count} of {total} instances converged ({rule}) within max_iter = {max_iter}; "
                    f"largest residual of the others {worst:.2g}")
     info = {"primal_residual": primal, "dual_residual": dual}
+    if feasible is not None:
+        info["feasible"] = feasible
     return Result(solution, converged, status, message, iteration, info=info)
 
 

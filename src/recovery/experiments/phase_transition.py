@@ -19,7 +19,8 @@ row and column counts, for completion). :math:`Y_{\mathrm{flat}} = D_1^{-1} X D_
 product :math:`LR^\top` of every flat solution (Theorem 3.2), so the flat error is
 :math:`\|Y_{\mathrm{flat}} - M^\star\|_F`. A trial *succeeds* when the solver converged and the
 error is below ``success_tol``; a solve that did not converge within ``max_iter`` iterations
-counts as a failure, whatever its error.
+counts as a failure, whatever its error, and carries a certificate of that failure when its
+feasible iterate undercuts :math:`M^\star`'s objective.
 
 Regularity (paper A, Figure 4): from :math:`Y_{\mathrm{flat}}` the flat factors
 :math:`L = D_1^{-1}U\Sigma^{1/2}`, :math:`R = D_2^{-1}V\Sigma^{1/2}`
@@ -34,7 +35,10 @@ the smallest eigenvalue of :math:`D_1` and :math:`D_2` together, any interpolati
 **Rows.** One per trial: ``model, d, oversampling``; ``rate`` (:math:`p` for completion,
 :math:`m/d^2` on average otherwise); ``m`` (the measurements actually drawn); ``trial``;
 ``unobserved``; for each method ``*_error`` (Frobenius), ``*_converged``, ``*_success`` and
-``*_iterations`` (of the whole batch); ``flat_nuclear_error``
+``*_iterations`` (of the whole batch), ``*_failure_certified`` (1 when the ADMM's last iterate,
+projected onto the measurements, has a smaller objective than :math:`M^\star`: then
+:math:`M^\star` is not a minimiser and the trial fails however long the solver runs; see
+:func:`failure_certified`); ``flat_nuclear_error``
 (:math:`\|Y_{\mathrm{flat}} - M^\star\|_* / \|M^\star\|_*`, the quantity Theorem 1.2 bounds);
 ``balancedness_gap, norm_gap, kappa, norm_gap_bound``.
 
@@ -142,7 +146,22 @@ def _regularity(op, Y, X_nuclear) -> dict[str, float]:
     }
 
 
-FLAT_COLUMNS = ("flat_error", "flat_converged", "flat_success", "flat_nuclear_error",
+#: Relative margin by which a feasible point's objective must undercut the truth's to certify a failure.
+CERTIFICATE_MARGIN = 1e-9
+
+
+def failure_certified(feasible: torch.Tensor, truth: torch.Tensor, D1=None, D2=None) -> int:
+    r"""1 if ``feasible``, a point that satisfies the measurements, has a smaller objective
+    :math:`\|D_1 Y D_2\|_*` (:math:`D_1 = D_2 = I` when omitted: the nuclear norm) than
+    :math:`M^\star` by more than :data:`CERTIFICATE_MARGIN`, relatively; else 0. Then
+    :math:`M^\star` is not a minimiser of the relaxation, so the trial fails however long the
+    solver runs: the evidence a capped solve cannot give."""
+    def objective(Y):
+        return float(flatness.nuclear_norm(Y if D1 is None else D1 @ Y @ D2))
+    return int(objective(feasible) < (1 - CERTIFICATE_MARGIN) * objective(truth))
+
+
+FLAT_COLUMNS = ("flat_error", "flat_converged", "flat_success", "flat_nuclear_error", "flat_failure_certified",
                 "balancedness_gap", "norm_gap", "kappa", "norm_gap_bound")
 
 
@@ -186,6 +205,7 @@ def grid_point(
             "nuclear_error": nuclear_error, "nuclear_converged": int(nuclear_converged),
             "nuclear_success": int(nuclear_converged and nuclear_error < success_tol),
             "nuclear_iterations": nuclear.iterations,
+            "nuclear_failure_certified": failure_certified(nuclear.info["feasible"][t], M),
             "flat_iterations": flat.iterations if flat is not None else 0,
             **dict.fromkeys(FLAT_COLUMNS),
         }
@@ -199,6 +219,8 @@ def grid_point(
                 flat_converged=int(flat_converged),
                 flat_success=int(flat_converged and flat_error < success_tol),
                 flat_nuclear_error=float(flatness.nuclear_norm(Y - M) / flatness.nuclear_norm(M)),
+                flat_failure_certified=failure_certified(flat.info["feasible"][s], M,
+                                                         *flatness.rescaling_matrices(op)),
                 **_regularity(op, Y, nuclear.solution[t]),
             )
         else:
@@ -276,7 +298,8 @@ def success_table(rows: list[Row], params: Mapping[str, Any]) -> str:
 
 def compare_methods(rows: list[Row], params: Mapping[str, Any]) -> dict[str, Any]:
     """Summary of a grid: successes of each method, cells whose frequencies differ, the largest
-    difference, how many solves did not converge, and the same comparison when accurate but
+    difference, how many solves did not converge and how many of those carry a certificate of
+    failure (``*_not_converged_certified``), and the same comparison when accurate but
     unconverged solves count (``*_accurate``)."""
     nuclear, flat = (success_frequencies(rows, method, params) for method in ("nuclear", "flat"))
     loose = [success_frequencies(rows, method, params, require_convergence=False)
@@ -293,6 +316,10 @@ def compare_methods(rows: list[Row], params: Mapping[str, Any]) -> dict[str, Any
         "largest_difference": float(np.abs(flat - nuclear).max()),
         "nuclear_not_converged": sum(1 - row["nuclear_converged"] for row in rows),
         "flat_not_converged": sum(1 - row["flat_converged"] for row in rows if defined(row["flat_converged"])),
+        "nuclear_not_converged_certified": sum(row["nuclear_failure_certified"] for row in rows
+                                               if not row["nuclear_converged"]),
+        "flat_not_converged_certified": sum(row["flat_failure_certified"] for row in rows
+                                            if defined(row["flat_converged"]) and not row["flat_converged"]),
         "unobserved": sum(row["unobserved"] > 0 for row in rows),
     }
 
