@@ -94,9 +94,9 @@ def weighted_nuclear_minimization(
         gram = torch.stack([op.gram() for op in rescaled])
         project = admm.operator_projection("A", apply, adjoint, gram, b, symmetric=symmetric)
     X, iteration, converged, primal, dual = admm.solve(project, (T, d1, d2), like, tol, max_iter, admm.PROXIMAL[kind])
-    Y, feasible = left @ X @ right, left @ project(X) @ right
-    if kind == "psd":  # the projection onto the measurements may leave the cone
-        feasible = None
+    # A feasible point for the certificate; for "psd" the projection onto the measurements may leave the cone.
+    feasible = None if kind == "psd" else left @ project(X) @ right
+    Y = left @ X @ right
     return _result(*_unbatched(single, Y, feasible), iteration, converged, primal, dual, tol, max_iter)
 
 

@@ -131,11 +131,11 @@ def _solve_nuclear_and_flat(model, ops, truths, tol, max_iter):
     return nuclear, flat, list(range(len(ops)))
 
 
-def _regularity(op, Y, X_nuclear) -> dict[str, float]:
-    """Gaps of the flat factors of ``Y`` and the condition number of the rescaling."""
+def _regularity(op, Y, X_nuclear, rescaling) -> dict[str, float]:
+    """Gaps of the flat factors of ``Y`` and the condition number of the ``rescaling`` ``(D1, D2)``."""
     d1, d2 = op.shape
     L, R = flatness.flat_factors(op, Y, min(d1, d2))
-    eigenvalues = torch.cat([torch.linalg.eigvalsh(D) for D in flatness.rescaling_matrices(op)])
+    eigenvalues = torch.cat([torch.linalg.eigvalsh(D) for D in rescaling])
     kappa = float(eigenvalues.max() / eigenvalues.min())
     nuclear = float(flatness.nuclear_norm(X_nuclear))
     return {
@@ -211,7 +211,7 @@ def grid_point(
         }
         if t in usable:
             s = usable.index(t)
-            Y = flat.solution[s]
+            Y, rescaling = flat.solution[s], flatness.rescaling_matrices(op)
             flat_error = float(torch.linalg.matrix_norm(Y - M))
             flat_converged = bool(flat.converged[s])
             row.update(
@@ -219,9 +219,8 @@ def grid_point(
                 flat_converged=int(flat_converged),
                 flat_success=int(flat_converged and flat_error < success_tol),
                 flat_nuclear_error=float(flatness.nuclear_norm(Y - M) / flatness.nuclear_norm(M)),
-                flat_failure_certified=failure_certified(flat.info["feasible"][s], M,
-                                                         *flatness.rescaling_matrices(op)),
-                **_regularity(op, Y, nuclear.solution[t]),
+                flat_failure_certified=failure_certified(flat.info["feasible"][s], M, *rescaling),
+                **_regularity(op, Y, nuclear.solution[t], rescaling),
             )
         else:
             row["flat_success"] = 0
