@@ -18,8 +18,9 @@ and, opened again at each of :data:`WIDTHS` (a desktop and a phone viewport), it
   by a box that hides or scrolls it: text, tables of claims, figures and *equations* must fit.
   The one exception, by decision: code (``pre``, highlighted blocks) and printed cell output may
   scroll sideways inside their own box, provided that box fits in the viewport; code lines and
-  rerun commands are kept short so that this is rare, not forbidden (problems listed in
-  :data:`KNOWN` are printed as ``known:`` and do not fail the check);
+  rerun commands are kept short so that this is rare, not forbidden. There is no list of
+  tolerated problems: a display equation too wide for a phone is broken into lines where it is
+  written (the library's docstrings included);
 - at desktop width every figure in a cell output is shown at >= 75% of its natural width: figures
   are drawn so that their smallest text is >= 12 CSS px at natural size
   (``recovery.book.figures.smallest_text``, tested for every figure), so shown at 75% or more it
@@ -62,12 +63,6 @@ SCROLLING_ALLOWED = "pre, div.highlight, div.cell_output, div.output"
 UNSEEN = "mjx-assistive-mml, .sr-only, .visually-hidden"
 #: Smallest share of its natural width a figure may be shown at on the desktop page.
 SMALLEST_FIGURE_SCALE = 0.75
-#: Known layout problems, printed but not failing the check: page -> (start of the element's
-#: description, why it is not fixed here). Remove an entry once its cause is fixed.
-KNOWN = {
-    "book/api.html": ("<mjx-", "display equations in library docstrings (recovery.core, .convex, .flat, .rfm) "
-                               "wider than the column; issue #14, to be broken into lines where they are written"),
-}
 LAYOUT_ID = "book-check-layout"
 # Measures, once MathJax has typeset the page: the viewport and document widths, the outermost
 # elements reaching past the viewport's right edge or past the box that scrolls or clips them,
@@ -196,8 +191,7 @@ def check_layout(page: Path, root: Path, dom: str, width: int) -> list[str]:
         problems.append(f"{name} at {width} px: the page scrolls sideways ({layout['document']} px wide)")
     for wide in layout["wide"]:
         where = f", cut off inside {wide['inside']}" if wide["inside"] else ""
-        known = "known: " if name in KNOWN and wide["element"].startswith(KNOWN[name][0]) else ""
-        problems.append(f"{known}{name} at {width} px: {wide['element']} reaches {wide['right']} px "
+        problems.append(f"{name} at {width} px: {wide['element']} reaches {wide['right']} px "
                         f"({wide['width']} px wide){where}")
     if width == WIDTHS[0]:
         for image in layout["images"]:
@@ -322,13 +316,10 @@ def main(argv: list[str]) -> int:
     count, problems = check_site(root)
     for problem in problems:
         print(problem)
-    failing = [problem for problem in problems if not problem.startswith("known: ")]
-    known = len(problems) - len(failing)
     shots = take_screenshots(root, root.parent / "screenshots")
     print(f"check_book: {count} pages opened in headless Chromium at {' and '.join(map(str, WIDTHS))} px, "
-          f"{len(failing)} problems" + (f" (and {known} known, see KNOWN)" if known else "")
-          + f"; {len(shots)} screenshots in {root.parent / 'screenshots'}")
-    return 1 if failing else 0
+          f"{len(problems)} problems; {len(shots)} screenshots in {root.parent / 'screenshots'}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@ r"""Linear measurement maps :math:`\mathcal{A}: \mathbb{R}^{d_1\times d_2} \to \
 
 A map is given by matrices :math:`A_1, \dots, A_m` through
 
-.. math:: \mathcal{A}(X) = (\langle A_1, X\rangle, \dots, \langle A_m, X\rangle),
-   \qquad \mathcal{A}^*(y) = \sum_i y_i A_i ,
+.. math::
+   \mathcal{A}(X) = (\langle A_1, X\rangle, \dots, \langle A_m, X\rangle),
+
+   \mathcal{A}^*(y) = \sum_i y_i A_i ,
 
 together with the weight :math:`c` of the factorised loss
 :math:`f(L, R) = c\,\|\mathcal{A}(LR^\top) - b\|^2` (``scale``). Besides ``apply`` and
@@ -256,8 +258,8 @@ class BilinearMeasurements(MeasurementMap):
         return (self.a @ self.a.T) * (self.b @ self.b.T)
 
     def compose(self, left: torch.Tensor, right: torch.Tensor) -> BilinearMeasurements:
-        r""":math:`\mathrm{left}^\top a_i b_i^\top \mathrm{right}^\top
-        = (\mathrm{left}^\top a_i)(\mathrm{right}\, b_i)^\top`: bilinear again."""
+        r"""Bilinear again: :math:`\mathrm{left}^\top a_i b_i^\top \mathrm{right}^\top` is the
+        outer product of :math:`\mathrm{left}^\top a_i` and :math:`\mathrm{right}\, b_i`."""
         return BilinearMeasurements(self.a @ left, self.b @ right.T, scale=self.scale)
 
 

@@ -287,12 +287,13 @@ def l1_statistical_dimension(d: int, sparsity: int) -> float:
     Amelunxen, Lotz, McCoy and Tropp (2014, Proposition 4.5):
 
     .. math::
-       \delta \approx d\,\inf_{\tau \ge 0}\Big(&\rho(1 + \tau^2) \\
-         &+ 2(1-\rho)\big((1 + \tau^2)\,\bar\Phi(\tau) - \tau\varphi(\tau)\big)\Big),
+       \delta \approx d\,\inf_{\tau \ge 0}\psi(\tau), \qquad \rho = s/d,
 
-       \rho = s/d,
+       \psi(\tau) = \rho(1 + \tau^2) + 2(1-\rho)\,h(\tau),
 
-    the second term being :math:`(1-\rho)\,\mathbb{E}(|g| - \tau)_+^2` for :math:`g \sim
+       h(\tau) = (1 + \tau^2)\,\bar\Phi(\tau) - \tau\varphi(\tau),
+
+    the second term of :math:`\psi` being :math:`(1-\rho)\,\mathbb{E}(|g| - \tau)_+^2` for :math:`g \sim
     \mathcal{N}(0,1)`. Basis pursuit fails with high probability for :math:`m` well below
     :math:`\delta` and succeeds well above it.
     """

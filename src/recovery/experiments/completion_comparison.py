@@ -6,12 +6,12 @@ deep linear networks. Each instance is :func:`recovery.core.problems.completion_
 :math:`n = \operatorname{round}(c\, r(2d - r))` entries are observed uniformly at random, where
 :math:`r(2d - r)` is the number of degrees of freedom of a rank-:math:`r` matrix and :math:`c`
 the *oversampling* (``multiples``). Every method sees only the observations; the test error is
-computed afterwards on the unobserved entries:
+computed afterwards on the unobserved entries (predicting zeros gives about 1 for both):
 
 .. math::
-   \text{MSE} = \frac{\|P_{\Omega^c}(\hat Y - Y)\|_F^2}{d^2 - n}, \qquad
-   \text{relative error} = \frac{\|P_{\Omega^c}(\hat Y - Y)\|_F}{\|P_{\Omega^c}(Y)\|_F}
-   \quad\text{(predicting zeros gives about 1 for both)}.
+   \text{MSE} = \frac{\|P_{\Omega^c}(\hat Y - Y)\|_F^2}{d^2 - n},
+
+   \text{relative error} = \frac{\|P_{\Omega^c}(\hat Y - Y)\|_F}{\|P_{\Omega^c}(Y)\|_F}.
 
 Methods (``method``, ``setting``):
 

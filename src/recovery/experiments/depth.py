@@ -6,11 +6,11 @@ Hadamard factorisation :math:`x = v_1\odot\cdots\odot v_k` with the loss
 :math:`\frac1m\|X(v_1\odot\cdots\odot v_k) - y\|^2` (:func:`recovery.flat.flatness.hadamard_loss`).
 The flattest factorisation of an interpolant :math:`x` has Hessian trace
 :math:`\frac{2k}{m}\sum_i \|X_{:,i}\|^2|x_i|^{2-2/k}`
-(:func:`recovery.flat.flatness.hadamard_flat_value`), so flat solutions are the minimisers of
+(:func:`recovery.flat.flatness.hadamard_flat_value`), so flat solutions are the minimisers, over
+the interpolants :math:`\{x : Xx = y\}`, of
 
 .. math::
-   \sum_i \|X_{:,i}\|^2 |x_i|^{q} \quad\text{subject to}\quad Xx = y,
-   \qquad q = 2 - \frac2k ,
+   \sum_i \|X_{:,i}\|^2 |x_i|^{q}, \qquad q = 2 - \frac2k ,
 
 weighted :math:`\ell_1` (sparse) for :math:`k = 2`, strictly convex and hence dense for
 :math:`k \ge 3`, tending to weighted :math:`\ell_2` as :math:`k \to \infty` (recorded as

@@ -28,8 +28,8 @@ lin-RFM iterate, and its constrained gradient (:func:`constrained_gradient`).
 :math:`\phi_p'(s_t) = c_p (s_t + \varepsilon)^{p/2-1}`, :math:`c_p > 0`. Summed over coordinates
 (resp. for the concave trace function :math:`G \mapsto \operatorname{tr}\phi_p(G)` with
 :math:`s = G = Z^\top Z/d_1`), the tangent majorises the objective, touches it at :math:`x_t`, and up
-to constants equals :math:`\langle x, W(x_t) x\rangle`. The step minimises the majoriser over the
-feasible set, so :math:`f(x_{t+1}) \le \text{majoriser}(x_{t+1}) \le \text{majoriser}(x_t) = f(x_t)`.
+to constants equals :math:`\langle x, W(x_t) x\rangle`. The step minimises this majoriser :math:`g_t`
+over the feasible set, so :math:`f(x_{t+1}) \le g_t(x_{t+1}) \le g_t(x_t) = f(x_t)`.
 At a fixed point :math:`x = \operatorname{argmin}\langle \cdot, W(x)\,\cdot\rangle`, the optimality
 condition says :math:`W(x) x` is orthogonal to the feasible directions, and
 :math:`\nabla f(x) = 2c_p W(x) x` (:math:`\frac{2 c_p}{d_1} Z W` for matrices): the limit is a

@@ -10,8 +10,9 @@ sensing, the observation probability :math:`p = \rho\, r(2d - r)/d^2` for comple
 relaxations are solved for all trials of a grid point in one batch:
 
 .. math::
-   X_{\mathrm{nuc}} = \arg\min \|X\|_* \ \text{s.t.}\ \mathcal{A}(X) = b, \qquad
-   Y_{\mathrm{flat}} = \arg\min \|D_1 Y D_2\|_* \ \text{s.t.}\ \mathcal{A}(Y) = b,
+   X_{\mathrm{nuc}} = \arg\min\{\|X\|_* : \mathcal{A}(X) = b\},
+
+   Y_{\mathrm{flat}} = \arg\min\{\|D_1 Y D_2\|_* : \mathcal{A}(Y) = b\},
 
 with :math:`D_1, D_2` the rescaling matrices of the instance's map
 (:func:`recovery.flat.flatness.rescaling_matrices`; diagonal, proportional to the square roots of the

@@ -2,13 +2,18 @@ r"""Robust PCA by flat minima (flat-minima paper, Theorem 1.3); the paper has no
 
 Observe :math:`Y = M^\star + S^\star`, a rank-:math:`r` matrix plus outliers, at most :math:`l` per
 row and per column (:func:`recovery.core.problems.robust_pca_problem`). The loss
-:math:`f(L, R) = \operatorname{dist}^2(Y - LR^\top, \{\|S\|_{1,1} \le \|S^\star\|_{1,1}\})` is
-:math:`C^1` but not :math:`C^2`; on its solution set the Hessian of its local quadratic model is
+
+.. math::
+   f(L, R) = \operatorname{dist}^2(Y - LR^\top, \mathcal{C}),
+
+   \mathcal{C} = \{S : \|S\|_{1,1} \le \|S^\star\|_{1,1}\},
+
+is :math:`C^1` but not :math:`C^2`; on its solution set the Hessian of its local quadratic model is
 that of :math:`\|LR^\top - \cdot\|_F^2`, whose scaled trace is :math:`2(\|L\|_F^2 + \|R\|_F^2)`
 (the identity map, Lemma 2.1). Flat solutions are therefore norm-minimal and solve
 
 .. math::
-   \min_X \|X\|_* \quad\text{subject to}\quad \|Y - X\|_{1,1} \le \|S^\star\|_{1,1},
+   \min_X \|X\|_* \quad\text{subject to}\quad Y - X \in \mathcal{C},
 
 :func:`recovery.convex.robust_pca`. Theorem 1.3: if :math:`l \lesssim d/(\mu r)` every flat solution
 recovers :math:`M^\star` exactly. The sweep records, over a grid of ranks and outlier counts, the

@@ -7,8 +7,12 @@ Instances are those of the depth chapter (:func:`recovery.core.problems.planted_
 returns an interpolant :math:`\hat\beta` and is scored by the relative error
 :math:`\|\hat\beta - \beta^\star\| / \|\beta^\star\|`. This is also the test error: for a fresh
 input :math:`x \sim \mathcal{N}(0, I_d)`,
-:math:`\mathbb{E}(x^\top\hat\beta - x^\top\beta^\star)^2 / \mathbb{E}(x^\top\beta^\star)^2
-= \|\hat\beta - \beta^\star\|^2 / \|\beta^\star\|^2`, so the relative error is the root of the
+
+.. math::
+   \frac{\mathbb{E}(x^\top\hat\beta - x^\top\beta^\star)^2}{\mathbb{E}(x^\top\beta^\star)^2}
+   = \frac{\|\hat\beta - \beta^\star\|^2}{\|\beta^\star\|^2},
+
+so the relative error is the root of the
 prediction error on fresh Gaussian inputs relative to that of predicting zero.
 
 Methods (``method``, ``parameter``):

@@ -79,7 +79,7 @@ class TracePenalisedLoss:
         self._squares = (D1 @ D1, D2 @ D2)
 
     def trace(self, L, R) -> torch.Tensor:
-        r"""Return :math:`T(L, R) = 2(\langle L, D_1^2L\rangle + \langle R, D_2^2R\rangle)`."""
+        r"""Return the scaled trace :math:`T(L, R) = 2\langle L, D_1^2L\rangle + 2\langle R, D_2^2R\rangle`."""
         return self._trace(*validation.factor_pair(L, R, *self.op.shape))
 
     def _trace(self, L: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
@@ -124,10 +124,10 @@ def trace_penalised_descent(
     ``decay``:math:`^t`, from ``(L, R)``: a flatness-seeking optimiser with no convex solver.
 
     For a fixed :math:`\lambda` and :math:`(\tilde L, \tilde R) = (D_1L, D_2R)` this is the
-    factorised form of :math:`\min_X c\|\mathcal{A}(D_1^{-1}XD_2^{-1}) - b\|^2 + 4\lambda\|X\|_*`
-    (Srebro-Shraibman), whose solutions tend, as :math:`\lambda \to 0`, to those of the flat
-    relaxation (Theorem 3.2). Two conditions make the homotopy work: the decay must be slow enough
-    for the iterates to follow that path, with :math:`\lambda_0/(1-q)` large enough to shrink the
+    factorised form (Srebro-Shraibman) of :math:`\min_X c\|\tilde{\mathcal{A}}(X) - b\|^2 + 4\lambda\|X\|_*`
+    with :math:`\tilde{\mathcal{A}}(X) = \mathcal{A}(D_1^{-1}XD_2^{-1})`, whose solutions tend, as
+    :math:`\lambda \to 0`, to those of the flat relaxation (Theorem 3.2). Two conditions make the
+    homotopy work: the decay must be slow enough for the iterates to follow that path, with :math:`\lambda_0/(1-q)` large enough to shrink the
     surplus columns away while the pull is strong; and :math:`\lambda_0` should not be far above
     half the largest singular value of :math:`D_1 M D_2` for the target :math:`M`, or everything
     may shrink towards the saddle point at zero faster than the decay can release it.

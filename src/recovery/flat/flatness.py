@@ -5,22 +5,28 @@ For a measurement map :math:`\mathcal{A}` with loss weight :math:`c` (see
 :math:`L \in \mathbb{R}^{d_1\times k}`, :math:`R \in \mathbb{R}^{d_2\times k}`:
 
 .. math::
-   f(L,R) = c\,\|r\|^2,\qquad r = \mathcal{A}(LR^\top) - b,
+   f(L,R) = c\,\|r\|^2,
+
+   r = \mathcal{A}(LR^\top) - b,
 
    \nabla_L f = 2c\,\mathcal{A}^*(r)\,R,
 
    \nabla_R f = 2c\,\mathcal{A}^*(r)^\top L,
 
-   \nabla^2 f(L,R)[\Delta_L,\Delta_R]^2
-     &= 2c\,\|\mathcal{A}(\Delta_L R^\top + L\Delta_R^\top)\|^2 \\
-     &\quad + 4c\,\langle \mathcal{A}^*(r), \Delta_L \Delta_R^\top\rangle .
+and the Hessian's quadratic form
+
+.. math::
+   &\nabla^2 f(L,R)[\Delta_L,\Delta_R]^2 \\
+     &\quad= 2c\,\|\mathcal{A}(\Delta_L R^\top + L\Delta_R^\top)\|^2 \\
+     &\qquad + 4c\,\langle \mathcal{A}^*(r), \Delta_L \Delta_R^\top\rangle .
 
 The residual term couples :math:`\Delta_L` with :math:`\Delta_R` only, so it contributes nothing to
 the Hessian's diagonal: the trace formula
 
 .. math::
-   \operatorname{tr}\nabla^2 f(L,R) &= 2c \sum_i \big(\|A_i R\|_F^2 + \|A_i^\top L\|_F^2\big) \\
-     &= 2c\,\big(\operatorname{tr}(R^\top G_2 R) + \operatorname{tr}(L^\top G_1 L)\big)
+   &\operatorname{tr}\nabla^2 f(L,R) \\
+     &\quad= 2c \sum_i \big(\|A_i R\|_F^2 + \|A_i^\top L\|_F^2\big) \\
+     &\quad= 2c\,\big(\operatorname{tr}(R^\top G_2 R) + \operatorname{tr}(L^\top G_1 L)\big)
 
 holds at every point, on the solution set and off it. The *scaled* trace divides the diagonal
 over :math:`L`-coordinates by :math:`d_1` and over :math:`R`-coordinates by :math:`d_2`; with the
@@ -74,7 +80,7 @@ def loss(op: MeasurementMap, b, L, R) -> torch.Tensor:
 
 
 def gradient(op: MeasurementMap, b, L, R) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Return :math:`(\nabla_L f, \nabla_R f) = (2c\,\mathcal{A}^*(r) R,\; 2c\,\mathcal{A}^*(r)^\top L)`."""
+    r"""Return :math:`\nabla_L f = 2c\,\mathcal{A}^*(r) R` and :math:`\nabla_R f = 2c\,\mathcal{A}^*(r)^\top L`."""
     b, L, R = _data(op, b, L, R)
     G = 2 * op.scale * op.adjoint(op.apply(L @ R.T) - b)
     return G @ R, G.T @ L
@@ -83,9 +89,9 @@ def gradient(op: MeasurementMap, b, L, R) -> tuple[torch.Tensor, torch.Tensor]:
 def hessian_form(op: MeasurementMap, b, L, R, dL, dR) -> torch.Tensor:
     r"""Return the Hessian quadratic form :math:`\nabla^2 f(L,R)[\Delta_L,\Delta_R]^2`.
 
-    Equal to :math:`2c\|\mathcal{A}(\Delta_L R^\top + L\Delta_R^\top)\|^2
-    + 4c\langle\mathcal{A}^*(r), \Delta_L\Delta_R^\top\rangle`; the second (residual) term vanishes
-    on the solution set :math:`\{\mathcal{A}(LR^\top) = b\}`.
+    Equal to :math:`2c\|\mathcal{A}(\Delta_L R^\top + L\Delta_R^\top)\|^2` plus the residual term
+    :math:`4c\langle\mathcal{A}^*(r), \Delta_L\Delta_R^\top\rangle`, which vanishes on the solution set
+    :math:`\{\mathcal{A}(LR^\top) = b\}`.
     """
     b, L, R = _data(op, b, L, R)
     dL = validation.tensor("dL", dL, ndim=2).to(L)
@@ -108,7 +114,7 @@ def _trace_parts(op: MeasurementMap, L, R) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def hessian_trace(op: MeasurementMap, L, R) -> torch.Tensor:
-    r"""Return :math:`\operatorname{tr}\nabla^2 f = 2c(\operatorname{tr}(R^\top G_2 R) + \operatorname{tr}(L^\top G_1 L))`.
+    r"""Return the Hessian trace :math:`2c\operatorname{tr}(R^\top G_2 R) + 2c\operatorname{tr}(L^\top G_1 L)`.
 
     The data ``b`` is not needed: the trace does not depend on the residual.
     """
@@ -117,8 +123,8 @@ def hessian_trace(op: MeasurementMap, L, R) -> torch.Tensor:
 
 
 def scaled_hessian_trace(op: MeasurementMap, L, R) -> torch.Tensor:
-    r"""Return the scaled trace :math:`\frac{1}{d_1}\operatorname{tr}_L + \frac{1}{d_2}\operatorname{tr}_R
-    = 2(\|D_1 L\|_F^2 + \|D_2 R\|_F^2)`."""
+    r"""Return the scaled trace :math:`\frac{1}{d_1}\operatorname{tr}_L + \frac{1}{d_2}\operatorname{tr}_R`,
+    equal to :math:`2(\|D_1 L\|_F^2 + \|D_2 R\|_F^2)`."""
     over_L, over_R = _trace_parts(op, L, R)
     d1, d2 = op.shape
     return over_L / d1 + over_R / d2
@@ -305,7 +311,8 @@ def flat_factors(op: MeasurementMap, Y, width: int) -> tuple[torch.Tensor, torch
 
 
 def hadamard_loss(X, b, factors) -> torch.Tensor:
-    r"""Return :math:`f(v_1,\dots,v_k) = \frac1m\|X(v_1\odot\cdots\odot v_k) - b\|^2` (``X`` is ``m x d``)."""
+    r"""Return the depth-:math:`k` diagonal network's loss :math:`\frac1m\|X(v_1\odot\cdots\odot v_k) - b\|^2`
+    (``X`` is ``m x d``)."""
     X = validation.tensor("X", X, ndim=2)
     b = validation.tensor("b", b, ndim=1).to(X)
     validation.same_rows("b", b, X.shape[0], "the rows of X")
@@ -376,8 +383,9 @@ def hadamard_flat_value(X, x, depth: int) -> torch.Tensor:
 
 def network_loss(op: SymmetricRankOneMeasurements, y, U1, U2) -> torch.Tensor:
     r"""Loss of the quadratic-activation network :math:`x \mapsto \|U_1^\top x\|^2 - \|U_2^\top x\|^2`:
-    :math:`f(U_1, U_2) = c\sum_i (x_i^\top (U_1U_1^\top - U_2U_2^\top) x_i - y_i)^2` (Theorem 1.4;
-    covariance estimation when ``U2`` has no columns)."""
+    :math:`f(U_1, U_2) = c\sum_i r_i^2` with the residuals
+    :math:`r_i = x_i^\top (U_1U_1^\top - U_2U_2^\top) x_i - y_i` (Theorem 1.4; covariance
+    estimation when ``U2`` has no columns)."""
     y, U1, U2 = _network_data(op, y, U1, U2)
     residual = op.apply(U1 @ U1.T - U2 @ U2.T) - y
     return op.scale * (residual @ residual)

@@ -96,7 +96,8 @@ def deep_diagonal_regression(
     :math:`c_k = \|X_\pm e_k\|^2/n`,
 
     .. math::
-       S_t = \min\Big(\lambda \max_k J_k^2,\ \sum_k c_k J_k^2\Big) + (L-1) R_t,
+       S_t &= \min\Big(\lambda \max_k J_k^2,\ \sum_k c_k J_k^2\Big) \\
+           &\quad + (L-1) R_t,
 
        R_t = \max_k \frac{|\partial_{w_k} f|}{w_k} = L \max_k w_k^{L-2} |g_{\pm,k}|:
 
@@ -165,8 +166,12 @@ def deep_matrix_completion(
        R_t = \max_l \frac{\|\nabla_{W_l} f\|_F}{n_l}:
 
     the first term bounds the Gauss-Newton part :math:`\frac{1}{|\Omega|}\|P_\Omega(\sum_l A_l
-    \Delta_l B_l)\|^2` and the second the residual part :math:`2\langle G, \sum_{l<m} A_m \Delta_m
-    W_{m-1}\cdots W_{l+1} \Delta_l B_l\rangle`, with operator norms bounded by Frobenius norms.
+    \Delta_l B_l)\|^2` and the second the residual part
+
+    .. math::
+       2\Big\langle G, \sum_{l<m} A_m \Delta_m W_{m-1}\cdots W_{l+1} \Delta_l B_l\Big\rangle,
+
+    with operator norms bounded by Frobenius norms.
 
     Stopping (relative observed residual :math:`\|P_\Omega(W - Y)\|/\|P_\Omega(Y)\| <` ``tol``),
     divergence (``FloatingPointError`` naming the iteration), ``history`` and

@@ -5,8 +5,8 @@ r"""Iteratively reweighted least squares (IRLS-p) in its standard, eigendecompos
   :math:`\beta^+ = \operatorname{argmin}\{\sum_i w_i\beta_i^2 : X\beta = y\}`.
 - **Matrices** (Fornasier, Rauhut and Ward; Mohan and Fazel), completion form: with the weight
   :math:`W = (Z^\top Z/d_1 + \varepsilon I)^{p/2 - 1}` computed from a symmetric eigendecomposition,
-  :math:`Z^+ = \operatorname{argmin}\{\operatorname{tr}(Z W Z^\top) : P_\Omega(Z) = P_\Omega(Y)\}`,
-  solved row by row through the kernel :math:`W^{-1}` (:mod:`recovery.rfm.kernel`).
+  :math:`Z^+` minimises :math:`\operatorname{tr}(Z W Z^\top)` subject to
+  :math:`P_\Omega(Z) = P_\Omega(Y)`, solved row by row through the kernel :math:`W^{-1}` (:mod:`recovery.rfm.kernel`).
 
 :math:`p \in (0, 1]` smooths the Schatten-:math:`p` (or :math:`\ell_p`) quasi-norm, :math:`p = 1`
 the nuclear (:math:`\ell_1`) norm, and :math:`p = 0` the log-determinant (:math:`\sum\log`).

@@ -10,11 +10,14 @@ row and column kernels are the square roots of :math:`XX^\top` and :math:`X^\top
 spectrum clipped below at :math:`\varepsilon`,
 
 .. math::
-   K_L = \varepsilon I + U(\operatorname{diag}\sigma - \varepsilon I)U^\top, \qquad
+   K_L = \varepsilon I + U(\operatorname{diag}\sigma - \varepsilon I)U^\top,
+
    K_R = \varepsilon I + V(\operatorname{diag}\sigma - \varepsilon I)V^\top,
 
 and the next estimate is the kernel interpolant
-:math:`X^+ = \arg\min\{\langle Z, K_L^{-1} Z K_R^{-1}\rangle : P_\Omega(Z) = y\}`.
+
+.. math::
+   X^+ = \mathop{\mathrm{arg\,min}}\limits_{P_\Omega(Z) = y}\ \langle Z, K_L^{-1} Z K_R^{-1}\rangle.
 
 **The step in closed form.** Let :math:`T` be the tangent space
 :math:`\{U M V^\top + U B^\top + C V^\top : B \perp V, C \perp U\}` with orthonormal coordinates
@@ -25,7 +28,8 @@ and the next estimate is the kernel interpolant
 gives
 
 .. math::
-   X^+ = Q t + P_\Omega^*\big(y - P_\Omega(Q t)\big), \qquad
+   X^+ = Q t + P_\Omega^*\big(y - P_\Omega(Q t)\big),
+
    \big(D^{-1} + Q^* P_\Omega^* P_\Omega Q\big)\,t = Q^* P_\Omega^*(y),
 
 a rank-:math:`2k` matrix plus a correction on the observed entries only, where :math:`t` solves a
