@@ -127,8 +127,9 @@ def trace_penalised_descent(
     factorised form (Srebro-Shraibman) of :math:`\min_X c\|\tilde{\mathcal{A}}(X) - b\|^2 + 4\lambda\|X\|_*`
     with :math:`\tilde{\mathcal{A}}(X) = \mathcal{A}(D_1^{-1}XD_2^{-1})`, whose solutions tend, as
     :math:`\lambda \to 0`, to those of the flat relaxation (Theorem 3.2). Two conditions make the
-    homotopy work: the decay must be slow enough for the iterates to follow that path, with :math:`\lambda_0/(1-q)` large enough to shrink the
-    surplus columns away while the pull is strong; and :math:`\lambda_0` should not be far above
+    homotopy work: the decay must be slow enough for the iterates to follow that path, with
+    :math:`\lambda_0/(1-q)` large enough to shrink the surplus columns away while the pull is
+    strong; and :math:`\lambda_0` should not be far above
     half the largest singular value of :math:`D_1 M D_2` for the target :math:`M`, or everything
     may shrink towards the saddle point at zero faster than the decay can release it.
     """
