@@ -122,6 +122,33 @@ def test_factored_default_step_is_stable_and_moves_factors_little(depth, scale):
         assert eta * float(torch.linalg.matrix_norm(G) / torch.linalg.matrix_norm(F)) <= deep._RELATIVE_STEP + 1e-12
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("depth", "scale"), [(2, 0.3), (3, 0.5), (4, 0.8)])
+def test_tracked_spectral_bounds_stay_bounds_and_keep_the_step_stable(depth, scale, seed):
+    """Between exact refreshes the spectral norms are carried by the triangle inequality: after every
+    step they must still bound the factors' spectral norms (SVD), and the step they give must still
+    satisfy eta ||Hessian|| <= 1 against the exact (autodiff) Hessian, mid-way between refreshes."""
+    _, obs = small_observations(seed)
+    factors = [scale * F for F in random_factors(obs.shape, 3, depth, 10 + seed)]
+    model = deep._Factored(obs, factors, None)
+    sizes = [F.numel() for F in factors]
+
+    def loss(theta):
+        return factored_loss([t.reshape(F.shape) for t, F in zip(theta.split(sizes), factors, strict=True)], obs)
+
+    for step in range(1, 2 * deep._SPECTRAL_REFRESH + 8):
+        model.evaluate()
+        model.step()
+        exact = [float(torch.linalg.matrix_norm(F, ord=2)) for F in model.factors]
+        assert all(bound >= norm * (1 - 1e-12) for bound, norm in zip(model.spectral_bounds, exact, strict=True))
+        if step % deep._SPECTRAL_REFRESH == 0:
+            assert model.spectral_bounds == pytest.approx(exact, rel=1e-12)
+    assert model.steps % deep._SPECTRAL_REFRESH != 0
+    model.evaluate()
+    eta = model.step_size(model.gradients())
+    assert eta * hessian_norm(loss, torch.cat([F.reshape(-1) for F in model.factors])) <= 1 + 1e-12
+
+
 def test_default_step_decreases_the_residual_at_every_iteration():
     X, y, _ = sparse_instance(40, 3, 35, 0)
     for depth, scale in [(2, 1e-6), (3, 1e-2)]:

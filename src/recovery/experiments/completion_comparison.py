@@ -259,30 +259,63 @@ _COMMON = {
     "alphas": [0.25, 0.5, 1.0], "linrfm_momentum": 0.9, "linrfm_tol": 1e-10,
     "nuclear_tol": 1e-8,
     "irls_p": [0.0], "irls_decay": 0.99, "irls_tol": 1e-10,
-    "depths": [2, 3], "init_scales": [1e-2, 1e-1], "gd_tol": 1e-8,
+    # One initialisation scale per depth: small enough for the low-rank bias, large enough that
+    # depth 3 leaves its saddles within the budget (the escape time grows as scale^-(L-2)).
+    "depths": [2, 3], "init_scales": [1e-3, 1e-2], "gd_tol": 1e-5,
     "success_threshold": 1e-3, "seed": 2024,
 }
 ALL = ["lin-rfm", "nuclear", "irls", "deep"]
 
 def _beats_deep(rows, params) -> Evidence:
     """At some oversampling of the smallest size, lin-RFM (alpha = 1/2) recovers in at least 9 of 10
-    trials where each deep linear network recovers in at most 1 of 10."""
+    trials where each deep linear network recovers in at most 1 of 10. A network run that stopped at
+    its step budget before fitting the data to ``gd_tol`` is counted as a possible recovery: only
+    runs that reached the fit tolerance and still miss the matrix count against the networks."""
     threshold = params["success_threshold"]
     d = min(row["d"] for row in rows)
+
+    def possible(row):
+        return row["relative_error"] < threshold or not row["converged"]
+
     best = None
     for multiple in sorted({row["multiple"] for row in rows if row["d"] == d}):
         ours, total = claims.share(rows, lambda row: row["relative_error"] < threshold, d=d, multiple=multiple,
                                    method="lin-rfm", setting=0.5)
-        deep = [claims.share(rows, lambda row: row["relative_error"] < threshold, d=d, multiple=multiple,
-                             method="deep", setting=depth)[0] for depth in (2, 3)]
+        deep = [claims.share(rows, possible, d=d, multiple=multiple, method="deep", setting=depth)[0]
+                for depth in (2, 3)]
         if ours >= 0.9 * total and max(deep) <= 0.1 * total:
             best = (multiple, ours, total, deep)
             break
     if best is None:
-        return Evidence(False, f"no oversampling at d = {d} where lin-RFM recovers and deep networks do not")
+        return Evidence(False, f"no oversampling at d = {d} where lin-RFM recovers and deep networks, trained to "
+                               f"the fit tolerance, do not")
     multiple, ours, total, deep = best
     return Evidence(True, f"d = {d}, {multiple:g} x dof: lin-RFM {ours}/{total}, depth 2 {deep[0]}/{total}, "
-                          f"depth 3 {deep[1]}/{total}", f"recovered: relative error < {threshold:g}")
+                          f"depth 3 {deep[1]}/{total}",
+                    f"recovered: relative error < {threshold:g}; a network stopped at its budget counts as recovered")
+
+
+def _reproduces_arora(rows, params) -> Evidence:
+    """The deep baseline reproduces Arora et al. (2019, Figure 2): at the fewest observations,
+    depth-3 networks trained to the fit tolerance reach a lower median unobserved relative error than
+    nuclear-norm minimisation and than depth-2 networks. Undecided while a run there is unfinished."""
+    d = min(row["d"] for row in rows)
+    multiple = min(row["multiple"] for row in rows if row["d"] == d)
+    level = [row for row in rows if row["d"] == d and row["multiple"] == multiple]
+    methods = {"depth 3": ("deep", 3.0), "depth 2": ("deep", 2.0), "nuclear": ("nuclear", 1.0)}
+    chosen = {name: [row for row in level if (row["method"], row["setting"]) == key] for name, key in methods.items()}
+    missing = [name for name, found in chosen.items() if not found]
+    if missing:
+        return Evidence.undecided(f"no {', '.join(missing)} runs at d = {d}")
+    unfinished = sum(not row["converged"] for found in chosen.values() for row in found)
+    n = level[0]["num_obs"]
+    if unfinished:
+        return Evidence.undecided(f"{unfinished} runs at n = {n} stopped at their budget")
+    median = {name: float(np.median([row["relative_error"] for row in found])) for name, found in chosen.items()}
+    holds = median["depth 3"] < min(median["depth 2"], median["nuclear"])
+    return Evidence(holds, f"d = {d}, r = {level[0]['rank']}, n = {n}: median relative error "
+                           + ", ".join(f"{name} {claims.fmt(value)}" for name, value in median.items()),
+                    f"networks trained to relative observed residual < {params['gd_tol']:g}")
 
 
 def _exponent_classes(rows, params) -> Evidence:
@@ -316,13 +349,28 @@ CLAIMS = (
           "On low-rank matrix completion lin-RFM (alpha = 1/2) recovers from fewer observations than deep linear "
           "networks trained by gradient descent.",
           "recovered trials per method at each oversampling", _beats_deep,
-          "networks trained for a fixed budget of gradient steps; the paper does not give its schedule"),
+          "networks trained to relative observed residual 1e-5 (at most 200,000 steps; initial scale 1e-3 at "
+          "depth 2, 1e-2 at depth 3); the paper does not give its schedule"),
     Claim("linrfm-completion-exponent-classes", "paper B, claim 2",
           "On completion lin-RFM with alpha = 1/4 recovers as often as nuclear-norm minimisation, and alpha = 1 "
           "as often as alpha = 1/2, as p = 2 - 4 alpha predicts.",
           "recovered trials per oversampling, within one trial", _exponent_classes),
 )
 
+
+#: The validation of the deep baseline against a published result (see :func:`_reproduces_arora`).
+BASELINE_ID = "linrfm-deep-baseline"
+#: Observation counts of Arora et al.'s 100 x 100 rank-5 completion (975 degrees of freedom).
+ARORA_COUNTS = (2000, 3000, 4000)
+BASELINE_CLAIMS = (
+    Claim("linrfm-deep-baseline-reproduces-arora", claims.COMPANION,
+          "Before serving as a baseline, our deep linear networks reproduce the published finding of Arora, Cohen, "
+          "Hu and Luo (NeurIPS 2019, Figure 2): on 100 x 100 rank-5 completion from 2,000 entries, depth-3 "
+          "networks reach a lower test error than nuclear-norm minimisation and than depth-2 networks.",
+          "median unobserved relative error at 2,000 entries, deep runs converged", _reproduces_arora,
+          "our generator (Gaussian factors, mean squared entry 1), initial scales and fit tolerance, not theirs; "
+          "median over 5 instances"),
+)
 
 FIGURES = (
     FigureSpec(
@@ -342,7 +390,7 @@ FIGURES = (
                 # 2 x dof: lin-RFM recovers and the networks do not, as at paper scale (at 3 x dof
                 # a depth-3 network gets within the threshold in 1,000 steps)
                 "panels": [{"d": 20, "rank": 2, "multiples": [2.0, 3.0], "trials": 2, "methods": ALL}],
-                "linrfm_max_iter": 300, "nuclear_max_iter": 2000, "irls_max_iter": 300, "gd_max_iter": 1000,
+                "linrfm_max_iter": 300, "nuclear_max_iter": 2000, "irls_max_iter": 300, "gd_max_iter": 20_000,
             },
             "paper": {
                 **_COMMON,
@@ -351,8 +399,32 @@ FIGURES = (
                     {"d": 500, "rank": 5, "multiples": [2.0, 3.0], "trials": 10, "methods": ["lin-rfm"],
                      "alphas": [0.5]},
                 ],
-                "linrfm_max_iter": 1500, "nuclear_max_iter": 5000, "irls_max_iter": 1500, "gd_max_iter": 10_000,
+                "linrfm_max_iter": 1500, "nuclear_max_iter": 5000, "irls_max_iter": 1500, "gd_max_iter": 200_000,
             },
+        },
+        compute=compute,
+        plot=plot,
+        split=split,
+        timing_columns=("seconds",),
+    ),
+    FigureSpec(
+        id=BASELINE_ID,
+        notebook="notebooks/linrfm_completion.ipynb",
+        tolerances=dict.fromkeys(("mse", "relative_error", "observed_residual", "iterations"), CLAIM_LEVEL),
+        claims=BASELINE_CLAIMS,
+        claim=(
+            "Our deep linear networks reproduce Arora et al. (2019, Figure 2) before they serve as paper B's "
+            "baseline: on 100 x 100 rank-5 completion from 2,000 entries, depth 3 beats the nuclear norm."
+        ),
+        scales={
+            "ci": {**_COMMON, "gd_max_iter": 80_000, "nuclear_max_iter": 5000, "linrfm_max_iter": 300,
+                   "irls_max_iter": 300,
+                   "panels": [{"d": 100, "rank": 5, "multiples": [ARORA_COUNTS[0] / 975], "trials": 1,
+                               "methods": ["nuclear", "deep"]}]},
+            "paper": {**_COMMON, "gd_max_iter": 200_000, "nuclear_max_iter": 5000, "linrfm_max_iter": 1500,
+                      "irls_max_iter": 1500,
+                      "panels": [{"d": 100, "rank": 5, "multiples": [n / 975 for n in ARORA_COUNTS], "trials": 5,
+                                  "methods": ["lin-rfm", "nuclear", "deep"], "alphas": [0.5]}]},
         },
         compute=compute,
         plot=plot,
