@@ -298,7 +298,9 @@ def _beats_deep(rows, params) -> Evidence:
 def _reproduces_arora(rows, params) -> Evidence:
     """The deep baseline reproduces Arora et al. (2019, Figure 2): at the fewest observations,
     depth-3 networks trained to the fit tolerance reach a lower median unobserved relative error than
-    nuclear-norm minimisation and than depth-2 networks. Undecided while a run there is unfinished."""
+    nuclear-norm minimisation and than depth-2 networks. Runs stopped at their budget are counted
+    against the claim: a depth-3 one at the error it stopped at, any other as if it had recovered
+    exactly (error 0)."""
     d = min(row["d"] for row in rows)
     multiple = min(row["multiple"] for row in rows if row["d"] == d)
     level = [row for row in rows if row["d"] == d and row["multiple"] == multiple]
@@ -307,15 +309,19 @@ def _reproduces_arora(rows, params) -> Evidence:
     missing = [name for name, found in chosen.items() if not found]
     if missing:
         return Evidence.undecided(f"no {', '.join(missing)} runs at d = {d}")
-    unfinished = sum(not row["converged"] for found in chosen.values() for row in found)
-    n = level[0]["num_obs"]
-    if unfinished:
-        return Evidence.undecided(f"{unfinished} runs at n = {n} stopped at their budget")
-    median = {name: float(np.median([row["relative_error"] for row in found])) for name, found in chosen.items()}
+
+    def error(name, row):
+        return row["relative_error"] if row["converged"] or name == "depth 3" else 0.0
+
+    median = {name: float(np.median([error(name, row) for row in found])) for name, found in chosen.items()}
+    unfinished = {name: sum(not row["converged"] for row in found) for name, found in chosen.items()}
     holds = median["depth 3"] < min(median["depth 2"], median["nuclear"])
-    return Evidence(holds, f"d = {d}, r = {level[0]['rank']}, n = {n}: median relative error "
-                           + ", ".join(f"{name} {claims.fmt(value)}" for name, value in median.items()),
-                    f"networks trained to relative observed residual < {params['gd_tol']:g}")
+    stopped = ", ".join(f"{name} {count}" for name, count in unfinished.items() if count) or "none"
+    return Evidence(holds, f"d = {d}, r = {level[0]['rank']}, n = {level[0]['num_obs']}: median relative error "
+                           + ", ".join(f"{name} {claims.fmt(value)}" for name, value in median.items())
+                           + f" (runs stopped at the budget: {stopped})",
+                    f"networks trained to relative observed residual < {params['gd_tol']:g}; a run stopped at "
+                    f"its budget counts against the claim")
 
 
 def _exponent_classes(rows, params) -> Evidence:
@@ -358,7 +364,7 @@ CLAIMS = (
 )
 
 
-#: The validation of the deep baseline against a published result (see :func:`_reproduces_arora`).
+#: The validation of the deep baseline against a published result (Arora et al., 2019, Figure 2).
 BASELINE_ID = "linrfm-deep-baseline"
 #: Observation counts of Arora et al.'s 100 x 100 rank-5 completion (975 degrees of freedom).
 ARORA_COUNTS = (2000, 3000, 4000)
