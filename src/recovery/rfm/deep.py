@@ -317,6 +317,8 @@ class _Factored:
         for W, grad in zip(self.factors, grads, strict=True):
             W -= eta * grad
         self.steps += 1
+        if self.learning_rate is not None:
+            return  # a constant step needs no bounds
         if self.steps % _SPECTRAL_REFRESH == 0:
             self.spectral_bounds = _spectral_norms(self.factors)
         else:  # ||W + dW||_2 <= ||W||_2 + ||dW||_F
