@@ -378,19 +378,30 @@ BASELINE_CLAIMS = (
           "median over 5 instances"),
 )
 
-FIGURES = (
-    FigureSpec(
-        id=FIGURE_ID,
+def _figure(figure_id: str, claim_list: tuple[Claim, ...], claim: str, scales: dict[str, dict[str, Any]]) -> FigureSpec:
+    """A figure of this experiment: its runs, plot and stopping behaviour are those of :func:`compute`."""
+    return FigureSpec(
+        id=figure_id,
         notebook="notebooks/linrfm_completion.ipynb",
         # Runs that stop on a tolerance or budget: their errors and step counts move with the last
         # bits of a kernel; the claims decide on them at the recovery threshold.
         tolerances=dict.fromkeys(("mse", "relative_error", "observed_residual", "iterations"), CLAIM_LEVEL),
-        claims=CLAIMS,
-        claim=(
-            "Paper B, claim 5: on low-rank matrix completion lin-RFM (alpha = 1/2) reaches a lower test "
-            "error from fewer observations than deep linear networks trained by gradient descent."
-        ),
-        scales={
+        claims=claim_list,
+        claim=claim,
+        scales=scales,
+        compute=compute,
+        plot=plot,
+        split=split,
+        timing_columns=("seconds",),
+    )
+
+
+FIGURES = (
+    _figure(
+        FIGURE_ID, CLAIMS,
+        "Paper B, claim 5: on low-rank matrix completion lin-RFM (alpha = 1/2) reaches a lower test "
+        "error from fewer observations than deep linear networks trained by gradient descent.",
+        {
             "ci": {
                 **_COMMON,
                 # 2 and 3 x dof, small enough for every network to run to its fit tolerance or to
@@ -408,21 +419,12 @@ FIGURES = (
                 "linrfm_max_iter": 1500, "nuclear_max_iter": 5000, "irls_max_iter": 1500, "gd_max_iter": 200_000,
             },
         },
-        compute=compute,
-        plot=plot,
-        split=split,
-        timing_columns=("seconds",),
     ),
-    FigureSpec(
-        id=BASELINE_ID,
-        notebook="notebooks/linrfm_completion.ipynb",
-        tolerances=dict.fromkeys(("mse", "relative_error", "observed_residual", "iterations"), CLAIM_LEVEL),
-        claims=BASELINE_CLAIMS,
-        claim=(
-            "Our deep linear networks reproduce Arora et al. (2019, Figure 2) before they serve as paper B's "
-            "baseline: on 100 x 100 rank-5 completion from 2,000 entries, depth 3 beats the nuclear norm."
-        ),
-        scales={
+    _figure(
+        BASELINE_ID, BASELINE_CLAIMS,
+        "Our deep linear networks reproduce Arora et al. (2019, Figure 2) before they serve as paper B's "
+        "baseline: on 100 x 100 rank-5 completion from 2,000 entries, depth 3 beats the nuclear norm.",
+        {
             "ci": {**_COMMON, "gd_max_iter": 80_000, "nuclear_max_iter": 5000, "linrfm_max_iter": 300,
                    "irls_max_iter": 300,
                    "panels": [{"d": 100, "rank": 5, "multiples": [ARORA_COUNTS[0] / 975], "trials": 1,
@@ -432,9 +434,5 @@ FIGURES = (
                       "panels": [{"d": 100, "rank": 5, "multiples": [n / 975 for n in ARORA_COUNTS], "trials": 5,
                                   "methods": ["lin-rfm", "nuclear", "deep"], "alphas": [0.5]}]},
         },
-        compute=compute,
-        plot=plot,
-        split=split,
-        timing_columns=("seconds",),
     ),
 )
