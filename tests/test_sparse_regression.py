@@ -132,7 +132,30 @@ def test_bad_input():
 def test_fewer_samples_claim_needs_deep_networks_among_the_rows():
     rows, record = figures.load(experiment.FIGURE_ID, Path(__file__).resolve().parents[1] / "results" / "paper")
     claim = figures.all_claims()["linrfm-sparse-fewer-samples"][1]
-    assert claim.evaluate(rows, record["parameters"]).word == "reproduced"
     shallow = [row for row in rows if row["method"] != "gd"]
     verdict = claim.evaluate(shallow, record["parameters"])
     assert verdict.word == claims.UNDECIDED and "no deep network" in verdict.key
+
+
+def _toy_rows(deep_converged: bool) -> list[dict]:
+    """lin-RFM 1/2 recovers from n = 20, l1 from n = 30, the depth-2 network never: it fails at every
+    n, having either fitted the data (``deep_converged``) or stopped at its budget."""
+    rows = []
+    for n in (10, 20, 30):
+        for trial in range(2):
+            for method, parameter, error, converged in (("lin-rfm", 0.5, 1e-6 if n >= 20 else 1.0, True),
+                                                        ("l1", 1.0, 1e-9 if n >= 30 else 1.0, True),
+                                                        ("gd", 2.0, 0.5, deep_converged)):
+                rows.append({"method": method, "parameter": parameter, "n": n, "trial": trial,
+                             "relative_error": error, "converged": converged})
+    return rows
+
+
+def test_a_network_stopped_at_its_budget_cannot_lose_the_fewer_samples_claim():
+    claim = figures.all_claims()["linrfm-sparse-fewer-samples"][1]
+    assert claim.evaluate(_toy_rows(deep_converged=True), {"threshold": 1e-2}).word == "reproduced"
+    verdict = claim.evaluate(_toy_rows(deep_converged=False), {"threshold": 1e-2})
+    assert verdict.word == "partly" and "stopped at their budget" in verdict.key
+    # on the committed data the networks' runs at n >= 40 did not finish: only partly
+    rows, record = figures.load(experiment.FIGURE_ID, Path(__file__).resolve().parents[1] / "results" / "paper")
+    assert claim.evaluate(rows, record["parameters"]).word == "partly"
