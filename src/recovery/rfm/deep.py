@@ -266,7 +266,7 @@ class _Factored:
         self.values_norm = float(torch.linalg.vector_norm(self.values))
         self.scattered = torch.zeros(d1 * d2, dtype=self.values.dtype, device=self.values.device)
         self.steps = 0
-        self.spectral_bounds = _spectral_norms(factors)
+        self.spectral_bounds = _matrix_norms(factors, 2) if learning_rate is None else None
 
     def estimate(self) -> torch.Tensor:
         """The product :math:`W` at the last evaluated point."""
@@ -298,7 +298,7 @@ class _Factored:
 
     def step_size(self, grads: list[torch.Tensor]) -> float:
         r"""The default step :math:`1/(S_t + R_t/\rho)` at the evaluated point, given the gradients."""
-        return self._step_size(_frobenius_norms(grads))
+        return self._step_size(_matrix_norms(grads))
 
     def _step_size(self, grad_norms: list[float]) -> float:
         norms = self.spectral_bounds
@@ -306,31 +306,30 @@ class _Factored:
         reciprocals = sum(1 / n for n in norms)
         coupling = max(a * (reciprocals - 1 / n) for a, n in zip(others, norms, strict=True))
         bound = (sum(a * a for a in others) + self.residual_norm * coupling) / self.values.shape[0]
-        sizes = _frobenius_norms(self.factors)
+        sizes = _matrix_norms(self.factors)
         relative = max(g / n for g, n in zip(grad_norms, sizes, strict=True))
         return 1 / (bound + relative / _RELATIVE_STEP)
 
     def step(self) -> None:
         grads = self.gradients()
-        grad_norms = _frobenius_norms(grads)
-        eta = self._step_size(grad_norms) if self.learning_rate is None else self.learning_rate
+        if self.learning_rate is not None:  # a constant step needs no norms
+            for W, grad in zip(self.factors, grads, strict=True):
+                W -= self.learning_rate * grad
+            return
+        grad_norms = _matrix_norms(grads)
+        eta = self._step_size(grad_norms)
         for W, grad in zip(self.factors, grads, strict=True):
             W -= eta * grad
         self.steps += 1
-        if self.learning_rate is not None:
-            return  # a constant step needs no bounds
         if self.steps % _SPECTRAL_REFRESH == 0:
-            self.spectral_bounds = _spectral_norms(self.factors)
+            self.spectral_bounds = _matrix_norms(self.factors, 2)
         else:  # ||W + dW||_2 <= ||W||_2 + ||dW||_F
             self.spectral_bounds = [n + eta * g for n, g in zip(self.spectral_bounds, grad_norms, strict=True)]
 
 
-def _frobenius_norms(matrices: list[torch.Tensor]) -> list[float]:
-    return torch.stack([torch.linalg.matrix_norm(M) for M in matrices]).tolist()
-
-
-def _spectral_norms(matrices: list[torch.Tensor]) -> list[float]:
-    return torch.stack([torch.linalg.matrix_norm(M, ord=2) for M in matrices]).tolist()
+def _matrix_norms(matrices: list[torch.Tensor], ord: str | int = "fro") -> list[float]:
+    """Frobenius (default) or spectral (``ord=2``, an SVD each) norms of ``matrices``."""
+    return torch.stack([torch.linalg.matrix_norm(M, ord=ord) for M in matrices]).tolist()
 
 
 def _left_products(factors: list[torch.Tensor]) -> list[torch.Tensor]:
