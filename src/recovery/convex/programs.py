@@ -7,7 +7,8 @@ instances. Each returns a :class:`~recovery.core.results.Result` whose ``converg
 boolean tensor ``(T,)`` of per-instance flags (``status`` is
 :attr:`~recovery.core.results.Status.CONVERGED` only when every instance converged) and whose
 ``info`` holds the final relative ``"primal_residual"`` and ``"dual_residual"`` (``(T,)`` each;
-:func:`recovery.convex.admm.solve` defines them); the nuclear-norm programs add ``"feasible"``,
+:func:`recovery.convex.admm.solve` defines them); the nuclear-norm programs and weighted
+:math:`\ell_q` minimisation add ``"feasible"``,
 the ADMM's last iterate projected onto the constraints (exactly feasible, shaped like
 ``solution``): a feasible point whose objective is below that of a candidate proves the
 candidate is not a minimiser, converged or not.
@@ -204,8 +205,8 @@ def weighted_lq_minimization(
 
     beta, iteration, converged, primal, dual = admm.solve(project, (T, d, 1), X, tol, max_iter, proximal,
                                                           relaxation=1.0)
-    beta = beta[..., 0]
-    return _result(*_unbatched(single, beta, None), iteration, converged, primal, dual, tol, max_iter)
+    feasible = project(beta)[..., 0]  # for a failure certificate, as in the nuclear-norm programs
+    return _result(*_unbatched(single, beta[..., 0], feasible), iteration, converged, primal, dual, tol, max_iter)
 
 
 def _lq_magnitude(a: torch.Tensor, c: torch.Tensor, q: float, steps: int = 60) -> torch.Tensor:
