@@ -28,6 +28,13 @@ Methods (``method``, ``parameter``):
 - ``"flat"``, depth :math:`k`: the interpolant whose flattest depth-:math:`k` Hadamard
   factorisation is flattest, weighted :math:`\ell_q`, :math:`q = 2 - 2/k`
   (:func:`recovery.flat.flatness.hadamard_flat_solutions`, batched over trials).
+
+Two figures. ``linrfm-sparse`` runs every method against ``n``. ``linrfm-diagonal-baseline``
+checks the networks first against the limit proved by Woodworth et al. (2020): gradient flow from
+:math:`u = v = \omega\mathbf 1` converges to the interpolant minimising a potential that tends to the
+:math:`\ell_1` norm as :math:`\omega \to 0`, at every depth. It trains them from several scales per
+depth on instances where basis pursuit certifiably misses :math:`\beta^\star` and records their
+excess over the least :math:`\ell_1` norm; :data:`INIT_SCALES` come from it.
 """
 
 from __future__ import annotations
@@ -290,8 +297,9 @@ _COMMON = {
     "l1_tol": 1e-10, "threshold": 1e-2,
 }
 #: Initial scale per depth of the diagonal networks, chosen on the validation figure
-#: (:data:`BASELINE_ID`): the largest probed scale at which each depth's interpolant lies within about
-#: 0.1 of the minimum-l1 one while training still fits within the step budget.
+#: (:data:`BASELINE_ID`): at these scales each depth's interpolant has an l1 norm within about 1% of
+#: the least (median excess 2e-3, 1.1e-2 and 1.4e-2 at n = 40) while training fits within the budget
+#: (median 25,000, 34,000 and 90,000 steps); the next smaller scales would cost 2-4 times the steps.
 INIT_SCALES = {2: 1e-10, 3: 2e-2, 4: 7e-2}
 
 
@@ -414,28 +422,30 @@ def _tends_to_l1(rows, params) -> Evidence:
     """Woodworth et al. (2020): as the initial scale falls, gradient descent on a diagonal network of any
     depth finds an interpolant of ever smaller l1 norm, tending to the minimum. Holds when, at every
     depth, the median excess over basis pursuit's l1 norm falls with the scale and is below
-    :data:`NEAR_L1` at the smallest, every network run fitted the data and every basis-pursuit solve
-    converged (a run stopped at its budget counts against the claim). Only instances where basis
-    pursuit certifiably misses the sparse vector count: elsewhere nearing the l1 interpolant is
-    nearing the truth."""
+    :data:`NEAR_L1` at the smallest, and every basis-pursuit solve converged. A network run stopped at
+    its budget counts against the claim: its excess enters the medians as infinite. Only instances
+    where basis pursuit certifiably misses the sparse vector count: elsewhere nearing the l1
+    interpolant is nearing the truth."""
     reference = [row for row in rows if row["method"] == "l1"]
     missed = {(row["n"], row["trial"]) for row in reference if row["failure_certified"]}
     rows = [row for row in rows if (row["n"], row["trial"]) in missed]
     curves = network_curves(rows)
     if not curves:
         return Evidence.undecided("no network run on an instance where basis pursuit certifiably fails")
-    medians = {depth: [float(np.median([row["l1_excess"] for row in found])) for _, found in curve]
-               for depth, curve in curves.items()}
+    medians = {depth: [float(np.median([row["l1_excess"] if row["converged"] else math.inf for row in found]))
+                       for _, found in curve] for depth, curve in curves.items()}
     falls = all(all(later < earlier for earlier, later in itertools.pairwise(values)) and values[-1] < NEAR_L1
                 for values in medians.values())
-    unfinished = sum(not row["converged"] for row in rows)
+    unfinished = sum(not row["converged"] for row in rows if row["method"] == "gd")
+    unsolved = sum(not row["converged"] for row in rows if row["method"] == "l1")
     summary = "; ".join(f"depth {depth:g}: " + ", ".join(f"{claims.fmt(value)} at {scale:g}" for (scale, _), value
                                                          in zip(curves[depth], values, strict=True))
                         for depth, values in medians.items())
-    return Evidence(falls and not unfinished,
+    return Evidence(falls and not unsolved,
                     f"median excess over the least l1 norm, n = {rows[0]['n']}: {summary}; "
-                    f"runs stopped at their budget: {unfinished}",
-                    f"near: below {NEAR_L1:g}; networks trained to relative residual < {params['gd_tol']:g}")
+                    f"network runs stopped at their budget: {unfinished}",
+                    f"near: below {NEAR_L1:g}; networks trained to relative residual < {params['gd_tol']:g}, "
+                    f"a run stopped at its budget counted as infinitely far")
 
 
 BASELINE_CLAIMS = (
@@ -451,7 +461,7 @@ BASELINE_CLAIMS = (
 
 def plot_baseline(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     r"""(a) median excess of each depth's interpolant over the least :math:`\ell_1` norm (basis pursuit's)
-    and (b) median gradient steps to the fit tolerance, against the initial size :math:`\alpha^N` of
+    and (b) median gradient steps to the fit tolerance, against the initial size :math:`\omega^N` of
     the weights' product."""
     fig, (excess_axis, steps_axis) = plt.subplots(1, 2, figsize=(WIDTH, 4.4), layout="constrained")
     for rank, (depth, curve) in enumerate(network_curves(rows).items()):
@@ -465,10 +475,10 @@ def plot_baseline(rows: list[Row], params: Mapping[str, Any]) -> Figure:
             steps_axis.plot(sizes[unfinished], [params["gd_max_iter"]] * len(unfinished), ls="none", marker="x",
                             color="0.2", ms=7)
     excess_axis.axhline(NEAR_L1, color="grey", lw=0.8, ls="-.")
-    excess_axis.set(xscale="log", yscale="log", xlabel=r"initial size $\alpha^N$",
+    excess_axis.set(xscale="log", yscale="log", xlabel=r"initial size $\omega^N$",
                     ylabel=r"median $\|\hat\beta\|_1 / \|\beta_{\ell_1}\|_1 - 1$",
                     title=r"(a) excess over the least $\ell_1$ norm")
-    steps_axis.set(xscale="log", yscale="log", xlabel=r"initial size $\alpha^N$",
+    steps_axis.set(xscale="log", yscale="log", xlabel=r"initial size $\omega^N$",
                    ylabel="median gradient steps", title=rf"(b) steps to residual ${latex(params['gd_tol'])}$")
     legend_below(fig, excess_axis)
     return fig
