@@ -2,14 +2,18 @@
 ADMM engine that solves them all (:mod:`~recovery.convex.admm`)."""
 
 from recovery.convex.programs import (
+    CERTIFICATE_MARGIN,
     robust_pca,
+    undercuts,
     weighted_lq_minimization,
     weighted_nuclear_completion,
     weighted_nuclear_minimization,
 )
 
 __all__ = [
+    "CERTIFICATE_MARGIN",
     "robust_pca",
+    "undercuts",
     "weighted_lq_minimization",
     "weighted_nuclear_completion",
     "weighted_nuclear_minimization",

@@ -283,6 +283,18 @@ def weighted_nuclear_completion(
                    max_iter)
 
 
+#: Relative margin by which a feasible point's objective must undercut a candidate's to certify
+#: that the candidate is not a minimiser.
+CERTIFICATE_MARGIN = 1e-9
+
+
+def undercuts(feasible_objective: float, candidate_objective: float) -> bool:
+    """Whether a feasible point's objective lies below a candidate's by more than
+    :data:`CERTIFICATE_MARGIN`, relatively: then the candidate is not a minimiser of the program,
+    however long a solver runs (the ``"feasible"`` certificate of the module docstring)."""
+    return feasible_objective < (1 - CERTIFICATE_MARGIN) * candidate_objective
+
+
 def _unbatched(single: bool, *batches):
     """The batches as given, or their one instance when the call was for a single instance."""
     return tuple(batch[0] if single and batch is not None else batch for batch in batches)

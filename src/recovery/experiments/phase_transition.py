@@ -147,19 +147,16 @@ def _regularity(op, Y, X_nuclear, rescaling) -> dict[str, float]:
     }
 
 
-#: Relative margin by which a feasible point's objective must undercut the truth's to certify a failure.
-CERTIFICATE_MARGIN = 1e-9
-
-
 def failure_certified(feasible: torch.Tensor, truth: torch.Tensor, D1=None, D2=None) -> int:
     r"""1 if ``feasible``, a point that satisfies the measurements, has a smaller objective
     :math:`\|D_1 Y D_2\|_*` (:math:`D_1 = D_2 = I` when omitted: the nuclear norm) than
-    :math:`M^\star` by more than :data:`CERTIFICATE_MARGIN`, relatively; else 0. Then
+    :math:`M^\star` by more than :data:`~recovery.convex.programs.CERTIFICATE_MARGIN`, relatively
+    (:func:`~recovery.convex.programs.undercuts`); else 0. Then
     :math:`M^\star` is not a minimiser of the relaxation, so the trial fails however long the
     solver runs: the evidence a capped solve cannot give."""
     def objective(Y):
         return float(flatness.nuclear_norm(Y if D1 is None else D1 @ Y @ D2))
-    return int(objective(feasible) < (1 - CERTIFICATE_MARGIN) * objective(truth))
+    return int(convex.undercuts(objective(feasible), objective(truth)))
 
 
 FLAT_COLUMNS = ("flat_error", "flat_converged", "flat_success", "flat_nuclear_error", "flat_failure_certified",

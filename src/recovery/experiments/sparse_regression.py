@@ -52,7 +52,7 @@ from matplotlib.figure import Figure
 
 from recovery import convex
 from recovery.core import metrics, problems, validation
-from recovery.experiments import claims, phase_transition
+from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
 from recovery.experiments.plotting import WIDTH, fraction, latex, legend_below
 from recovery.experiments.spec import (
@@ -142,8 +142,8 @@ def compute(params: Mapping[str, Any]) -> list[Row]:
     ``iterations`` and ``seconds``.
 
     ``failure_certified`` is 1 for a basis-pursuit run whose feasible point has a smaller
-    :math:`\ell_1` norm than :math:`\beta^\star` (by the margin
-    :data:`~recovery.experiments.phase_transition.CERTIFICATE_MARGIN`): :math:`\beta^\star` is then
+    :math:`\ell_1` norm than :math:`\beta^\star` (by the relative margin of
+    :func:`~recovery.convex.programs.undercuts`): :math:`\beta^\star` is then
     not the minimiser, and the run fails however long the solver runs; 0 otherwise (always for the
     non-convex methods, which have no such certificate). ``l1_excess`` is
     :math:`\|\hat\beta\|_1 / \|\beta_{\ell_1}\|_1 - 1`, with :math:`\beta_{\ell_1}` the
@@ -184,7 +184,7 @@ def _l1_failure_certified(feasible: torch.Tensor | None, beta_star: torch.Tensor
     """1 if ``feasible`` (an interpolant) undercuts the l1 norm of ``beta_star`` by the certificate margin."""
     if feasible is None:
         return 0
-    return int(float(feasible.abs().sum()) < (1 - phase_transition.CERTIFICATE_MARGIN) * float(beta_star.abs().sum()))
+    return int(convex.undercuts(float(feasible.abs().sum()), float(beta_star.abs().sum())))
 
 
 def split(params: Mapping[str, Any]) -> list[dict[str, Any]]:
