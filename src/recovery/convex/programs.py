@@ -290,7 +290,7 @@ CERTIFICATE_MARGIN = 1e-9
 
 def undercuts(feasible_objective: float, candidate_objective: float) -> bool:
     """Whether a feasible point's objective lies below a candidate's by more than
-    :data:`CERTIFICATE_MARGIN`, relatively: then the candidate is not a minimiser of the program,
+    :data:`~recovery.convex.programs.CERTIFICATE_MARGIN`, relatively: then the candidate is not a minimiser of the program,
     however long a solver runs (the ``"feasible"`` certificate of the module docstring)."""
     return feasible_objective < (1 - CERTIFICATE_MARGIN) * candidate_objective
 
