@@ -1,4 +1,4 @@
-"""The sample-complexity scoreboard's bookkeeping: thresholds, determined instances, claims."""
+"""The sample-complexity scoreboard's bookkeeping: thresholds, sampling protocol, determined instances, claims."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from recovery.core import problems
 from recovery.experiments import completion_scoreboard as scoreboard
 
 
-def row(rho, error, *, kappa=10.0, fewest=9, converged=True, d=1000, rank=5, instance=0):
+def row(rho, error, *, kappa=10.0, fewest=9, converged=True, d=1000, rank=5, instance=0, min_per_line=6):
     return {"method": "default", "d": d, "rank": rank, "kappa": kappa, "rho": rho, "instance": instance,
-            "min_line_observations": fewest, "relative_error": error, "converged": converged, "seconds": 1.0}
+            "min_per_line": min_per_line, "min_line_observations": fewest, "relative_error": error,
+            "converged": converged, "seconds": 1.0}
 
 
 def test_threshold_is_where_the_median_stays_below_the_success_level():
@@ -20,14 +21,21 @@ def test_threshold_is_where_the_median_stays_below_the_success_level():
     assert scoreboard.threshold([row(2.0, 1e-3)], "default", 10.0) is None
 
 
-def test_determined_threshold_uses_only_points_with_enough_determined_instances():
-    rows = []
-    for instance in range(6):  # at rho 1.5: six determined successes, six undetermined failures
-        rows += [row(1.5, 1e-12, instance=instance), row(1.5, 1e-2, fewest=3, instance=10 + instance)]
-    rows += [row(1.3, 1e-12, instance=20)]  # one determined instance: too few to count
-    rows += [row(2.0, 1e-12, instance=30 + i) for i in range(5)]
-    assert scoreboard.threshold(rows, "default", 10.0, determined_only=True) == 1.5
-    assert scoreboard.threshold(rows, "default", 10.0) == 2.0  # the median of all twelve at 1.5 fails
+def test_the_summary_counts_determined_instances_and_masks_that_meet_their_condition():
+    rows = [row(1.5, 1e-12, fewest=6), row(1.5, 1e-12, fewest=5, instance=1), row(1.5, 1e-2, fewest=4, instance=2),
+            row(1.5, 1e-2, fewest=4, instance=3, min_per_line=0)]
+    (point,) = scoreboard.summarise(rows)
+    assert (point["instances"], point["determined"], point["qualifying"], point["success_rate"]) == (4, 2, 2, 0.5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_instances_follow_the_published_protocol_where_a_draw_allows_it(seed):
+    """d = 30, rank 2: rho 3 leaves room for 3 entries per line, rho 0.6 (35 entries) does not."""
+    for rho, qualifies in ((0.6, False), (3.0, True)):
+        conditioned = scoreboard.run_instance("default", 30, 2, 10.0, rho, seed, 1)
+        assert conditioned["min_per_line"] == 3 and (conditioned["min_line_observations"] >= 3) is qualifies
+    plain = scoreboard.run_instance("default", 30, 2, 10.0, 3.0, seed, 1, conditioned=False)
+    assert plain["min_per_line"] == 0 and plain["seed"] == conditioned["seed"]
 
 
 def test_a_row_is_determined_when_every_line_has_rank_observations():
@@ -52,6 +60,8 @@ def test_the_threshold_claim_compares_with_matrixirls_and_needs_the_published_se
     assert claim.check(rows, {}).holds is holds
     small = [dict(r, d=40, rank=2) for r in rows]
     assert not claim.check(small, {}).decided
+    uniform = [dict(r, min_per_line=0) for r in rows]  # not the published sampling protocol
+    assert not claim.check(uniform, {}).decided
 
 
 def test_the_certificate_claim_fails_on_a_converged_miss_of_a_determined_instance():

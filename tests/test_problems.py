@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import collections
+import itertools
+
 import pytest
 import torch
 
@@ -158,3 +161,44 @@ def test_distinct_entries_refuse_more_than_the_free_positions():
         problems.distinct_entries(2, 2, 4, torch.Generator(), excluding=excluded)
     with pytest.raises(ValueError, match="excluding"):
         problems.distinct_entries(3, 2, 1, torch.Generator(), excluding=excluded)
+
+
+def _masks(observations) -> frozenset:
+    return frozenset(zip(observations.rows.tolist(), observations.cols.tolist(), strict=True))
+
+
+def test_conditioned_sampling_is_uniform_over_the_masks_with_enough_per_line():
+    """3 x 3, 5 entries, at least 1 per row and column: 126 masks, of which brute force counts the
+    qualifying ones; 6,000 draws must hit only those, each about equally often."""
+    cells = [(i, j) for i in range(3) for j in range(3)]
+    qualifying = {frozenset(mask) for mask in itertools.combinations(cells, 5)
+                  if all(any(i == k for i, _ in mask) for k in range(3))
+                  and all(any(j == k for _, j in mask) for k in range(3))}
+    generator = torch.Generator().manual_seed(0)
+    counts = collections.Counter(
+        _masks(problems.conditioned_completion_problem(3, 3, 1, 5, 1.0, generator, min_per_line=1)[1])
+        for _ in range(6000))
+    assert set(counts) <= qualifying and len(counts) == len(qualifying)
+    expected = 6000 / len(qualifying)
+    assert max(abs(count - expected) for count in counts.values()) < 5 * expected**0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_conditioned_sampling_keeps_the_first_qualifying_draw_or_the_last_one(seed):
+    def draw(num_obs, **conditions):
+        return problems.conditioned_completion_problem(30, 20, 2, num_obs, 10.0, torch.Generator().manual_seed(seed),
+                                                       **conditions)
+
+    def fewest(observations):
+        return int(min(observations.row_counts().min(), observations.col_counts().min()))
+
+    plain = draw(300)
+    assert _masks(draw(300, min_per_line=fewest(plain[1]))[1]) == _masks(plain[1])  # the first draw qualifies
+    strict = draw(300, min_per_line=fewest(plain[1]) + 1)
+    assert fewest(strict[1]) > fewest(plain[1]) and strict[1].count == 300
+    impossible = draw(150, min_per_line=6, max_draws=3)  # 30 rows x 6 > 150: no draw qualifies
+    assert impossible[1].count == 150 and fewest(impossible[1]) < 6
+    torch.testing.assert_close(strict[0], plain[0])  # the matrix is drawn before the entries
+    for bad in ({"min_per_line": -1}, {"min_per_line": 1.5}, {"max_draws": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            problems.conditioned_completion_problem(4, 4, 2, 5, 2.0, torch.Generator(), **bad)

@@ -137,14 +137,14 @@ def _load_unit(path: Path, digest: str, index: int, unit: Mapping[str, Any]) -> 
 def _compute_unit(compute: Callable[[Mapping[str, Any]], list[Row]], params: Mapping[str, Any], index: int,
                   caller: int) -> tuple[int, list[Row], float, int]:
     if os.getpid() != caller:
-        _end_with_parent()
+        end_with_parent()
     start = time.perf_counter()
     rows = compute(params)
     return index, rows, time.perf_counter() - start, torch.get_num_threads()
 
 
 @functools.cache
-def _end_with_parent() -> None:
+def end_with_parent() -> None:
     """In a worker process (once): exit as soon as the process that started it is gone.
 
     A worker's parent changes only when the parent dies (the worker is adopted by another

@@ -185,6 +185,8 @@ def conditioned_completion_problem(
     condition: float,
     generator: torch.Generator,
     *,
+    min_per_line: int = 0,
+    max_draws: int = 1000,
     dtype: torch.dtype = torch.float64,
 ) -> tuple[torch.Tensor, Observations]:
     r"""Return a rank-``rank`` matrix of condition number ``condition`` and ``num_obs`` of its entries.
@@ -195,6 +197,13 @@ def conditioned_completion_problem(
     :math:`\sigma_i = \kappa^{-(i-1)/(r-1)}`, from 1 down to :math:`1/\kappa`. Exactly ``num_obs``
     distinct entries are observed, uniformly at random: the setting of the sample-complexity
     comparisons with MatrixIRLS (Kümmerle & Verdun, 2021), in our own generator.
+
+    With ``min_per_line`` :math:`= c > 0` the entries are drawn again until every row and column
+    holds at least :math:`c` of them, at most ``max_draws`` times, and the last draw is kept if none
+    qualifies: the sampling protocol of the published MatrixIRLS experiments (:math:`c = r + 1`, 1,000
+    draws). A qualifying draw is a uniform draw conditioned on that event; where the event is rare
+    (few observations per line) the draws run out and the mask is plain uniform, which the caller
+    can tell from the fewest observations per line.
     """
     _check_sizes(d1, d2, rank, num_obs)
     condition = validation.positive_number("condition", condition)
@@ -204,7 +213,13 @@ def conditioned_completion_problem(
     V = torch.linalg.qr(torch.randn(d2, rank, generator=generator, dtype=dtype)).Q
     exponents = torch.arange(rank, dtype=dtype) / max(rank - 1, 1)
     M = (U * condition ** (-exponents)) @ V.T
-    return M, _observe(M, num_obs, generator)
+    if min_per_line:
+        validation.positive_int("min_per_line", min_per_line)
+    for _ in range(validation.positive_int("max_draws", max_draws)):
+        observations = _observe(M, num_obs, generator)
+        if min(observations.row_counts().min(), observations.col_counts().min()) >= min_per_line:
+            break
+    return M, observations
 
 
 def factored_completion_problem(
