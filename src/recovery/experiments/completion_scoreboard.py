@@ -177,7 +177,8 @@ _MARKS = {"MatrixIRLS": ("tab:purple", "--"), "R2RILS": ("tab:orange", ":")}
 
 def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     """Median relative error against the oversampling rho, one panel per condition number, with
-    the success level and the published thresholds of MatrixIRLS and R2RILS as reference marks."""
+    the success level and the published thresholds of MatrixIRLS and R2RILS as reference marks; a
+    grey band covers the points where some mask missed its sampling condition (no qualifying draw)."""
     kappas = sorted({row["kappa"] for row in rows})
     fig, axes = plt.subplots(1, len(kappas), figsize=(WIDTH, 3.6), layout="constrained", sharey=True, squeeze=False)
     summary = summarise(rows)
@@ -189,6 +190,10 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
                 rho, error = np.array(points).T
                 axis.semilogy(rho, np.maximum(error, 1e-16), label=LABELS[method], **_STYLES[method])
         axis.axhline(SUCCESS, color="0.5", linewidth=0.8)
+        missed = [p["rho"] for p in summary if p["kappa"] == kappa and p["qualifying"] < p["instances"]]
+        if missed:
+            axis.axvspan(min(missed) - 0.05, max(missed) + 0.05, color="0.9", zorder=0,
+                         label="masks without rank + 1 entries per line")
         for name, (color, style) in _MARKS.items():
             mark = PUBLISHED[name][kappa_key(kappa)]
             if mark is not None:
