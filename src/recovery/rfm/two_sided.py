@@ -68,7 +68,10 @@ data to ``tol`` (``info["factors"]``); when the rank-:math:`k` completion is uni
 conditioned, as on the benchmark instances, the error on the unobserved entries is then of the
 order of ``tol`` (measured in ``tests/test_two_sided.py``). Uniqueness itself cannot be certified
 from the data: a row or column with fewer than :math:`k` observations, for instance, is not
-determined by them.
+determined by them; and no rank-:math:`k` completion is unique when one of lower rank exists (if
+:math:`M` fits the data, so does :math:`M + z e_j^\top` for every :math:`z` vanishing on the
+observed rows of column :math:`j`), which is how the default can stop at a fit of one rank more
+than the truth's.
 """
 
 from __future__ import annotations
