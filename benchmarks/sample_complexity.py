@@ -61,9 +61,8 @@ COLUMNS = ("method", "d", "rank", "kappa", "rho", "instance", "seed", "observati
 
 def solve_instance(key: tuple, args: argparse.Namespace, caller: int) -> dict:
     """One (method, kappa, rho, instance), in a worker process or in this one (``caller``)."""
-    if os.getpid() != caller:
+    if os.getpid() != caller:  # a worker: this process's own threads were set in main
         end_with_parent()
-    if args.threads is not None or os.getpid() != caller:
         torch.set_num_threads(args.threads or 1)
     method, kappa, rho, instance = key
     row = run_instance(method, args.d, args.rank, kappa, rho, instance, args.max_iter, conditioned=not args.uniform)

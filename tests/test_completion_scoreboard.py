@@ -40,7 +40,7 @@ def test_instances_follow_the_published_protocol_where_a_draw_allows_it(seed):
 
 def test_a_row_is_determined_when_every_line_has_rank_observations():
     _, observations = problems.conditioned_completion_problem(30, 20, 3, 100, 10.0, torch.Generator().manual_seed(0))
-    fewest = scoreboard.fewest_per_line(observations)
+    fewest = observations.fewest_per_line()
     dense = observations.mask()
     assert fewest == int(min(dense.sum(0).min(), dense.sum(1).min()))
     assert scoreboard.determined({"min_line_observations": fewest, "rank": fewest})

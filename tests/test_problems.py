@@ -189,15 +189,12 @@ def test_conditioned_sampling_keeps_the_first_qualifying_draw_or_the_last_one(se
         return problems.conditioned_completion_problem(30, 20, 2, num_obs, 10.0, torch.Generator().manual_seed(seed),
                                                        **conditions)
 
-    def fewest(observations):
-        return int(min(observations.row_counts().min(), observations.col_counts().min()))
-
     plain = draw(300)
-    assert _masks(draw(300, min_per_line=fewest(plain[1]))[1]) == _masks(plain[1])  # the first draw qualifies
-    strict = draw(300, min_per_line=fewest(plain[1]) + 1)
-    assert fewest(strict[1]) > fewest(plain[1]) and strict[1].count == 300
+    assert _masks(draw(300, min_per_line=plain[1].fewest_per_line())[1]) == _masks(plain[1])  # the first draw qualifies
+    strict = draw(300, min_per_line=plain[1].fewest_per_line() + 1)
+    assert strict[1].fewest_per_line() > plain[1].fewest_per_line() and strict[1].count == 300
     impossible = draw(150, min_per_line=6, max_draws=3)  # 30 rows x 6 > 150: no draw qualifies
-    assert impossible[1].count == 150 and fewest(impossible[1]) < 6
+    assert impossible[1].count == 150 and impossible[1].fewest_per_line() < 6
     torch.testing.assert_close(strict[0], plain[0])  # the matrix is drawn before the entries
     for bad in ({"min_per_line": -1}, {"min_per_line": 1.5}, {"max_draws": 0}):
         with pytest.raises(ValueError, match=next(iter(bad))):

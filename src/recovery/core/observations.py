@@ -88,6 +88,11 @@ class Observations:
         """Observed entries per column, shape ``(d2,)``."""
         return torch.bincount(self.cols, minlength=self.shape[1])
 
+    def fewest_per_line(self) -> int:
+        """The fewest observed entries in any row or column. Below ``r``, that row or column of a
+        rank-``r`` matrix is not determined by the data, whatever the method."""
+        return int(min(self.row_counts().min(), self.col_counts().min()))
+
     def mask(self) -> torch.Tensor:
         """Boolean ``d1 x d2`` mask of the observed set (forms a dense array)."""
         mask = torch.zeros(self.shape, dtype=torch.bool, device=self.values.device)

@@ -217,7 +217,7 @@ def conditioned_completion_problem(
         validation.positive_int("min_per_line", min_per_line)
     for _ in range(validation.positive_int("max_draws", max_draws)):
         observations = _observe(M, num_obs, generator)
-        if min(observations.row_counts().min(), observations.col_counts().min()) >= min_per_line:
+        if observations.fewest_per_line() >= min_per_line:
             break
     return M, observations
 

@@ -95,16 +95,10 @@ def run_instance(method: str, d: int, rank: int, kappa: float, rho: float, insta
     result = solve(method, observations, rank, max_iter)
     seconds = time.perf_counter() - started
     return {"method": method, "d": d, "rank": rank, "kappa": kappa, "rho": rho, "instance": instance, "seed": seed,
-            "observations": count, "min_per_line": min_per_line, "min_line_observations": fewest_per_line(observations),
+            "observations": count, "min_per_line": min_per_line, "min_line_observations": observations.fewest_per_line(),
             "relative_error": metrics.relative_error(result.solution, M),
             "converged": bool(torch.as_tensor(result.converged).all()), "iterations": result.iterations,
             "seconds": seconds}
-
-
-def fewest_per_line(observations) -> int:
-    """The fewest observed entries in any row or column. Below the rank, that row or column of a
-    rank-``r`` matrix is not determined by the data, whatever the method."""
-    return int(min(observations.row_counts().min(), observations.col_counts().min()))
 
 
 def determined(row: Row) -> bool:
