@@ -90,6 +90,47 @@ class Sampling:
         block[local[self.rows[hit]], self.cols[hit]] = 0
         return (block**2).sum(1)
 
+    def line_conditioning(self, U: torch.Tensor, V: torch.Tensor) -> float:
+        r"""How well the observations determine a matrix of column space ``U`` and row space ``V``
+        line by line: the smallest, over the rows :math:`i` and columns :math:`j`, of the inverse
+        condition numbers :math:`\lambda_{\min}/\lambda_{\max}` of the Gram matrices
+        :math:`\sum_{j' \in \Omega_i} v_{j'}v_{j'}^\top` and :math:`\sum_{i' \in \Omega^j} u_{i'}u_{i'}^\top`
+        (:math:`v_{j'}`, :math:`u_{i'}` the rows of ``V`` and ``U``; zero for an empty line).
+
+        :math:`P_\Omega` is injective on the tangent space
+        :math:`\{UA^\top + BV^\top\}` of the rank-:math:`k` matrices at such a matrix only if it
+        is on both its parts :math:`\{BV^\top\}` and :math:`\{UA^\top\}`, that is only if every
+        one of these Gram matrices is invertible: a zero here means that some rank-:math:`k`
+        matrices arbitrarily close agree with it on :math:`\Omega` (a row :math:`i` with
+        :math:`V` vanishing on its observed columns leaves :math:`e_i w^\top` free, for some
+        :math:`w` in the row space). Costs :math:`O(|\Omega| k^2 + (d_1 + d_2)k^3)`, in blocks of
+        lines of bounded memory."""
+        k = U.shape[1]
+        if k == 0:
+            return 1.0
+        rows_side = self._lines_conditioning(self._row_pointers, self.cols, V)
+        columns_side = self._lines_conditioning(self._column_pointers, self._rows_by_column, U)
+        return min(rows_side, columns_side)
+
+    @staticmethod
+    def _lines_conditioning(pointers: torch.Tensor, indices: torch.Tensor, W: torch.Tensor) -> float:
+        r"""The smallest inverse condition number of :math:`\sum_{t \in \text{line}} w_{i_t} w_{i_t}^\top`
+        over the lines of the compressed structure ``(pointers, indices)``."""
+        k, lines = W.shape[1], pointers.numel() - 1
+        block = max(1, ROW_CHUNK_ENTRIES // (k * k * max(1, indices.numel() // max(lines, 1))))
+        smallest = 1.0
+        for start in range(0, lines, block):
+            stop = min(start + block, lines)
+            first, last = int(pointers[start]), int(pointers[stop])
+            counts = (pointers[start + 1:stop + 1] - pointers[start:stop]).to(indices.device)
+            owner = torch.repeat_interleave(torch.arange(stop - start, device=indices.device), counts)
+            rows = W[indices[first:last]]
+            grams = W.new_zeros(stop - start, k, k).index_add_(0, owner, rows[:, :, None] * rows[:, None, :])
+            eigenvalues = torch.linalg.eigvalsh(grams)
+            ratios = eigenvalues[:, 0].clamp(min=0) / eigenvalues[:, -1].clamp(min=torch.finfo(W.dtype).tiny)
+            smallest = min(smallest, float(ratios.min()))
+        return smallest
+
     def times(self, e: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
         r""":math:`P_\Omega^*(e)\,W` for ``W`` of shape ``(d2, b)``."""
         return csr_matrix(self._row_pointers, self.cols, e, self.shape) @ W

@@ -29,6 +29,9 @@ class Status(StrEnum):
     MAX_ITER = "max_iter"
     #: An external target (e.g. a test error the method does not see) was reached.
     TARGET = "target"
+    #: The iterate settled on a fit to the data that the data do not determine (others arbitrarily
+    #: close fit them as well): stopped, without the certificate of ``CONVERGED``.
+    NOT_DETERMINED = "not_determined"
 
 
 class ConvergenceWarning(UserWarning):

@@ -63,15 +63,21 @@ because the working precision was reached, as with one observed entry :math:`10^
 others, while the next moves again) *and* the rank-:math:`k` truncation
 :math:`X_k = U_k\Sigma_kV_k^\top` of the iterate reproduces the data,
 :math:`\|y - P_\Omega(X_k)\|/\|y\| <` ``tol``, where :math:`k(d_1 + d_2 - k)` is below the number
-of observations. ``converged=True`` thus certifies a rank-:math:`k` matrix consistent with the
-data to ``tol`` (``info["factors"]``); when the rank-:math:`k` completion is unique and well
-conditioned, as on the benchmark instances, the error on the unobserved entries is then of the
-order of ``tol`` (measured in ``tests/test_two_sided.py``). Uniqueness itself cannot be certified
-from the data: a row or column with fewer than :math:`k` observations, for instance, is not
-determined by them; and no rank-:math:`k` completion is unique when one of lower rank exists (if
-:math:`M` fits the data, so does :math:`M + z e_j^\top` for every :math:`z` vanishing on the
-observed rows of column :math:`j`), which is how the default can stop at a fit of one rank more
-than the truth's.
+of observations. A settled fit is then checked line by line
+(:meth:`~recovery.core.lowrank.Sampling.line_conditioning`): if the observed entries of some row
+see its right singular vectors :math:`V` (or those of some column its :math:`U`) with an inverse
+condition number below :data:`UNDETERMINED`, rank-:math:`k` matrices arbitrarily close to the fit
+agree with the data as well, and the run stops with ``Status.NOT_DETERMINED`` and
+``converged=False``. This catches a row or column with fewer than :math:`k` observations, and the
+fits of one rank too many that any lower-rank completion admits (if :math:`M` fits the data, so
+does :math:`M + z e_j^\top` for every :math:`z` vanishing on the observed rows of column
+:math:`j`; the row space then holds :math:`e_j`, which the rows missing column :math:`j` do not
+see), the way the default stopped wrongly on 4 of 262 instances of the sample-complexity
+benchmark before this check. ``converged=True`` thus certifies a rank-:math:`k` matrix consistent
+with the data to ``tol`` (``info["factors"]``) that no nearby rank-:math:`k` matrix matches; the
+error on the unobserved entries is then of the order of ``tol`` on the benchmark instances
+(measured in ``tests/test_two_sided.py``). Global uniqueness is still not certified: a distant
+rank-:math:`k` completion may fit the data too.
 """
 
 from __future__ import annotations
@@ -100,6 +106,10 @@ STALL = 1e-2  # change below this times the residual grows the rank by one
 SETTLED_STEPS = 2  # consecutive steps with a change below tol that convergence needs
 OVERSAMPLING_VECTORS = 5  # extra vectors in the subspace iteration
 MAX_CG = 1000
+#: A settled fit whose :meth:`~recovery.core.lowrank.Sampling.line_conditioning` is below this is
+#: not certified: the square root of the dtype's epsilon, far above the rounding-level values of a
+#: fit with a free direction and far below those of the data's own lines.
+UNDETERMINED = {dtype: torch.finfo(dtype).eps ** 0.5 for dtype in DEFAULT_TOL}
 
 Callback = Callable[[int, LowRankPlusSparse], dict[str, Any] | None]
 
@@ -224,8 +234,10 @@ def two_sided_completion(
     :class:`~recovery.core.lowrank.LowRankPlusSparse` iterate itself (memory
     :math:`O((d_1 + d_2)k + |\Omega|)`), otherwise a dense tensor. ``callback(iteration, X)``
     receives that iterate and may return metrics for the history. ``info`` holds ``rank`` (the
-    number of directions :math:`k` above the smoothing), ``smoothing``, ``residual`` and
-    ``cg_iterations`` (the total). Runs on ``device`` in ``dtype`` (defaults: the observations').
+    number of directions :math:`k` above the smoothing), ``smoothing``, ``residual``,
+    ``cg_iterations`` (the total), ``factors`` and, once the iterate settled,
+    ``line_conditioning`` (below :data:`UNDETERMINED`: ``Status.NOT_DETERMINED``; module
+    docstring). Runs on ``device`` in ``dtype`` (defaults: the observations').
     """
     if not isinstance(observations, Observations):
         raise ValueError(f"observations: expected an Observations object, got {type(observations).__name__}")
@@ -290,6 +302,8 @@ def two_sided_completion(
                 "factors": (U[:, :k] * sigma[:k], V[:, :k])}
         settled = settled + 1 if change < tol else 0
         done = settled >= SETTLED_STEPS and truncated < tol
+        if done:
+            info["line_conditioning"] = sampling.line_conditioning(U[:, :k], V[:, :k])
         if iteration % record_every == 0 or done:
             entry = {"iteration": iteration, "change": change, "residual": truncated, "smoothing": epsilon,
                      "rank": k, "cg_iterations": cg_iterations, "seconds": time.perf_counter() - started}
@@ -300,6 +314,12 @@ def two_sided_completion(
             message = (f"relative change {change:.2g} of the free entries below tol {tol:.2g}, and the rank-{k} "
                        f"truncation fits the observed entries to relative residual {truncated:.2g}, after "
                        f"{iteration} iterations")
+            if info["line_conditioning"] < UNDETERMINED[y.dtype]:
+                message += (f"; but the data do not determine this fit: a row or column's observed entries see "
+                            f"its singular vectors with inverse condition number {info['line_conditioning']:.1g} "
+                            f"(below {UNDETERMINED[y.dtype]:.1g}), so rank-{k} matrices arbitrarily close to it "
+                            f"fit the data as well")
+                return _result(X, y, dense, False, Status.NOT_DETERMINED, message, iteration, history, info)
             return _result(X, y, dense, True, Status.CONVERGED, message, iteration, history, info)
         cg_tol = max(min(0.1, 0.1 * residual**1.5), 1e-3 * tol, 1e3 * torch.finfo(y.dtype).eps)
     message = (f"stopped at max_iter = {max_iter} with relative change {change:.2g} of the free entries and "
