@@ -9,10 +9,11 @@ from recovery.core import problems
 from recovery.experiments import completion_scoreboard as scoreboard
 
 
-def row(rho, error, *, kappa=10.0, fewest=9, converged=True, d=1000, rank=5, instance=0, min_per_line=6):
+def row(rho, error, *, kappa=10.0, fewest=9, converged=True, d=1000, rank=5, instance=0, min_per_line=6,
+        iterations=300):
     return {"method": "default", "d": d, "rank": rank, "kappa": kappa, "rho": rho, "instance": instance,
             "min_per_line": min_per_line, "min_line_observations": fewest, "relative_error": error,
-            "converged": converged, "seconds": 1.0}
+            "converged": converged, "iterations": iterations, "seconds": 1.0}
 
 
 def test_threshold_is_where_the_median_stays_below_the_success_level():
@@ -64,11 +65,14 @@ def test_the_threshold_claim_compares_with_matrixirls_and_needs_the_published_se
     assert not claim.check(uniform, {}).decided
 
 
-def test_the_certificate_claim_fails_on_a_converged_miss_of_a_determined_instance():
+def test_the_certificate_claim_fails_on_any_converged_miss_and_counts_the_refused_fits():
     claim = scoreboard.CLAIMS[1]
-    truthful = [row(2.0, 1e-12), row(2.0, 1e-2, fewest=2), row(1.5, 1e-1, converged=False)]
-    assert claim.check(truthful, {}).holds
-    assert not claim.check([*truthful, row(2.0, 1e-3)], {}).holds
+    truthful = [row(2.0, 1e-12), row(1.5, 1e-1, converged=False), row(1.5, 1e-2, converged=False, iterations=40)]
+    evidence = claim.check(truthful, {"max_iter": 300})
+    assert evidence.holds and "1 of 1 converged" in evidence.key and "1 settled fits refused" in evidence.key
+    assert not claim.check([*truthful, row(2.0, 1e-3)], {"max_iter": 300}).holds
+    assert not claim.check([*truthful, row(2.0, 1e-2, fewest=2)], {"max_iter": 300}).holds  # undetermined too
+    assert not claim.check(truthful[1:], {"max_iter": 300}).decided
 
 
 def test_an_instance_is_the_same_problem_for_every_method():
