@@ -322,7 +322,7 @@ def test_line_conditioning_is_zero_for_a_free_direction(seed):
     """A row space holding e_4 leaves free a direction of every row that misses column 4."""
     g = torch.Generator().manual_seed(seed)
     rows, cols = observed(30, 30, 500, g)
-    assert (rows[cols == 4].unique().numel() < 30)  # some row misses column 4
+    assert rows[cols == 4].unique().numel() < 30  # some row misses column 4
     sampling = Sampling(Observations(rows, cols, torch.zeros(500, dtype=torch.float64), (30, 30)))
     U = torch.linalg.qr(torch.randn(30, 2, generator=g, dtype=torch.float64)).Q
     V = torch.linalg.qr(torch.randn(30, 2, generator=g, dtype=torch.float64)).Q

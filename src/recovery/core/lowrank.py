@@ -25,7 +25,7 @@ from recovery.core.observations import Observations
 
 #: A row whose unobserved part is below this fraction of its total is summed entry by entry.
 CANCELLATION = 1e-3
-#: Entries per block when rows are summed entry by entry.
+#: Numbers per block when work goes block by block (rows summed entry by entry, per-line Grams).
 ROW_CHUNK_ENTRIES = 1 << 22
 
 
@@ -122,7 +122,7 @@ class Sampling:
         for start in range(0, lines, block):
             stop = min(start + block, lines)
             first, last = int(pointers[start]), int(pointers[stop])
-            counts = (pointers[start + 1:stop + 1] - pointers[start:stop]).to(indices.device)
+            counts = pointers[start + 1:stop + 1] - pointers[start:stop]
             owner = torch.repeat_interleave(torch.arange(stop - start, device=indices.device), counts)
             rows = W[indices[first:last]]
             grams = W.new_zeros(stop - start, k, k).index_add_(0, owner, rows[:, :, None] * rows[:, None, :])

@@ -304,8 +304,6 @@ def two_sided_completion(
                 "factors": (U[:, :k] * sigma[:k], V[:, :k])}
         settled = settled + 1 if change < tol else 0
         done = settled >= SETTLED_STEPS and truncated < tol
-        if done:
-            info["line_conditioning"] = sampling.line_conditioning(U[:, :k], V[:, :k])
         if iteration % record_every == 0 or done:
             entry = {"iteration": iteration, "change": change, "residual": truncated, "smoothing": epsilon,
                      "rank": k, "cg_iterations": cg_iterations, "seconds": time.perf_counter() - started}
@@ -316,6 +314,7 @@ def two_sided_completion(
             message = (f"relative change {change:.2g} of the free entries below tol {tol:.2g}, and the rank-{k} "
                        f"truncation fits the observed entries to relative residual {truncated:.2g}, after "
                        f"{iteration} iterations")
+            info["line_conditioning"] = sampling.line_conditioning(U[:, :k], V[:, :k])
             if info["line_conditioning"] < UNDETERMINED[y.dtype]:
                 message += (f"; but the data do not determine this fit: a row or column's observed entries see "
                             f"its singular vectors with inverse condition number {info['line_conditioning']:.1g} "
