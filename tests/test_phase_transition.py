@@ -132,11 +132,28 @@ def test_unobserved_rows_fail_for_flat_and_are_flagged():
     assert all(row["unobserved"] > 0 and row["flat_iterations"] == 0 for row in rows)
 
 
-def test_non_converged_solves_are_never_successes():
-    rows = point("sensing", 8, 2.0, 7, max_iter=2)
-    assert all(row["nuclear_converged"] == row["flat_converged"] == 0 for row in rows)
-    assert all(row["nuclear_success"] == row["flat_success"] == 0 for row in rows)
-    assert all(row["nuclear_iterations"] == row["flat_iterations"] == 2 for row in rows)
+@pytest.mark.parametrize("seed", [7, 8])
+def test_a_capped_solve_succeeds_only_with_a_certificate_and_the_certificates_tell_the_truth(seed):
+    """Stopped after 2 iterations nothing converges: a trial succeeds exactly when the dual
+    certificate proves recovery, and it fails otherwise. Run to convergence (an independent
+    judge), every certified recovery is recovered and every certified failure is not."""
+    capped = point("sensing", 10, 1.5, seed, trials=6, max_iter=2)
+    full = point("sensing", 10, 1.5, seed, trials=6, max_iter=20_000)
+    assert all(row["nuclear_iterations"] == row["flat_iterations"] == 2 for row in capped)
+    decided = recovered = 0
+    for short, long in zip(capped, full, strict=True):
+        for method in ("nuclear", "flat"):
+            assert short[f"{method}_converged"] == 0 and long[f"{method}_converged"] == 1
+            assert short[f"{method}_success"] == short[f"{method}_recovery_certified"]
+            assert short[f"{method}_recovery_certified"] + short[f"{method}_failure_certified"] <= 1
+            if short[f"{method}_recovery_certified"]:
+                assert long[f"{method}_error"] < 1e-6
+            if short[f"{method}_failure_certified"]:
+                assert long[f"{method}_error"] > 1e-3
+            decided += short[f"{method}_recovery_certified"] + short[f"{method}_failure_certified"]
+            recovered += short[f"{method}_recovery_certified"]
+    assert decided == 2 * len(capped)  # far from eta = 1 every trial is decided
+    assert 0 < recovered < decided  # at 1.5 x the degrees of freedom: both outcomes
 
 
 def test_rows_are_complete_and_deterministic():
@@ -193,6 +210,7 @@ def test_summaries_count_what_the_rows_say():
                          "nuclear_error": 1e-9 if nuclear else 0.3, "flat_error": 1e-9 if flat else 0.3,
                          "flat_converged": 1, "flat_nuclear_error": 1e-9 if flat else 0.5,
                          "nuclear_failure_certified": 1 - nuclear, "flat_failure_certified": 1 - flat,
+                         "nuclear_recovery_certified": 0, "flat_recovery_certified": 0,
                          "balancedness_gap": gap, "norm_gap": gap**2, "norm_gap_bound": 0.015,
                          "kappa": 1.5})
     rows[-1].update(unobserved=2, flat_converged=None, flat_nuclear_error=None,
@@ -201,14 +219,17 @@ def test_summaries_count_what_the_rows_say():
     # An accurate solve that did not converge is no success, but counts when accuracy alone is asked.
     rows[0].update(flat_error=1e-8, flat_converged=0)
     rows[1].update(nuclear_converged=0, nuclear_failure_certified=0)  # capped, and not certified
+    rows[2].update(nuclear_converged=0, nuclear_error=1e-4, nuclear_recovery_certified=1)  # capped, recovery proven
     summary = pt.compare_methods(rows, params)
     loose = pt.success_frequencies(rows, "flat", params, require_convergence=False)
     assert loose[0, 0] == 0.5 and pt.success_frequencies(rows, "flat", params)[0, 0] == 0
-    assert summary == {"nuclear_accurate": 4, "flat_accurate": 4, "largest_difference_accurate": 0.5,
+    assert summary == {"nuclear_accurate": 3, "flat_accurate": 4, "largest_difference_accurate": 0.5,
                        "cells": 4, "trials": 8, "nuclear_successes": 4, "flat_successes": 3,
-                       "cells_differing": 1, "largest_difference": 0.5, "nuclear_not_converged": 1,
-                       "flat_not_converged": 1, "nuclear_not_converged_certified": 0,
-                       "flat_not_converged_certified": 1, "unobserved": 1}
+                       "cells_differing": 1, "largest_difference": 0.5,
+                       "nuclear_not_converged": 2, "flat_not_converged": 1,
+                       "nuclear_not_converged_certified": 0, "flat_not_converged_certified": 1,
+                       "nuclear_not_converged_recovered": 1, "flat_not_converged_recovered": 0,
+                       "nuclear_undecided": 1, "flat_undecided": 0, "unobserved": 1}
     table = pt.success_table(rows, params).splitlines()
     assert table[1].split() == ["2.0", "2|2", "1|1"] and table[2].split() == ["1.0", "0|0", "1|0"]
     weak = pt.median_weak_error(rows, params)

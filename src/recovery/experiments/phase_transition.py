@@ -18,10 +18,14 @@ with :math:`D_1, D_2` the rescaling matrices of the instance's map
 (:func:`recovery.flat.flatness.rescaling_matrices`; diagonal, proportional to the square roots of the
 row and column counts, for completion). :math:`Y_{\mathrm{flat}} = D_1^{-1} X D_2^{-1}` is the
 product :math:`LR^\top` of every flat solution (Theorem 3.2), so the flat error is
-:math:`\|Y_{\mathrm{flat}} - M^\star\|_F`. A trial *succeeds* when the solver converged and the
-error is below ``success_tol``; a solve that did not converge within ``max_iter`` iterations
-counts as a failure, whatever its error, and carries a certificate of that failure when its
-feasible iterate undercuts :math:`M^\star`'s objective.
+:math:`\|Y_{\mathrm{flat}} - M^\star\|_F`. A trial *succeeds* when the solver converged with an
+error below ``success_tol``, or when a dual certificate proves :math:`M^\star` the unique minimiser
+of the relaxation. A solve that stopped at ``max_iter`` decides nothing by itself: it is a
+certified failure when its feasible iterate undercuts :math:`M^\star`'s objective
+(:func:`failure_certified`); otherwise :func:`recovery.convex.certificate.exact_recovery` brackets
+the dual quantity :math:`\eta` that decides the question (:math:`\eta < 1`: recovery,
+:math:`\eta > 1`: failure). What neither decides (within about :math:`10^{-6}` of
+:math:`\eta = 1`) counts as a failure and is counted as *undecided*.
 
 Regularity (paper A, Figure 4): from :math:`Y_{\mathrm{flat}}` the flat factors
 :math:`L = D_1^{-1}U\Sigma^{1/2}`, :math:`R = D_2^{-1}V\Sigma^{1/2}`
@@ -37,9 +41,11 @@ the smallest eigenvalue of :math:`D_1` and :math:`D_2` together, any interpolati
 :math:`m/d^2` on average otherwise); ``m`` (the measurements actually drawn); ``trial``;
 ``unobserved``; for each method ``*_error`` (Frobenius), ``*_converged``, ``*_success`` and
 ``*_iterations`` (of the whole batch), ``*_failure_certified`` (1 when the ADMM's last iterate,
-projected onto the measurements, has a smaller objective than :math:`M^\star`: then
-:math:`M^\star` is not a minimiser and the trial fails however long the solver runs; see
-:func:`failure_certified`); ``flat_nuclear_error``
+projected onto the measurements, has a smaller objective than :math:`M^\star`, see
+:func:`failure_certified`, or, for a capped solve, when the dual bracket proves :math:`\eta > 1`:
+then :math:`M^\star` is not a minimiser and the trial fails however long the solver runs),
+``*_recovery_certified`` (1 when a capped solve's dual bracket proves :math:`\eta < 1`; computed
+for capped solves only, since a converged solve decides by itself); ``flat_nuclear_error``
 (:math:`\|Y_{\mathrm{flat}} - M^\star\|_* / \|M^\star\|_*`, the quantity Theorem 1.2 bounds);
 ``balancedness_gap, norm_gap, kappa, norm_gap_bound``.
 
@@ -64,6 +70,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from recovery import convex
+from recovery.convex import certificate
 from recovery.core import operators, problems, validation
 from recovery.experiments import claims
 from recovery.experiments.claims import Claim, Evidence
@@ -160,7 +167,24 @@ def failure_certified(feasible: torch.Tensor, truth: torch.Tensor, D1=None, D2=N
 
 
 FLAT_COLUMNS = ("flat_error", "flat_converged", "flat_success", "flat_nuclear_error", "flat_failure_certified",
-                "balancedness_gap", "norm_gap", "kappa", "norm_gap_bound")
+                "flat_recovery_certified", "balancedness_gap", "norm_gap", "kappa", "norm_gap_bound")
+
+
+def verdict(method: str, op, M, solution, converged: bool, feasible, rescaling, *, rank: int,
+            success_tol: float) -> Row:
+    """``*_error``, ``*_converged``, ``*_success``, ``*_failure_certified`` and ``*_recovery_certified``
+    of one solve of ``method`` (``"nuclear"`` or ``"flat"``; ``rescaling`` is ``()`` or ``(D1, D2)``):
+    the solver decides when it converged; a capped solve is decided by :func:`failure_certified`,
+    else by the dual bracket of :func:`recovery.convex.certificate.exact_recovery`."""
+    error = float(torch.linalg.matrix_norm(solution - M))
+    failure = failure_certified(feasible, M, *rescaling)
+    recovery = 0
+    if not converged and not failure:
+        bracket = certificate.exact_recovery(op, M, *rescaling, rank=rank)
+        failure, recovery = int(bracket.fails), int(bracket.recovers)
+    return {f"{method}_error": error, f"{method}_converged": int(converged),
+            f"{method}_success": int((converged and error < success_tol) or bool(recovery)),
+            f"{method}_failure_certified": failure, f"{method}_recovery_certified": recovery}
 
 
 def defined(value) -> bool:
@@ -191,33 +215,26 @@ def grid_point(
     nuclear, flat, usable = _solve_nuclear_and_flat(model, ops, truths, tol, max_iter)
     dof = problems.degrees_of_freedom(d, d, rank)
     rows = []
+    judge = {"rank": rank, "success_tol": success_tol}
     for t, (op, M) in enumerate(zip(ops, truths, strict=True)):
-        nuclear_error = float(torch.linalg.matrix_norm(nuclear.solution[t] - M))
-        nuclear_converged = bool(nuclear.converged[t])
         unobserved = (op.unobserved_rows().numel() + op.unobserved_cols().numel()
                       if model == "completion" else 0)
         row: Row = {
             "model": model, "d": d, "oversampling": float(oversampling),
             "rate": oversampling * dof / d**2, "m": op.num_measurements, "trial": t,
             "unobserved": unobserved,
-            "nuclear_error": nuclear_error, "nuclear_converged": int(nuclear_converged),
-            "nuclear_success": int(nuclear_converged and nuclear_error < success_tol),
+            **verdict("nuclear", op, M, nuclear.solution[t], bool(nuclear.converged[t]), nuclear.info["feasible"][t],
+                      (), **judge),
             "nuclear_iterations": nuclear.iterations,
-            "nuclear_failure_certified": failure_certified(nuclear.info["feasible"][t], M),
             "flat_iterations": flat.iterations if flat is not None else 0,
             **dict.fromkeys(FLAT_COLUMNS),
         }
         if t in usable:
             s = usable.index(t)
             Y, rescaling = flat.solution[s], flatness.rescaling_matrices(op)
-            flat_error = float(torch.linalg.matrix_norm(Y - M))
-            flat_converged = bool(flat.converged[s])
             row.update(
-                flat_error=flat_error,
-                flat_converged=int(flat_converged),
-                flat_success=int(flat_converged and flat_error < success_tol),
+                **verdict("flat", op, M, Y, bool(flat.converged[s]), flat.info["feasible"][s], rescaling, **judge),
                 flat_nuclear_error=float(flatness.nuclear_norm(Y - M) / flatness.nuclear_norm(M)),
-                flat_failure_certified=failure_certified(flat.info["feasible"][s], M, *rescaling),
                 **_regularity(op, Y, nuclear.solution[t], rescaling),
             )
         else:
@@ -295,9 +312,13 @@ def success_table(rows: list[Row], params: Mapping[str, Any]) -> str:
 
 def compare_methods(rows: list[Row], params: Mapping[str, Any]) -> dict[str, Any]:
     """Summary of a grid: successes of each method, cells whose frequencies differ, the largest
-    difference, how many solves did not converge and how many of those carry a certificate of
-    failure (``*_not_converged_certified``), and the same comparison when accurate but
-    unconverged solves count (``*_accurate``)."""
+    difference, how many solves did not converge, how many of those carry a certificate of
+    failure (``*_not_converged_certified``) or of recovery (``*_not_converged_recovered``) and how
+    many neither (``*_undecided``), and the same comparison when accurate but unconverged solves
+    count (``*_accurate``)."""
+    def capped(method):
+        return [row for row in rows if defined(row[f"{method}_converged"]) and not row[f"{method}_converged"]]
+
     nuclear, flat = (success_frequencies(rows, method, params) for method in ("nuclear", "flat"))
     loose = [success_frequencies(rows, method, params, require_convergence=False)
              for method in ("nuclear", "flat")]
@@ -313,10 +334,12 @@ def compare_methods(rows: list[Row], params: Mapping[str, Any]) -> dict[str, Any
         "largest_difference": float(np.abs(flat - nuclear).max()),
         "nuclear_not_converged": sum(1 - row["nuclear_converged"] for row in rows),
         "flat_not_converged": sum(1 - row["flat_converged"] for row in rows if defined(row["flat_converged"])),
-        "nuclear_not_converged_certified": sum(row["nuclear_failure_certified"] for row in rows
-                                               if not row["nuclear_converged"]),
-        "flat_not_converged_certified": sum(row["flat_failure_certified"] for row in rows
-                                            if defined(row["flat_converged"]) and not row["flat_converged"]),
+        **{f"{method}_not_converged_certified": sum(row[f"{method}_failure_certified"] for row in capped(method))
+           for method in ("nuclear", "flat")},
+        **{f"{method}_not_converged_recovered": sum(row[f"{method}_recovery_certified"] for row in capped(method))
+           for method in ("nuclear", "flat")},
+        **{f"{method}_undecided": sum(1 - row[f"{method}_failure_certified"] - row[f"{method}_recovery_certified"]
+                                      for row in capped(method)) for method in ("nuclear", "flat")},
         "unobserved": sum(row["unobserved"] > 0 for row in rows),
     }
 
@@ -480,7 +503,8 @@ def _matches_nuclear(rows, params) -> Evidence:
     holds = deficit <= 0.3 * trials + 1e-9 and gap >= -margin
     return Evidence(holds, f"flat {int(flat.sum())}, nuclear {int(nuclear.sum())} successes of {len(rows)}; "
                            f"flat behind nuclear by at most {max(deficit, 0)} of {trials} in a cell",
-                    "a success: converged and ||Y - M*||_F < 1e-6", stronger=gap > margin)
+                    "a success: converged with ||Y - M*||_F < 1e-6, or recovery proven by the dual certificate",
+                    stronger=gap > margin)
 
 
 def _bracketed(top_share: float):
@@ -524,7 +548,7 @@ def _matches_nuclear_claim(model: str, reference: str) -> Claim:
                  f"In {model}, the flat relaxation recovers M* wherever nuclear-norm minimisation does: success "
                  "counts no more than 3 of 10 trials lower in any cell and 2% lower overall.",
                  "success counts of both relaxations per grid cell", _matches_nuclear,
-                 "grid in units of the degrees of freedom; convergence required on top of the error threshold")
+                 "grid in units of the degrees of freedom; a capped solve counts only when a certificate decides it")
 
 
 def _within_norm_bound(rows, params) -> Evidence:
