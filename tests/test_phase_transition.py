@@ -238,6 +238,9 @@ def test_summaries_count_what_the_rows_say():
     assert [(s["d"], s["oversampling"], s["recovered"]) for s in regular] == [(4, 2.0, 2), (6, 2.0, 1)]
     assert regular[0]["balancedness_gap_min"] == 0.1 and regular[0]["norm_gap"] == pytest.approx(0.025)
     assert regular[0]["within_bound"] is False and regular[1]["within_bound"] is True
+    # A certified recovery on a capped flat solve is a success but its iterate is not measured on.
+    capped = {**rows[4], "flat_converged": 0, "flat_recovery_certified": 1}
+    assert rows[4] in pt.recovered(rows) and pt.recovered([capped]) == []
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

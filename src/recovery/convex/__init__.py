@@ -1,5 +1,7 @@
-"""Convex relaxations (paper A): the programs (:mod:`~recovery.convex.programs`) and the one
-ADMM engine that solves them all (:mod:`~recovery.convex.admm`)."""
+"""Convex relaxations (paper A): the programs (:mod:`~recovery.convex.programs`), the one
+ADMM engine that solves them all (:mod:`~recovery.convex.admm`), and the dual certificate that
+decides, without a solver, whether nuclear-norm-type programs recover a given low-rank matrix
+(:mod:`~recovery.convex.certificate`)."""
 
 from recovery.convex.programs import (
     CERTIFICATE_MARGIN,

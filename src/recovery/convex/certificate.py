@@ -40,17 +40,21 @@ when :math:`\eta \le 1`. :func:`exact_recovery` brackets :math:`\eta`:
 
 * an **upper bound**, the norm at the best :math:`\mu` found by minimising the Schatten
   :math:`p`-norm (a smooth majorant of the operator norm, within a factor
-  :math:`\min(d_1, d_2)^{1/p}`) with L-BFGS for :math:`p = 8, 32, 128, 512`; evaluated exactly, so
-  an upper bound below 1 (with :data:`SLACK`) and injectivity prove :math:`M^\star` the unique
-  minimiser whatever the optimiser's accuracy;
-* a **lower bound**, :math:`\langle C, G\rangle / \|G\|_*` for any :math:`G` orthogonal to every
+  :math:`\min(d_1, d_2)^{1/p}`) with L-BFGS for :math:`p = 8, 32, \dots, 8192`
+  (:data:`EXPONENTS`); evaluated exactly, so an upper bound below 1 (with :data:`SLACK`) and
+  injectivity prove :math:`M^\star` the unique minimiser whatever the optimiser's accuracy;
+* a **lower bound**, :math:`\langle C, G\rangle / \|G\|_*`, where
+  :math:`C = P_{T^\perp}\tilde{\mathcal{A}}^*\lambda` for any admissible :math:`\lambda`, for
+  any :math:`G` orthogonal to every
   :math:`P_{T^\perp}\tilde{\mathcal{A}}^*(I - P)\mu` (on that set :math:`\langle C, G\rangle` does not
-  depend on :math:`\mu`, and :math:`\langle C, G\rangle \le \|C\|_{\mathrm{op}}\|G\|_*`); we take the
-  Schatten-norm gradient at the best :math:`\mu`, projected onto that set. A lower bound above 1
+  depend on :math:`\mu`, and :math:`\langle C, G\rangle \le \|C\|_{\mathrm{op}}\|G\|_*`); we take
+  combinations of the top singular pairs of :math:`C` at the best :math:`\mu` (the form of the
+  optimal :math:`G`), projected onto that set. A lower bound above 1
   (with :data:`SLACK`) proves :math:`M^\star` is not a minimiser: the relaxation fails however long
   a solver runs (the dual counterpart of :func:`recovery.convex.undercuts`).
 
-Between the two the trial is undecided (within about :math:`10^{-6}` of the transition).
+When the bracket contains 1 the trial is undecided: :math:`\eta` is then within the bracket's
+width of 1 (:math:`10^{-4}` or less on the phase-transition figures' instances).
 Injectivity is read from :math:`\tilde A_T`'s singular values (smallest over largest above
 :data:`INJECTIVE`); without it no recovery is certified.
 
