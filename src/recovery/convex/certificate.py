@@ -18,11 +18,11 @@ unique minimiser if (i) :math:`\tilde{\mathcal{A}}` is injective on :math:`T`, a
 :math:`\langle \tilde{\mathcal{A}}^*\lambda, H\rangle = 0` and
 :math:`\langle UV^\top, H\rangle = -\langle P_{T^\perp}\tilde{\mathcal{A}}^*\lambda, P_{T^\perp}H\rangle`.
 With a subgradient :math:`UV^\top + W` of the nuclear norm at :math:`Z^\star` (:math:`W \in T^\perp`,
-:math:`\|W\|_{\mathrm{op}} \le 1`, :math:`\langle W, P_{T^\perp}H\rangle = \|P_{T^\perp}H\|_*`),
+:math:`\|W\|_{\mathrm{op}} \le 1`, :math:`\langle W, P_{T^\perp}H\rangle = \|P_{T^\perp}H\|_*`) and
+:math:`\nu = \|P_{T^\perp}\tilde{\mathcal{A}}^*\lambda\|_{\mathrm{op}}`,
 
 .. math::
-   \|Z^\star + H\|_* \ge \|Z^\star\|_*
-   + \bigl(1 - \|P_{T^\perp}\tilde{\mathcal{A}}^*\lambda\|_{\mathrm{op}}\bigr)\,\|P_{T^\perp}H\|_*,
+   \|Z^\star + H\|_* \ge \|Z^\star\|_* + (1 - \nu)\,\|P_{T^\perp}H\|_*,
 
 which is strict unless :math:`P_{T^\perp}H = 0`, that is :math:`H \in T \cap \ker\tilde{\mathcal{A}} = \{0\}`.
 
