@@ -54,7 +54,7 @@ when :math:`\eta \le 1`. :func:`exact_recovery` brackets :math:`\eta`:
   a solver runs (the dual counterpart of :func:`recovery.convex.undercuts`).
 
 When the bracket contains 1 the trial is undecided: :math:`\eta` is then within the bracket's
-width of 1 (:math:`10^{-4}` or less on the phase-transition figures' instances).
+width of 1 (a few :math:`10^{-4}` at most on the phase-transition figures' instances).
 Injectivity is read from :math:`\tilde A_T`'s singular values (smallest over largest above
 :data:`INJECTIVE`); without it no recovery is certified.
 

@@ -24,8 +24,9 @@ of the relaxation. A solve that stopped at ``max_iter`` decides nothing by itsel
 certified failure when its feasible iterate undercuts :math:`M^\star`'s objective
 (:func:`failure_certified`); otherwise :func:`recovery.convex.certificate.exact_recovery` brackets
 the dual quantity :math:`\eta` that decides the question (:math:`\eta < 1`: recovery,
-:math:`\eta > 1`: failure). What neither decides (within about :math:`10^{-6}` of
-:math:`\eta = 1`) counts as a failure and is counted as *undecided*.
+:math:`\eta > 1`: failure). What neither decides (:math:`\eta` so close to 1 that the bracket,
+a few :math:`10^{-4}` wide at most on the paper-scale grids, contains 1) counts as a failure and
+is counted as *undecided*.
 
 Regularity (paper A, Figure 4): from :math:`Y_{\mathrm{flat}}` the flat factors
 :math:`L = D_1^{-1}U\Sigma^{1/2}`, :math:`R = D_2^{-1}V\Sigma^{1/2}`
