@@ -13,6 +13,11 @@ from recovery.experiments import phase_transition as pt
 from recovery.flat import flatness
 
 
+def dense_stack(op):
+    """The map's matrices A_i = A*(e_i), ``(m, d1, d2)``."""
+    return torch.stack([op.adjoint(e) for e in torch.eye(op.num_measurements, dtype=torch.float64)])
+
+
 def reference_eta(op, M, D1, D2, rank):
     """eta = min ||P_T-perp A~*(lambda)||_op over P_T A~*(lambda) = UV^T, as an SDP in cvxpy (SCS),
     written from the definition with the map's dense stack."""
@@ -20,8 +25,7 @@ def reference_eta(op, M, D1, D2, rank):
     Z = (D1 @ M @ D2).numpy()
     U, _, Vh = np.linalg.svd(Z)
     U, U_perp, V, V_perp = U[:, :rank], U[:, rank:], Vh[:rank].T, Vh[rank:].T
-    stack = torch.stack([op.adjoint(e) for e in torch.eye(op.num_measurements, dtype=M.dtype)])
-    composed = (torch.linalg.inv(D1) @ stack @ torch.linalg.inv(D2)).numpy()  # A~*(e_i)
+    composed = (torch.linalg.inv(D1) @ dense_stack(op) @ torch.linalg.inv(D2)).numpy()  # A~*(e_i)
     lam = cp.Variable(op.num_measurements)
     dual = cp.reshape(composed.reshape(op.num_measurements, -1).T @ lam, (d1, d2), order="C")
     # P_T(dual) = UV^T in independent equations: U^T dual = V^T and U_perp^T dual V = 0.
@@ -34,8 +38,7 @@ def reference_eta(op, M, D1, D2, rank):
 def reference_minimiser(op, M, D1, D2):
     """argmin ||D1 Y D2||_* subject to A(Y) = A(M), by cvxpy (SCS, tight)."""
     d1, d2 = op.shape
-    stack = torch.stack([op.adjoint(e) for e in torch.eye(op.num_measurements, dtype=M.dtype)])
-    A = stack.reshape(op.num_measurements, -1).numpy()
+    A = dense_stack(op).reshape(op.num_measurements, -1).numpy()
     Y = cp.Variable((d1, d2))
     problem = cp.Problem(cp.Minimize(cp.normNuc(D1.numpy() @ Y @ D2.numpy())),
                          [A @ cp.vec(Y, order="C") == A @ M.numpy().reshape(-1)])

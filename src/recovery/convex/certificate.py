@@ -109,13 +109,14 @@ class Certificate:
         return self.lower >= 1 + SLACK
 
 
-def _tangent_basis(U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+def _tangent_basis(U: torch.Tensor, U_perp: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     r"""Orthonormal basis of :math:`T = \{UA^\top + BV^\top\}`, ``(r(d1 + d2 - r), d1, d2)``:
-    :math:`u_i e_j^\top` for all :math:`i, j`, then :math:`u^\perp_l v_k^\top`."""
+    :math:`u_i e_j^\top` for all :math:`i, j`, then :math:`u^\perp_l v_k^\top` (``U_perp``: an
+    orthonormal basis of the complement of ``U``'s columns)."""
     d1, r = U.shape
     d2 = V.shape[0]
     first = torch.einsum("ai,jb->ijab", U, torch.eye(d2, dtype=U.dtype)).reshape(r * d2, d1, d2)
-    second = torch.einsum("al,bk->lkab", _complement(U), V).reshape((d1 - r) * r, d1, d2)
+    second = torch.einsum("al,bk->lkab", U_perp, V).reshape((d1 - r) * r, d1, d2)
     return torch.cat([first, second])
 
 
@@ -153,7 +154,8 @@ def exact_recovery(op: operators.MeasurementMap, M, D1=None, D2=None, *, rank: i
     if rank >= min(d1, d2):
         raise ValueError(f"rank: a certificate needs rank < min(d1, d2) = {min(d1, d2)}, got {rank}")
     U, V = U[:, :rank], Vh[:rank].T
-    basis = _tangent_basis(U, V)
+    U_perp, V_perp = _complement(U), _complement(V)
+    basis = _tangent_basis(U, U_perp, V)
     on_tangent = torch.stack([op.apply(left @ Q @ right) for Q in basis], dim=1)  # m x dim T
     m, dim = on_tangent.shape
     if m < dim:
@@ -164,11 +166,9 @@ def exact_recovery(op: operators.MeasurementMap, M, D1=None, D2=None, *, rank: i
         return Certificate(injectivity, float("inf"), 0.0)
     lam0 = W @ ((Ph @ torch.einsum("tab,ab->t", basis, U @ V.T)) / sigma)
     # The map on T-perp: lambda -> U_perp^T A~*(lambda) V_perp, as a (d1 - r)(d2 - r) x m matrix.
-    U_perp, V_perp = _complement(U), _complement(V)
-    units = torch.eye(m, dtype=M.dtype)
-    off = torch.stack([U_perp.T @ (left.T @ op.adjoint(e) @ right.T) @ V_perp for e in units], dim=-1)
-    shape = off.shape[:2]
-    off = off.reshape(-1, m)
+    off = U_perp.T @ (left.T @ operators._adjoint_stack(op).to(M) @ right.T) @ V_perp  # (m, d1 - r, d2 - r)
+    shape = off.shape[1:]
+    off = off.reshape(m, -1).T
 
     def free(mu):  # (I - P) mu: the directions that keep P_T A~* lambda = UV^T
         return mu - W @ (W.T @ mu)

@@ -333,8 +333,7 @@ def compare_methods(rows: list[Row], params: Mapping[str, Any]) -> dict[str, Any
         "flat_successes": sum(row["flat_success"] for row in rows),
         "cells_differing": int((nuclear != flat).sum()),
         "largest_difference": float(np.abs(flat - nuclear).max()),
-        "nuclear_not_converged": sum(1 - row["nuclear_converged"] for row in rows),
-        "flat_not_converged": sum(1 - row["flat_converged"] for row in rows if defined(row["flat_converged"])),
+        **{f"{method}_not_converged": len(capped(method)) for method in ("nuclear", "flat")},
         **{f"{method}_not_converged_certified": sum(row[f"{method}_failure_certified"] for row in capped(method))
            for method in ("nuclear", "flat")},
         **{f"{method}_not_converged_recovered": sum(row[f"{method}_recovery_certified"] for row in capped(method))
