@@ -13,6 +13,7 @@ from recovery.core.observations import Observations
 from recovery.core.results import Status
 from recovery.rfm import two_sided
 from recovery.rfm.two_sided import (
+    _certified_rank,
     _changes,
     kernel_interpolant,
     largest_rank,
@@ -243,10 +244,16 @@ def test_factored_output_never_forms_the_matrix_and_matches_the_dense_one():
     torch.testing.assert_close(factored.solution.dense(), dense.solution, rtol=0, atol=1e-12)
 
 
-def test_float32_converges_at_its_tolerance():
-    Y, observations = problems.completion_problem(80, 80, 2, 1200, torch.Generator().manual_seed(6))
+@pytest.mark.parametrize("seed", [6, 7, 8])
+@pytest.mark.parametrize(("d1", "d2", "rank"), [(80, 80, 2), (300, 300, 5), (200, 350, 4)])
+def test_float32_converges_at_its_tolerance(seed, d1, d2, rank):
+    """float32 certifies the true rank with an error of the order of its tol, 1e-4 (before the
+    inner solves could reach 100 epsilons, rounding-level directions made it refuse these fits)."""
+    count = 3 * rank * (d1 + d2 - rank)
+    Y, observations = problems.completion_problem(d1, d2, rank, count, torch.Generator().manual_seed(seed))
     result = two_sided_completion(observations, dtype=torch.float32)
-    assert result.converged and result.solution.dtype == torch.float32
+    assert result.converged, result.message
+    assert result.solution.dtype == torch.float32 and result.info["certified_rank"] == rank
     assert metrics.unobserved_relative_error(result.solution.double(), Y, observations) < 1e-3
 
 
@@ -350,3 +357,52 @@ def test_a_row_with_fewer_observations_than_the_rank_is_not_certified(seed):
             assert metrics.relative_error(result.solution, Y) < 1e-8
         else:
             assert "do not determine" in result.message and result.info["line_conditioning"] < 1e-8
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_certified_rank_drops_only_directions_below_tol(seed):
+    """A rank-2 fit plus a third direction s u e_7^T. Where u lives on the rows that miss column 7, the
+    data cannot see it (the fits of one rank too many of the module docstring): it is dropped when
+    its size is below tol and kept otherwise. Where u lives on the rows that observe column 7, the
+    data see it: it is kept when the rank-2 truncation misfits them by more than tol, though its
+    size is below tol."""
+    g = torch.Generator().manual_seed(seed)
+    Y = torch.randn(40, 2, generator=g, dtype=torch.float64) @ torch.randn(2, 40, generator=g, dtype=torch.float64)
+    rows, cols = observed(40, 40, 700, g)
+    sampling = Sampling(Observations(rows, cols, Y[rows, cols], (40, 40)))
+    U, sigma, Vh = torch.linalg.svd(Y)
+    U, sigma, V = U[:, :2], sigma[:2], Vh[:2].T
+    seeing = torch.zeros(40, 1, dtype=torch.float64)
+    seeing[rows[cols == 7]] = 1.0
+    assert 0 < float(seeing.sum()) < 40
+
+    def with_direction(u, size):
+        u = u / torch.linalg.vector_norm(u)
+        e = torch.eye(40, dtype=torch.float64)[:, 7:8]
+        sigma3 = torch.cat([sigma, sigma.new_tensor([size * float(sigma[0])])])
+        U3, V3 = torch.cat([U, u], 1), torch.cat([V, e], 1)
+        return U3, sigma3, V3, sampling.at(U3 * sigma3, V3)  # the data of that rank-3 matrix
+
+    for size, expected in ((1e-13, 2), (1e-6, 3)):
+        U3, sigma3, V3, y = with_direction(1 - seeing, size)
+        assert _certified_rank(sampling, y, U3, sigma3, V3, 3, tol=1e-10) == expected
+    U3, sigma3, V3, y = with_direction(seeing, 1e-6)
+    tail = 1e-6 * float(sigma[0]) / float(torch.linalg.vector_norm(sigma3))
+    misfit = 1e-6 * float(sigma[0]) / float(torch.linalg.vector_norm(y))
+    assert tail < misfit
+    assert _certified_rank(sampling, y, U3, sigma3, V3, 3, tol=(tail * misfit) ** 0.5) == 3
+    assert _certified_rank(sampling, y, U3, sigma3, V3, 3, tol=2 * misfit) == 2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_line_conditioning_of_leading_vectors_is_no_smaller(seed):
+    """Cauchy interlacing, on which the certified rank rests: dropping trailing singular vectors never
+    lowers the line conditioning."""
+    g = torch.Generator().manual_seed(seed)
+    rows, cols = observed(30, 45, 300, g)
+    sampling = Sampling(Observations(rows, cols, torch.zeros(300, dtype=torch.float64), (30, 45)))
+    U = torch.linalg.qr(torch.randn(30, 6, generator=g, dtype=torch.float64)).Q
+    V = torch.linalg.qr(torch.randn(45, 6, generator=g, dtype=torch.float64)).Q
+    values = [sampling.line_conditioning(U[:, :j], V[:, :j]) for j in range(1, 7)]
+    assert all(a >= b * (1 - 1e-12) for a, b in zip(values, values[1:], strict=False))
+    assert values[0] > values[-1]

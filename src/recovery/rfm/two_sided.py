@@ -63,23 +63,31 @@ because the working precision was reached, as with one observed entry :math:`10^
 others, while the next moves again) *and* the rank-:math:`k` truncation
 :math:`X_k = U_k\Sigma_kV_k^\top` of the iterate reproduces the data,
 :math:`\|y - P_\Omega(X_k)\|/\|y\| <` ``tol``, where :math:`k(d_1 + d_2 - k)` is below the number
-of observations. A settled fit is then checked line by line
-(:meth:`~recovery.core.lowrank.Sampling.line_conditioning`): if the observed entries of some row
-see its right singular vectors :math:`V` (or those of some column its :math:`U`) with an inverse
-condition number below :data:`UNDETERMINED`, rank-:math:`k` matrices arbitrarily close to the fit
-agree with the data as well, and the run stops with ``Status.NOT_DETERMINED`` and
-``converged=False``. This catches a row or column with fewer than :math:`k` observations, and the
-fits of one rank too many that any lower-rank completion admits (if :math:`M` fits the data, so
-does :math:`M + z e_j^\top` for every :math:`z` vanishing on the observed rows of column
-:math:`j`; the row space then holds :math:`e_j`, which the rows missing column :math:`j` do not
-see), the way the default stopped wrongly on 4 of 262 instances of the sample-complexity
-benchmark before this check. ``converged=True`` thus certifies a rank-:math:`k` matrix consistent
-with the data to ``tol`` (``info["factors"]``) that no nearby rank-:math:`k` matrix matches; the
-error on the unobserved entries is then of the order of ``tol`` on the benchmark instances
-(measured in ``tests/test_two_sided.py``). Global uniqueness is still not certified: a distant
-rank-:math:`k` completion may fit the data too. The check errs on the side of caution: a fit
-whose last direction is negligible (a singular value near rounding) yet unseen by the data is
-refused as well (3 successful runs of that benchmark's 258).
+of observations. A settled fit is then checked line by line, at the smallest rank that explains it: the
+*certified rank* :math:`k_* \le k` is the smallest :math:`j` whose truncation :math:`X_j` still
+reproduces the data, :math:`\|y - P_\Omega(X_j)\|/\|y\| <` ``tol``, and lies within ``tol`` of
+:math:`X_k`, :math:`(\sum_{j < i \le k}\sigma_i^2)^{1/2} <` ``tol`` :math:`\|X_k\|_F` (directions
+that only carry rounding are dropped; any others stay). If the observed entries of some row see
+the right singular vectors :math:`V_{k_*}` (or those of some column :math:`U_{k_*}`) with an
+inverse condition number below :data:`UNDETERMINED`
+(:meth:`~recovery.core.lowrank.Sampling.line_conditioning`), rank-:math:`k_*` matrices arbitrarily
+close to :math:`X_{k_*}` agree with the data as well, and the run stops with
+``Status.NOT_DETERMINED`` and ``converged=False``. This catches a row or column with fewer than
+:math:`k_*` observations, and the fits of one rank too many that any lower-rank completion admits
+(if :math:`M` fits the data, so does :math:`M + z e_j^\top` for every :math:`z` vanishing on the
+observed rows of column :math:`j`; the row space then holds :math:`e_j`, which the rows missing
+column :math:`j` do not see), the way the default stopped wrongly on 4 of 262 instances of the
+sample-complexity benchmark before this check. ``converged=True`` thus certifies a
+rank-:math:`k_*` matrix consistent with the data to ``tol`` (``info["factors"]``, with
+``info["certified_rank"]``) that no nearby rank-:math:`k_*` matrix matches, within ``tol`` of the
+returned estimate; the error on the unobserved entries is then of the order of ``tol`` on the
+benchmark instances (measured in ``tests/test_two_sided.py``). Global uniqueness is still not
+certified: a distant rank-:math:`k_*` completion may fit the data too. Checking at :math:`k_*`
+rather than :math:`k` never refuses more: the Gram matrices at :math:`k_*` are leading principal
+submatrices of those at :math:`k`, whose inverse condition numbers are no larger (Cauchy
+interlacing). It certifies fits whose last directions carry singular values near rounding, unseen
+by the data (3 successful runs of that benchmark's 258 were refused when the check ran at
+:math:`k`).
 """
 
 from __future__ import annotations
@@ -108,6 +116,10 @@ STALL = 1e-2  # change below this times the residual grows the rank by one
 SETTLED_STEPS = 2  # consecutive steps with a change below tol that convergence needs
 OVERSAMPLING_VECTORS = 5  # extra vectors in the subspace iteration
 MAX_CG = 1000
+#: The inner solves stop no earlier than a relative residual of this many machine epsilons: reachable
+#: in either dtype (at 10, float32 CG stalled on 1 of 8 instances), and fine enough for float32 to fit
+#: rank-5 matrices at d = 1000 to 2e-5 (at 1000 the steps' own error, 1e-4, left spurious directions).
+CG_FLOOR = 100
 #: A settled fit whose :meth:`~recovery.core.lowrank.Sampling.line_conditioning` is below this is
 #: not certified: the square root of the dtype's epsilon, far above the rounding-level values of a
 #: fit with a free direction and far below those of the data's own lines.
@@ -314,18 +326,39 @@ def two_sided_completion(
             message = (f"relative change {change:.2g} of the free entries below tol {tol:.2g}, and the rank-{k} "
                        f"truncation fits the observed entries to relative residual {truncated:.2g}, after "
                        f"{iteration} iterations")
-            info["line_conditioning"] = sampling.line_conditioning(U[:, :k], V[:, :k])
+            certified = _certified_rank(sampling, y, U, sigma, V, k, tol)
+            info.update(certified_rank=certified, factors=(U[:, :certified] * sigma[:certified], V[:, :certified]),
+                        line_conditioning=sampling.line_conditioning(U[:, :certified], V[:, :certified]))
+            if certified < k:
+                message += (f"; the rank-{certified} truncation fits them as well and lies within tol of the "
+                            f"rank-{k} one")
             if info["line_conditioning"] < UNDETERMINED[y.dtype]:
                 message += (f"; but the data do not determine this fit: a row or column's observed entries see "
                             f"its singular vectors with inverse condition number {info['line_conditioning']:.1g} "
-                            f"(below {UNDETERMINED[y.dtype]:.1g}), so rank-{k} matrices arbitrarily close to it "
-                            f"fit the data as well")
+                            f"(below {UNDETERMINED[y.dtype]:.1g}), so rank-{certified} matrices arbitrarily close "
+                            f"to it fit the data as well")
                 return _result(X, y, dense, False, Status.NOT_DETERMINED, message, iteration, history, info)
             return _result(X, y, dense, True, Status.CONVERGED, message, iteration, history, info)
-        cg_tol = max(min(0.1, 0.1 * residual**1.5), 1e-3 * tol, 1e3 * torch.finfo(y.dtype).eps)
+        cg_tol = max(min(0.1, 0.1 * residual**1.5), 1e-3 * tol, CG_FLOOR * torch.finfo(y.dtype).eps)
     message = (f"stopped at max_iter = {max_iter} with relative change {change:.2g} of the free entries and "
                f"rank-{k} residual {truncated:.2g} on the observed entries (tol {tol:.2g})")
     return _result(X, y, dense, False, Status.MAX_ITER, message, max_iter, history, info)
+
+
+def _certified_rank(sampling: Sampling, y: torch.Tensor, U: torch.Tensor, sigma: torch.Tensor, V: torch.Tensor,
+                    k: int, tol: float) -> int:
+    r"""The certified rank :math:`k_*` (module docstring): the smallest :math:`j \le k` with
+    :math:`(\sum_{j < i \le k}\sigma_i^2)^{1/2} <` ``tol`` :math:`\|\sigma_{1..k}\|` and
+    :math:`\|y - P_\Omega(U_j\Sigma_jV_j^\top)\| <` ``tol`` :math:`\|y\|`; ``k`` if none is smaller.
+    The tails shrink with :math:`j`, so only the last few ranks need the sampled product."""
+    tails = sigma[:k].square().flip(0).cumsum(0).flip(0).sqrt()  # tails[j]: the norm of sigma_{j+1..k}
+    y_norm = float(torch.linalg.vector_norm(y))
+    for j in range(1, k):
+        if float(tails[j]) < tol * float(tails[0]):
+            misfit = y - sampling.at(U[:, :j] * sigma[:j], V[:, :j])
+            if float(torch.linalg.vector_norm(misfit)) < tol * y_norm:
+                return j
+    return k
 
 
 def _smoothing(sigma: torch.Tensor, estimate: int) -> float:
