@@ -4,6 +4,8 @@ stopping rule on square and rectangular, well- and ill-conditioned instances."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -404,5 +406,5 @@ def test_line_conditioning_of_leading_vectors_is_no_smaller(seed):
     U = torch.linalg.qr(torch.randn(30, 6, generator=g, dtype=torch.float64)).Q
     V = torch.linalg.qr(torch.randn(45, 6, generator=g, dtype=torch.float64)).Q
     values = [sampling.line_conditioning(U[:, :j], V[:, :j]) for j in range(1, 7)]
-    assert all(a >= b * (1 - 1e-12) for a, b in zip(values, values[1:], strict=False))
+    assert all(a >= b * (1 - 1e-12) for a, b in itertools.pairwise(values))
     assert values[0] > values[-1]
