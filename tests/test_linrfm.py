@@ -10,7 +10,13 @@ from recovery.core import metrics, problems
 from recovery.core.iteration import Tracker, relative_change
 from recovery.core.observations import Observations
 from recovery.rfm import irls, linrfm
-from recovery.rfm.kernel import RowGroups, agop, interpolate_rows, sparse_times_dense
+from recovery.rfm.kernel import (
+    RowGroups,
+    agop,
+    cholesky_solve,
+    interpolate_rows,
+    sparse_times_dense,
+)
 
 F64 = torch.float64
 
@@ -316,8 +322,9 @@ def test_agop_from_strips_is_the_symmetric_gram_matrix(seed, d1, d2, strips):
     assert torch.equal(G, G.T)
 
 
-@pytest.mark.parametrize("threads", [1, 2])  # the coordinate and the compressed-row product
-def test_sparse_times_dense_matches_the_dense_product_on_either_path(threads):
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("block", [1, 4, 9, 64])  # one column per block, a ragged last block, one block
+def test_sparse_times_dense_matches_the_dense_product_in_column_blocks(threads, block):
     _, obs, _ = random_observations(13, 9, 0.4, 2)
     g = torch.Generator().manual_seed(1)
     K = torch.randn(9, 9, generator=g, dtype=F64)
@@ -327,7 +334,17 @@ def test_sparse_times_dense_matches_the_dense_product_on_either_path(threads):
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        product = sparse_times_dense(obs, RowGroups.of(obs).pointers, coefficients, K)
+        product = sparse_times_dense(obs, RowGroups.of(obs).pointers, coefficients, K, block)
     finally:
         torch.set_num_threads(previous)
     torch.testing.assert_close(product, S @ K, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cholesky_solve_by_triangular_solves_matches_a_dense_solve(seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(5, 7, 12, generator=g, dtype=F64)
+    A = X @ X.mT + 0.1 * torch.eye(7, dtype=F64)
+    b = torch.randn(5, 7, 1, generator=g, dtype=F64)
+    solution = cholesky_solve(torch.linalg.cholesky(A), b)
+    torch.testing.assert_close(solution, torch.linalg.solve(A, b), rtol=1e-10, atol=1e-10)

@@ -32,6 +32,7 @@ from recovery.core.observations import Observations
 
 DEFAULT_MEMORY_BUDGET = 2**28  # bytes for the batched n x n blocks of one chunk
 GRAM_STRIPS = 8  # row strips of the upper triangle in agop
+SPARSE_BLOCK = 64  # columns of the kernel per sparse product on a CPU (sparse_times_dense)
 
 
 def agop(Z: torch.Tensor, strips: int = GRAM_STRIPS) -> torch.Tensor:
@@ -126,23 +127,35 @@ def interpolate_rows(
                     f"smoothing: kernel block of size {n} is not positive definite with "
                     f"smoothing {smoothing:.3g}; increase the smoothing"
                 )
-            coefficients[block] = torch.cholesky_solve(values[block][..., None], factor)[..., 0]
+            coefficients[block] = cholesky_solve(factor, values[block][..., None])[..., 0]
     Z = sparse_times_dense(observations, groups.pointers, coefficients, K)
     Z[observations.rows, cols] = values
     return Z
 
 
 def sparse_times_dense(observations: Observations, pointers: torch.Tensor, coefficients: torch.Tensor,
-                       K: torch.Tensor) -> torch.Tensor:
+                       K: torch.Tensor, block: int = SPARSE_BLOCK) -> torch.Tensor:
     """:math:`SK` for the sparse :math:`S` holding ``coefficients`` at the observed positions
-    (row-major, compressed-row ``pointers``). On one CPU thread in the coordinate format, otherwise
-    in compressed rows: measured at d = 2000 (float64), one thread, 80,000 entries, 0.08 against
-    0.20 s; two threads, 199,500 entries, 0.21 against 0.09 s (torch 2.13, MKL)."""
-    if K.device.type == "cpu" and torch.get_num_threads() == 1:
-        S = torch.sparse_coo_tensor(torch.stack([observations.rows, observations.cols]), coefficients,
-                                    observations.shape, is_coalesced=True, check_invariants=False)
-        return torch.sparse.mm(S, K)
-    return csr_matrix(pointers, observations.cols, coefficients, observations.shape) @ K
+    (row-major, compressed-row ``pointers``). On a CPU, ``K`` is taken ``block`` columns at a time,
+    copied contiguous, so that the block stays in cache while the rows of :math:`S` pass over it:
+    measured at d = 2000 (float64, torch 2.13, MKL), 199,500 entries, 53 against 153 ms for one
+    product on one thread and 30 against 67 ms on two; 80,000 entries, 32 against 73 and 19 against
+    39 ms. On a GPU one product."""
+    S = csr_matrix(pointers, observations.cols, coefficients, observations.shape)
+    if K.device.type != "cpu":
+        return S @ K
+    Z = K.new_empty(observations.shape[0], K.shape[1])
+    for start in range(0, K.shape[1], block):
+        Z[:, start:start + block] = S @ K[:, start:start + block].contiguous()
+    return Z
+
+
+def cholesky_solve(factor: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    r""":math:`(LL^\top)^{-1}b` for lower-triangular ``factor`` :math:`L` (batched), by two triangular
+    solves: on a CPU 3 times faster than ``torch.cholesky_solve`` for 2,000 blocks of size 100
+    (23 against 77 ms, one thread, torch 2.13, MKL)."""
+    forward = torch.linalg.solve_triangular(factor, rhs, upper=False)
+    return torch.linalg.solve_triangular(factor.mT, forward, upper=True)
 
 
 def weighted_min_norm(X: torch.Tensor, y: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -152,7 +165,7 @@ def weighted_min_norm(X: torch.Tensor, y: torch.Tensor, k: torch.Tensor) -> torc
     factor, info = torch.linalg.cholesky_ex(XK @ X.T)
     if bool(info):
         raise FloatingPointError("X: X K X^T is singular; X needs full row rank and K positive weights")
-    return XK.T @ torch.cholesky_solve(y[:, None], factor)[:, 0]
+    return XK.T @ cholesky_solve(factor, y[:, None])[:, 0]
 
 
 def completion_data(observations, dtype=None, device=None) -> tuple[Observations, RowGroups]:
