@@ -314,7 +314,7 @@ def two_sided_completion(
         warm = V[:, :block] if V.shape[1] >= block else torch.cat([V, random(block - V.shape[1])], 1)
         U, sigma, V = top_singular_triplets(X, warm, passes)
         epsilon = min(epsilon, _smoothing(sigma, estimate))
-        truncated = float(torch.linalg.vector_norm(y - sampling.at(U[:, :k] * sigma[:k], V[:, :k]))) / y_norm
+        truncated = _misfit(sampling, y, U, sigma, V, k) / y_norm
         info = {"rank": k, "smoothing": epsilon, "residual": truncated, "cg_iterations": cg_total,
                 "factors": (U[:, :k] * sigma[:k], V[:, :k])}
         settled = settled + 1 if change < tol else 0
@@ -357,11 +357,15 @@ def _certified_rank(sampling: Sampling, y: torch.Tensor, U: torch.Tensor, sigma:
     tails = sigma[:k].square().flip(0).cumsum(0).flip(0).sqrt()  # tails[j]: the norm of sigma_{j+1..k}
     y_norm = float(torch.linalg.vector_norm(y))
     for j in range(1, k):
-        if float(tails[j]) < tol * float(tails[0]):
-            misfit = y - sampling.at(U[:, :j] * sigma[:j], V[:, :j])
-            if float(torch.linalg.vector_norm(misfit)) < tol * y_norm:
-                return j
+        if float(tails[j]) < tol * float(tails[0]) and _misfit(sampling, y, U, sigma, V, j) < tol * y_norm:
+            return j
     return k
+
+
+def _misfit(sampling: Sampling, y: torch.Tensor, U: torch.Tensor, sigma: torch.Tensor, V: torch.Tensor,
+            rank: int) -> float:
+    r""":math:`\|y - P_\Omega(U_j\Sigma_jV_j^\top)\|` of the rank-:math:`j` truncation, :math:`j` = ``rank``."""
+    return float(torch.linalg.vector_norm(y - sampling.at(U[:, :rank] * sigma[:rank], V[:, :rank])))
 
 
 def _smoothing(sigma: torch.Tensor, estimate: int) -> float:
