@@ -7,6 +7,9 @@ kept as factors, so a 10^5 x 10^5 instance costs megabytes). On each instance, i
 - matmul: the median time of one dense d x d by d x d product, the yardstick of the exact step;
 - exact: lin-RFM alpha = 1/2 with its dense step (`recovery.rfm.linrfm`, paper B's iteration,
   batched; momentum 0.9, ours): ms per iteration and its ratio to the matmul (`step_vs_matmul`);
+- loop (CPU only, exact sizes): three iterations of the same method as published, one NumPy solve per
+  row (`recovery.rfm.published.run_published`): ms per iteration and the exact step's share of it
+  (`exact_vs_loop`);
 - low-rank: the two-sided lin-RFM (`recovery.rfm.two_sided`, ours), whose iterates are stored as
   low rank plus sparse and never as d x d matrices; rank adapted from the data (no oracle).
 

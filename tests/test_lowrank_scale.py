@@ -10,7 +10,7 @@ import pytest
 from recovery.experiments import lowrank_scale
 
 
-def result(d, exact=True, low_target=5.0, low_finer=6.0, exact_finer=20.0, low_error=1e-12):
+def result(d, exact=True, low_target=5.0, low_finer=6.0, exact_finer=20.0, low_error=1e-12, loop_ms=300.0):
     """One row of a ``benchmarks/linrfm_scale.py`` record (times in seconds, None: not reached)."""
     row = {"d": d, "rank": 10, "observed": 5 * 10 * (2 * d - 10), "test_entries": 100, "build_seconds": 0.1,
            "low_rank_iterations": 12, "low_rank_seconds": 7.0, "low_rank_ms_per_iteration": 500.0,
@@ -22,6 +22,8 @@ def result(d, exact=True, low_target=5.0, low_finer=6.0, exact_finer=20.0, low_e
                 "exact_ms_per_iteration": 150.0, "exact_step_vs_matmul": 15.0, "exact_seconds_to_target": 10.0,
                 "exact_iterations_to_target": 100, "exact_seconds_to_finer": exact_finer,
                 "exact_final_relative_error": 1e-11}
+        if loop_ms is not None:
+            row |= {"loop_ms_per_iteration": loop_ms, "exact_vs_loop": 150.0 / loop_ms}
         row["low_rank_step_vs_matmul"] = 50.0
     return row
 
@@ -38,6 +40,9 @@ def test_record_rows_have_one_row_per_size_and_method():
     assert large["reached"] and not large["reached_finer"] and math.isnan(large["seconds_to_finer"])
     assert math.isnan(large["matmul_ms"]) and large["rank_found"] == 10 and large["source"] == "rec.json"
     assert rows[0]["matmul_ms"] == pytest.approx(10.0) and rows[0]["step_vs_matmul"] == 15.0
+    assert rows[0]["loop_ms"] == 300.0 and math.isnan(rows[1]["loop_ms"]) and math.isnan(large["loop_ms"])
+    older = lowrank_scale.record_rows(record(result(500, loop_ms=None)), "rec.json")
+    assert math.isnan(older[0]["loop_ms"])
 
 
 def evidence(check, *results):
@@ -49,6 +54,17 @@ def test_agreement_claim_fails_when_the_low_rank_method_misses_what_the_exact_on
     missed = evidence(lowrank_scale._low_rank_agrees, result(500), result(1000, low_finer=None))
     assert not missed.holds and "1 of 2 sizes" in missed.key
     assert not evidence(lowrank_scale._low_rank_agrees, result(500, low_target=None, low_finer=None)).holds
+
+
+def test_loop_claim_needs_the_exact_step_below_the_loop_at_every_timed_size():
+    check = lowrank_scale._faster_than_loop
+    faster = evidence(check, result(500, loop_ms=200.0), result(1000, loop_ms=151.0), result(10_000, exact=False))
+    assert faster.holds and "0.75 at d = 500" in faster.key and "0.99 at d = 1,000" in faster.key
+    slower = evidence(check, result(500, loop_ms=200.0), result(1000, loop_ms=149.0))
+    assert not slower.holds and "1.01 at d = 1,000" in slower.key
+    assert not evidence(check, result(500, loop_ms=None)).decided
+    live = lowrank_scale.record_rows(record(result(500)), "live")
+    assert not check(live, {}).decided
 
 
 def test_ten_minute_claim_needs_a_large_size_within_ten_minutes():
@@ -67,5 +83,6 @@ def test_live_run_recovers_with_both_methods_and_refuses_a_missing_record():
     assert {row["method"] for row in rows} == {"exact", "low_rank"}
     assert all(row["reached"] and row["reached_finer"] and row["final_error"] < 1e-10 for row in rows)
     assert next(row["rank_found"] for row in rows if row["method"] == "low_rank") == 2
+    assert next(row["loop_ms"] for row in rows if row["method"] == "exact") > 0
     with pytest.raises(FileNotFoundError, match=r"records: nowhere\.json"):
         lowrank_scale.compute(params | {"sizes": [], "records": ["nowhere.json"]})
