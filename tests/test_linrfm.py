@@ -101,6 +101,15 @@ def test_smoothing_enters_as_a_shifted_kernel(seed):
     assert rel(interpolate_rows(K, obs, lam), expected) < 1e-10
 
 
+def test_an_indefinite_kernel_block_is_refused_with_the_smoothing_named():
+    _, obs, _ = random_observations(20, 8, 0.5, 7)
+    K = torch.eye(8, dtype=F64)
+    K[3, 3] = -1.0
+    with pytest.raises(FloatingPointError, match=r"smoothing: kernel block of size \d+ is not positive definite"):
+        interpolate_rows(K, obs, 0.0)
+    assert bool(torch.isfinite(interpolate_rows(K, obs, 2.5)).all())  # -1 + 2.5 > 0
+
+
 @pytest.mark.parametrize("budget", [2**28, 64])
 def test_batched_rows_equal_a_per_row_loop_and_empty_rows_are_zero(budget):
     d1, d2 = 30, 12

@@ -123,7 +123,11 @@ def interpolate_rows(
             # 2 threads, d = 2000: 67 against 92 ms for 199,500 entries, torch 2.13)
             A = torch.take(K, c[:, :, None] * d2 + c[:, None, :])
             A.diagonal(dim1=-2, dim2=-1).add_(smoothing)
-            factor, info = torch.linalg.cholesky_ex(A)
+            # A is symmetric, so A.mT is the same matrices in the column-major layout LAPACK factors in
+            # place: no copy (on a CPU, 2 threads, 2,000 blocks of 100: 60 against 98 ms)
+            factor = A.mT
+            info = torch.empty(factor.shape[:-2], dtype=torch.int32, device=A.device)
+            torch.linalg.cholesky_ex(factor, out=(factor, info))
             if bool(info.any()):
                 raise FloatingPointError(
                     f"smoothing: kernel block of size {n} is not positive definite with "
