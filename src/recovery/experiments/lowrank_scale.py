@@ -10,11 +10,11 @@ products of cost :math:`O(|\Omega| k + dk^2)`, so no step forms a :math:`d\times
 
 On a square rank-:math:`r` instance with ``oversampling`` observations per degree of freedom
 :math:`r(2d - r)` (:func:`recovery.core.problems.factored_completion_problem`: the truth is kept as
-factors), :func:`time_size` runs both methods (the exact one only where ``exact``, and beside it a few
-iterations of the per-row loop as published, :func:`recovery.rfm.published.run_published`, on a
-CPU) to a relative
+factors), :func:`time_size` runs both methods (the exact one only where ``exact``) to a relative
 error ``target`` and then ``finer`` on ``test_entries`` unobserved entries drawn uniformly, the error
-evaluated outside the methods' clocks (:func:`recovery.core.timing.timed`). The benchmark script
+evaluated outside the methods' clocks (:func:`recovery.core.timing.timed`); beside the exact method
+it times a few iterations of the per-row loop as published
+(:func:`recovery.rfm.published.run_published`) on a CPU. The benchmark script
 ``benchmarks/linrfm_scale.py`` runs it per size in a fresh process and writes the record that the
 figure ``linrfm-lowrank-scale`` draws.
 """
@@ -78,8 +78,8 @@ def time_size(d: int, *, exact: bool, rank: int, oversampling: float, target: fl
               dtype: torch.dtype = torch.float64, device: str = "cpu", log=print) -> dict[str, Any]:
     """Time the exact method (if ``exact``) and the low-rank one on the instance of size ``d``
     drawn with seed ``seed + d``. Returns one record row: ``d``, ``rank``, ``observed``,
-    ``test_entries``, ``build_seconds``, ``matmul_seconds`` and, on a CPU, ``loop_ms_per_iteration`` (the
-    published per-row loop, :func:`loop_seconds_per_iteration`) and ``exact_vs_loop`` (if ``exact``), per method prefix
+    ``test_entries``, ``build_seconds``; if ``exact``, ``matmul_seconds`` and, on a CPU,
+    ``loop_ms_per_iteration`` (:func:`loop_seconds_per_iteration`) and ``exact_vs_loop``; per method prefix
     (``exact_``, ``low_rank_``) the ``iterations``, ``seconds``, ``ms_per_iteration``,
     ``step_vs_matmul``, ``seconds_to_target``/``iterations_to_target``/``seconds_to_finer`` (``None``
     if not reached), ``final_relative_error``; ``low_rank_rank`` (the directions :math:`k` of the last
