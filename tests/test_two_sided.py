@@ -385,15 +385,18 @@ def test_the_certified_rank_drops_only_directions_below_tol(seed):
         U3, V3 = torch.cat([U, u], 1), torch.cat([V, e], 1)
         return U3, sigma3, V3, sampling.at(U3 * sigma3, V3)  # the data of that rank-3 matrix
 
+    def norm(y):
+        return float(torch.linalg.vector_norm(y))
+
     for size, expected in ((1e-13, 2), (1e-6, 3)):
         U3, sigma3, V3, y = with_direction(1 - seeing, size)
-        assert _certified_rank(sampling, y, U3, sigma3, V3, 3, tol=1e-10) == expected
+        assert _certified_rank(sampling, y, norm(y), U3, sigma3, V3, 3, tol=1e-10) == expected
     U3, sigma3, V3, y = with_direction(seeing, 1e-6)
     tail = 1e-6 * float(sigma[0]) / float(torch.linalg.vector_norm(sigma3))
     misfit = 1e-6 * float(sigma[0]) / float(torch.linalg.vector_norm(y))
     assert tail < misfit
-    assert _certified_rank(sampling, y, U3, sigma3, V3, 3, tol=(tail * misfit) ** 0.5) == 3
-    assert _certified_rank(sampling, y, U3, sigma3, V3, 3, tol=2 * misfit) == 2
+    assert _certified_rank(sampling, y, norm(y), U3, sigma3, V3, 3, tol=(tail * misfit) ** 0.5) == 3
+    assert _certified_rank(sampling, y, norm(y), U3, sigma3, V3, 3, tol=2 * misfit) == 2
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -329,7 +329,7 @@ def two_sided_completion(
             message = (f"relative change {change:.2g} of the free entries below tol {tol:.2g}, and the rank-{k} "
                        f"truncation fits the observed entries to relative residual {truncated:.2g}, after "
                        f"{iteration} iterations")
-            certified = _certified_rank(sampling, y, U, sigma, V, k, tol)
+            certified = _certified_rank(sampling, y, y_norm, U, sigma, V, k, tol)
             info.update(certified_rank=certified, factors=(U[:, :certified] * sigma[:certified], V[:, :certified]),
                         line_conditioning=sampling.line_conditioning(U[:, :certified], V[:, :certified]))
             if certified < k:
@@ -348,14 +348,13 @@ def two_sided_completion(
     return _result(X, y, dense, False, Status.MAX_ITER, message, max_iter, history, info)
 
 
-def _certified_rank(sampling: Sampling, y: torch.Tensor, U: torch.Tensor, sigma: torch.Tensor, V: torch.Tensor,
-                    k: int, tol: float) -> int:
+def _certified_rank(sampling: Sampling, y: torch.Tensor, y_norm: float, U: torch.Tensor, sigma: torch.Tensor,
+                    V: torch.Tensor, k: int, tol: float) -> int:
     r"""The certified rank :math:`k_*` (module docstring): the smallest :math:`j \le k` with
     :math:`(\sum_{j < i \le k}\sigma_i^2)^{1/2} <` ``tol`` :math:`\|\sigma_{1..k}\|` and
-    :math:`\|y - P_\Omega(U_j\Sigma_jV_j^\top)\| <` ``tol`` :math:`\|y\|`; ``k`` if none is smaller.
+    :math:`\|y - P_\Omega(U_j\Sigma_jV_j^\top)\| <` ``tol`` :math:`\|y\|` (``y_norm``); ``k`` if none is smaller.
     The tails shrink with :math:`j`, so only the last few ranks need the sampled product."""
     tails = sigma[:k].square().flip(0).cumsum(0).flip(0).sqrt()  # tails[j]: the norm of sigma_{j+1..k}
-    y_norm = float(torch.linalg.vector_norm(y))
     for j in range(1, k):
         if float(tails[j]) < tol * float(tails[0]) and _misfit(sampling, y, U, sigma, V, j) < tol * y_norm:
             return j
