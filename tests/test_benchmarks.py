@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -44,6 +46,13 @@ def test_scale_benchmark_reports_the_step_ratio_and_the_largest_size(tmp_path):
     assert exact["exact_ms_per_iteration"] > 0 and exact["exact_step_vs_matmul"] > 0 and "exact_iterations" not in large
     assert large["low_rank_final_relative_error"] < 1e-6 and large["low_rank_rank"] == 2
     assert all(row["peak_resident_memory_gib"] > 0 for row in record["results"])
+    assert run("compare_scale_records.py", str(out), str(out)).strip().endswith("agree: yes")
+    large["low_rank_final_relative_error"], large["low_rank_seconds_to_target"] = 1e-2, None
+    doctored = tmp_path / "doctored.json"
+    doctored.write_text(json.dumps(record))
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        run("compare_scale_records.py", str(out), str(doctored))
+    assert refused.value.returncode == 1 and refused.value.stdout.strip().endswith("agree: no")
 
 
 def test_convex_benchmark_runs(tmp_path):

@@ -28,9 +28,9 @@ def result(d, exact=True, low_target=5.0, low_finer=6.0, exact_finer=20.0, low_e
     return row
 
 
-def record(*results):
-    return {"results": list(results), "parameters": {"dtype": "float64", "target": 1e-6},
-            "device": {"torch_device": "cpu", "processor": "AMD EPYC", "torch_threads": 2}}
+def record(*results, device="cpu"):
+    return {"results": list(results), "parameters": {"dtype": "float64", "target": 1e-6, "finer": 1e-10},
+            "device": {"torch_device": device, "processor": "AMD EPYC", "torch_threads": 2}}
 
 
 def test_record_rows_have_one_row_per_size_and_method():
@@ -74,6 +74,55 @@ def test_ten_minute_claim_needs_a_large_size_within_ten_minutes():
     assert not late.holds and "500" in late.key
     live = lowrank_scale.record_rows(record(result(100_000, exact=False)), "live")
     assert not lowrank_scale._ten_minutes(live, {}).decided
+
+
+@pytest.mark.parametrize(("first", "second", "same"), [
+    (1e-11, 1e-14, True),  # both at most the finer target: the digits below it say nothing
+    (2.9e-9, 3e-10, True),  # within a factor of 10
+    (3e-9, 2e-10, False),
+    (1e-3, 1e-12, False),
+    (0.0, 1e-8, False),
+])
+def test_errors_of_the_same_order(first, second, same):
+    assert lowrank_scale.same_order(first, second, 1e-10) is same
+    assert lowrank_scale.same_order(second, first, 1e-10) is same
+
+
+def test_twins_agree_on_the_same_story_and_differ_where_the_errors_or_a_verdict_differ():
+    cpu = record(result(500, loop_ms=200.0), result(1000, loop_ms=400.0), result(100_000, exact=False, low_target=300.0))
+    twin = lowrank_scale.twin_comparison
+    same = twin(cpu, cpu)
+    assert same["agree"] and same["sizes"] == [500, 1000, 100_000] and len(same["runs"]) == 5
+    assert [claim["same"] for claim in same["claims"]] == [True, True, True]
+    # another machine: other timings, other digits below the finer target, the same story
+    other = record(result(500, loop_ms=900.0, low_error=3e-13), result(1000, loop_ms=1000.0),
+                   result(100_000, exact=False, low_target=500.0, low_error=1e-11))
+    assert twin(cpu, other)["agree"]
+    worse = record(result(500, loop_ms=200.0), result(1000, loop_ms=400.0, low_error=5e-6, low_finer=None),
+                   result(100_000, exact=False, low_target=300.0))
+    compared = twin(cpu, worse)
+    assert not compared["agree"]
+    assert [(run["d"], run["method"]) for run in compared["runs"] if not run["same"]] == [(1000, "low_rank")]
+    assert compared["claims"][0]["same"] is False  # low rank no longer reaches 1e-10 at d = 1000
+    # errors of the same order on either side of the target: not the same accuracy reached
+    near = [record(result(500, low_finer=None, low_error=9e-7)),
+            record(result(500, low_target=None, low_finer=None, low_error=1.1e-6))]
+    assert not twin(*near)["agree"] and not twin(*near)["runs"][1]["same"]
+    # a verdict alone: the exact step slower than the loop on the second machine
+    slower = record(result(500, loop_ms=100.0), result(1000, loop_ms=400.0), result(100_000, exact=False, low_target=300.0))
+    verdicts = twin(cpu, slower)
+    assert all(run["same"] for run in verdicts["runs"]) and not verdicts["agree"]
+    assert [claim["same"] for claim in verdicts["claims"]] == [True, False, True]
+
+
+def test_a_gpu_twin_is_compared_on_shared_sizes_and_claims_it_decides():
+    cpu = record(result(500), result(1000), result(100_000, exact=False, low_target=300.0))
+    gpu = record(result(500, loop_ms=None), result(100_000, exact=False, low_target=30.0),
+                 result(1_000_000, exact=False, low_target=500.0), device="cuda")
+    compared = lowrank_scale.twin_comparison(cpu, gpu)
+    assert compared["agree"] and compared["sizes"] == [500, 100_000]
+    assert [claim["same"] for claim in compared["claims"]] == [True, None, None]  # loop and 10 minutes: CPU claims
+    assert not lowrank_scale.twin_comparison(cpu, record(result(2000)))["agree"]  # no shared size
 
 
 def test_live_run_recovers_with_both_methods_and_refuses_a_missing_record():

@@ -35,7 +35,7 @@ from matplotlib.figure import Figure
 
 from recovery.core import problems
 from recovery.core.timing import Timing, format_time, timed
-from recovery.experiments.claims import Claim, Evidence
+from recovery.experiments.claims import UNDECIDED, Claim, Evidence
 from recovery.experiments.plotting import WIDTH, latex
 from recovery.experiments.spec import CLAIM_LEVEL, FigureSpec, Row, column, read_record
 from recovery.rfm import linrfm, two_sided
@@ -318,6 +318,51 @@ CLAIMS = (
           "seconds to 1e-6 at the largest sizes of the committed CPU record", _ten_minutes,
           "the low-rank method is ours, not paper B's; the machine of the record", timing=True),
 )
+
+
+def same_order(first: float, second: float, floor: float) -> bool:
+    """Whether two final errors agree to within a factor of 10, or are both at most ``floor``
+    (the finer target: below it a run stops, so the digits left say nothing about the method)."""
+    if max(first, second) <= floor:
+        return True
+    return min(first, second) > 0 and max(first, second) / min(first, second) <= 10
+
+
+def twin_comparison(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
+    """Compare two records of ``benchmarks/linrfm_scale.py`` run on the same instances on two machines
+    (a GPU record and its CPU twin, or two CPUs): on the sizes both ran (the instance of size d is
+    drawn from seed + d, so they are the same problems), per size and method, whether each reached
+    the same accuracies (target and finer) and ended at errors of the same order (:func:`same_order`);
+    then each claim of :data:`CLAIMS`, evaluated on either record's rows of those sizes, must get the
+    same verdict wherever both decide it. Returns ``{"sizes", "runs", "claims", "agree"}``, with
+    one dict per run (``d``, ``method``, ``errors``, ``reached``, ``same``) and per claim (``claim``,
+    ``verdicts``, ``keys``, ``same``: ``None`` where a record cannot decide it)."""
+    tables = [record_rows(record, f"record {index}") for index, record in enumerate((first, second), 1)]
+    sizes = sorted({row["d"] for row in tables[0]} & {row["d"] for row in tables[1]})
+    tables = [[row for row in rows if row["d"] in sizes] for rows in tables]
+    floor = max(record["parameters"]["finer"] for record in (first, second))
+    runs = []
+    for d in sizes:
+        for method in METHODS:
+            pair = [[row for row in rows if row["d"] == d and row["method"] == method] for rows in tables]
+            if not all(pair):
+                continue
+            (one,), (other,) = pair
+            reached = [(row["reached"], row["reached_finer"]) for row in (one, other)]
+            errors = [one["final_error"], other["final_error"]]
+            runs.append({"d": d, "method": method, "errors": errors, "reached": reached,
+                         "same": reached[0] == reached[1] and same_order(*errors, floor)})
+    claims = []
+    for claim in CLAIMS:
+        verdicts = [claim.evaluate(rows, record["parameters"], recorded=True)
+                    for rows, record in zip(tables, (first, second), strict=True)]
+        words = [verdict.word for verdict in verdicts]
+        decided = UNDECIDED not in words
+        claims.append({"claim": claim.id, "verdicts": words, "keys": [verdict.key for verdict in verdicts],
+                       "same": words[0] == words[1] if decided else None})
+    agree = bool(runs) and all(run["same"] for run in runs) and all(c["same"] is not False for c in claims)
+    return {"sizes": sizes, "runs": runs, "claims": claims, "agree": agree}
+
 
 FIGURES = (
     FigureSpec(
