@@ -15,7 +15,8 @@ shown, never compared: they belong to each machine.
     python benchmarks/linrfm_scale.py --device cpu --threads 2 $sizes --out cpu.json
     python benchmarks/compare_scale_records.py cpu.json gpu.json
 
-Exits with status 1 when the records disagree (or share no size), 0 when they agree.
+Exits with status 1 when the records disagree (or share no size), 0 when they agree, 2 when they
+cannot be compared (other instances or accuracies, or a record of an older version of the benchmark).
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ def main() -> int:
     parser.add_argument("second", type=Path)
     args = parser.parse_args()
     records = [json.loads(path.read_text()) for path in (args.first, args.second)]
-    comparison = twin_comparison(*records)
+    try:
+        comparison = twin_comparison(*records)
+    except ValueError as refused:
+        parser.error(str(refused))
     for index, (path, record) in enumerate(zip((args.first, args.second), records, strict=True), 1):
         print(f"record {index}: {path}: {machine(record)}")
     print(f"sizes in both: {', '.join(f'{d:,}' for d in comparison['sizes']) or 'none'}")

@@ -53,6 +53,11 @@ def test_scale_benchmark_reports_the_step_ratio_and_the_largest_size(tmp_path):
     with pytest.raises(subprocess.CalledProcessError) as refused:
         run("compare_scale_records.py", str(out), str(doctored))
     assert refused.value.returncode == 1 and refused.value.stdout.strip().endswith("agree: no")
+    record["parameters"]["seed"] = 1  # other instances: not comparable
+    doctored.write_text(json.dumps(record))
+    with pytest.raises(subprocess.CalledProcessError) as incomparable:
+        run("compare_scale_records.py", str(out), str(doctored))
+    assert incomparable.value.returncode == 2 and "seed 0 / 1" in incomparable.value.stderr
 
 
 def test_convex_benchmark_runs(tmp_path):

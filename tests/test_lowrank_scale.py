@@ -3,11 +3,15 @@ recovers with both methods."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
 from recovery.experiments import lowrank_scale
+
+BENCHMARK_RECORDS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
 
 
 def result(d, exact=True, low_target=5.0, low_finer=6.0, exact_finer=20.0, low_error=1e-12, loop_ms=300.0):
@@ -29,7 +33,9 @@ def result(d, exact=True, low_target=5.0, low_finer=6.0, exact_finer=20.0, low_e
 
 
 def record(*results, device="cpu"):
-    return {"results": list(results), "parameters": {"dtype": "float64", "target": 1e-6, "finer": 1e-10},
+    parameters = {"dtype": "float64", "target": 1e-6, "finer": 1e-10, "rank": 10, "oversampling": 5.0, "seed": 0,
+                  "test_entries": 100}
+    return {"benchmark": "linrfm_scale", "results": list(results), "parameters": parameters,
             "device": {"torch_device": device, "processor": "AMD EPYC", "torch_threads": 2}}
 
 
@@ -123,6 +129,27 @@ def test_a_gpu_twin_is_compared_on_shared_sizes_and_claims_it_decides():
     assert compared["agree"] and compared["sizes"] == [500, 100_000]
     assert [claim["same"] for claim in compared["claims"]] == [True, None, None]  # loop and 10 minutes: CPU claims
     assert not lowrank_scale.twin_comparison(cpu, record(result(2000)))["agree"]  # no shared size
+
+
+def test_twins_must_solve_the_same_instances_to_the_same_accuracies():
+    cpu = record(result(500))
+    for name, value in [("seed", 1), ("dtype", "float32"), ("finer", 1e-8), ("rank", 3)]:
+        other = record(result(500))
+        other["parameters"][name] = value
+        with pytest.raises(ValueError, match=f"other instances or ask other accuracies: {name} "):
+            lowrank_scale.twin_comparison(cpu, other)
+    older = {"benchmark": "linrfm_scale", "results": [], "parameters": {"rank": 3, "seed": 0, "target": 1e-3}}
+    with pytest.raises(ValueError, match=r"record 2: not a record of the current .*\(lacks oversampling"):
+        lowrank_scale.twin_comparison(cpu, older)
+
+
+def test_the_committed_cpu_record_and_its_twin_on_another_cpu_tell_the_same_story():
+    records = [json.loads((BENCHMARK_RECORDS / name).read_text())
+               for name in ("linrfm_scale_cpu.json", "linrfm_scale_cpu_twin.json")]
+    assert records[0]["device"]["cpu_model"] != records[1]["device"]["cpu_model"]
+    compared = lowrank_scale.twin_comparison(*records)
+    assert compared["agree"] and compared["sizes"] == [500, 1000, 2000, 10_000, 100_000]
+    assert [claim["same"] for claim in compared["claims"]] == [True, True, True]
 
 
 def test_live_run_recovers_with_both_methods_and_refuses_a_missing_record():

@@ -328,6 +328,11 @@ def same_order(first: float, second: float, floor: float) -> bool:
     return min(first, second) > 0 and max(first, second) / min(first, second) <= 10
 
 
+#: Parameters of ``benchmarks/linrfm_scale.py`` that two twin records must share: the instances, test
+#: entries, precision and accuracies asked.
+TWIN_PARAMETERS = ("rank", "oversampling", "seed", "test_entries", "dtype", "target", "finer")
+
+
 def twin_comparison(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
     """Compare two records of ``benchmarks/linrfm_scale.py`` run on the same instances on two machines
     (a GPU record and its CPU twin, or two CPUs): on the sizes both ran (the instance of size d is
@@ -336,11 +341,22 @@ def twin_comparison(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict
     then each claim of :data:`CLAIMS`, evaluated on either record's rows of those sizes, must get the
     same verdict wherever both decide it. Returns ``{"sizes", "runs", "claims", "agree"}``, with
     one dict per run (``d``, ``method``, ``errors``, ``reached``, ``same``) and per claim (``claim``,
-    ``verdicts``, ``keys``, ``same``: ``None`` where a record cannot decide it)."""
+    ``verdicts``, ``keys``, ``same``: ``None`` where a record cannot decide it). Raises ``ValueError``
+    for records of other instances or settings (:data:`TWIN_PARAMETERS` differ) or of an older
+    version of the benchmark (no ``finer`` target)."""
+    for index, record in enumerate((first, second), 1):
+        lacking = [name for name in TWIN_PARAMETERS if name not in record.get("parameters", {})]
+        if lacking or record.get("benchmark") != "linrfm_scale":
+            raise ValueError(f"record {index}: not a record of the current benchmarks/linrfm_scale.py "
+                             f"(lacks {', '.join(lacking) or 'benchmark: linrfm_scale'})")
+    differing = [f"{name} {first['parameters'][name]} / {second['parameters'][name]}" for name in TWIN_PARAMETERS
+                 if first["parameters"][name] != second["parameters"][name]]
+    if differing:
+        raise ValueError(f"the records solve other instances or ask other accuracies: {'; '.join(differing)}")
     tables = [record_rows(record, f"record {index}") for index, record in enumerate((first, second), 1)]
     sizes = sorted({row["d"] for row in tables[0]} & {row["d"] for row in tables[1]})
     tables = [[row for row in rows if row["d"] in sizes] for rows in tables]
-    floor = max(record["parameters"]["finer"] for record in (first, second))
+    floor = first["parameters"]["finer"]
     runs = []
     for d in sizes:
         for method in METHODS:
