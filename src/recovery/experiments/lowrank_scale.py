@@ -336,7 +336,7 @@ TWIN_PARAMETERS = ("rank", "oversampling", "seed", "test_entries", "dtype", "tar
 def twin_comparison(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
     """Compare two records of ``benchmarks/linrfm_scale.py`` run on the same instances on two machines
     (a GPU record and its CPU twin, or two CPUs): on the sizes both ran (the instance of size d is
-    drawn from seed + d, so they are the same problems), per size and method, whether each reached
+    drawn from seed + d, so they are the same problems), per size and method that both ran, whether each reached
     the same accuracies (target and finer) and ended at errors of the same order (:func:`same_order`);
     then each claim of :data:`CLAIMS`, evaluated on either record's rows of those sizes, must get the
     same verdict wherever both decide it. Returns ``{"sizes", "runs", "claims", "agree"}``, with
