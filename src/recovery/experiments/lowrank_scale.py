@@ -338,7 +338,7 @@ def twin_comparison(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict
     (a GPU record and its CPU twin, or two CPUs): on the sizes both ran (the instance of size d is
     drawn from seed + d, so they are the same problems), per size and method that both ran, whether each reached
     the same accuracies (target and finer) and ended at errors of the same order (:func:`same_order`);
-    then each claim of :data:`CLAIMS`, evaluated on either record's rows of those sizes, must get the
+    then each claim of ``CLAIMS``, evaluated on either record's rows of those sizes, must get the
     same verdict wherever both decide it. Returns ``{"sizes", "runs", "claims", "agree"}``, with
     one dict per run (``d``, ``method``, ``errors``, ``reached``, ``same``) and per claim (``claim``,
     ``verdicts``, ``keys``, ``same``: ``None`` where a record cannot decide it). Raises ``ValueError``
