@@ -26,14 +26,13 @@ import json
 import sys
 from pathlib import Path
 
-from recovery.experiments.lowrank_scale import twin_comparison
+from recovery.experiments.lowrank_scale import device_name, twin_comparison
 
 
 def machine(record: dict) -> str:
     device = record["device"]
-    name = device.get("cuda_device") or device.get("cpu_model", "?")
     threads, commit = device.get("torch_threads"), record["git"]["commit"][:7]
-    return f"{name} ({device.get('torch_device', 'cpu')}, {threads} threads, commit {commit})"
+    return f"{device_name(device)} ({device.get('torch_device', 'cpu')}, {threads} threads, commit {commit})"
 
 
 def main() -> int:

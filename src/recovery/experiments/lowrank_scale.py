@@ -156,12 +156,18 @@ def _summary(name: str, timing: Timing, target: float, finer: float, matmul: flo
             f"to {finer:g}: {refined}; error {timing.error:.1e} after {timing.iterations} it")
 
 
+def device_name(machine: Mapping[str, Any]) -> str:
+    """The processor a record ran on, from its ``device`` entry: the GPU's name on CUDA, else the CPU model."""
+    if machine.get("torch_device", "cpu").startswith("cuda"):
+        return machine.get("cuda_device")
+    return machine.get("cpu_model", "CPU")
+
+
 def record_rows(record: Mapping[str, Any], source: str) -> list[Row]:
     """Figure rows, one per (size, method), from a record of ``benchmarks/linrfm_scale.py`` (or a live
     list of :func:`time_size` rows wrapped as ``{"results": ..., "device": ..., "parameters": ...}``)."""
     machine, parameters = record["device"], record["parameters"]
-    device = machine.get("torch_device", "cpu")
-    name = machine.get("cuda_device") if device.startswith("cuda") else machine.get("cpu_model", "CPU")
+    device, name = machine.get("torch_device", "cpu"), device_name(machine)
     threads = machine.get("torch_threads")
     rows = []
     for result in record["results"]:
