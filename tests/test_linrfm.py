@@ -101,23 +101,32 @@ def test_smoothing_enters_as_a_shifted_kernel(seed):
     assert rel(interpolate_rows(K, obs, lam), expected) < 1e-10
 
 
-def test_an_indefinite_kernel_block_is_refused_with_the_smoothing_named():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_indefinite_kernel_block_is_refused_with_the_smoothing_named(workers):
     _, obs, _ = random_observations(20, 8, 0.5, 7)
     K = torch.eye(8, dtype=F64)
     K[3, 3] = -1.0
     with pytest.raises(FloatingPointError, match=r"smoothing: kernel block of size \d+ is not positive definite"):
-        interpolate_rows(K, obs, 0.0)
-    assert bool(torch.isfinite(interpolate_rows(K, obs, 2.5)).all())  # -1 + 2.5 > 0
+        interpolate_rows(K, obs, 0.0, workers=workers)
+    assert bool(torch.isfinite(interpolate_rows(K, obs, 2.5, workers=workers)).all())  # -1 + 2.5 > 0
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_workers_must_be_a_positive_integer(workers):
+    _, obs, _ = random_observations(6, 5, 0.6, 0)
+    with pytest.raises(ValueError, match="workers: expected a positive integer"):
+        interpolate_rows(torch.eye(5, dtype=F64), obs, 0.1, workers=workers)
 
 
 @pytest.mark.parametrize("budget", [2**28, 64])
-def test_batched_rows_equal_a_per_row_loop_and_empty_rows_are_zero(budget):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_batched_rows_equal_a_per_row_loop_and_empty_rows_are_zero(budget, workers):
     d1, d2 = 30, 12
     Y, obs, mask = random_observations(d1, d2, 0.3, 3, empty_row=4)
     A = torch.randn(d2, d2, generator=torch.Generator().manual_seed(5), dtype=F64)
     K = A @ A.T
     lam = 0.1
-    Z = interpolate_rows(K, obs, lam, memory_budget=budget)
+    Z = interpolate_rows(K, obs, lam, memory_budget=budget, workers=workers)
     for i in range(d1):
         seen = mask[i]
         if not seen.any():
