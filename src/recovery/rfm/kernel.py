@@ -164,10 +164,11 @@ def interpolate_rows(
 def _block_tasks(groups: RowGroups, memory_budget: int, bytes_per_entry: int, workers: int) -> list:
     """``(n, rows)`` chunks of the groups, costliest (rows x n^3) first, for ``workers`` threads to take
     in turn: each holds at most ``memory_budget`` bytes of blocks (counted three times over, for the
-    index and the solves' work space) and at most 1/(8 ``workers``) of all rows, so that the threads
-    finish together without splitting small groups into chunks whose per-call costs would dominate
-    (d = 500, 2 threads: 36 against 47 ms per step for every group split in two)."""
-    most_rows = max(1, -(-int(groups.pointers.numel() - 1) // (8 * workers)))
+    index and the solves' work space) and, for several workers, at most 1/(8 ``workers``) of all rows,
+    so that the threads finish together without splitting small groups into chunks whose per-call
+    costs would dominate (d = 500, 2 threads: 36 against 47 ms per step for every group split in two)."""
+    rows = int(groups.pointers.numel() - 1)
+    most_rows = rows if workers == 1 else max(1, -(-rows // (8 * workers)))
     tasks = []
     for n, index in groups.groups:
         size = max(1, min(memory_budget // (3 * n * n * bytes_per_entry), most_rows))
