@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from recovery.core import metrics, problems
-from recovery.core.iteration import Tracker, relative_change
+from recovery.core.iteration import Tracker, iterate, relative_change
 from recovery.core.observations import Observations
 from recovery.rfm import irls, linrfm
 from recovery.rfm.kernel import (
@@ -196,6 +196,33 @@ def test_relative_change_leaves_out_the_fixed_entries(seed):
     assert relative_change(current, previous) == pytest.approx(whole, rel=1e-12)
     assert whole < 1e-6 < expected  # measured on the whole iterate, the large fixed entries hide the change
     assert relative_change(current, current, fixed) == 0.0
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_momentum_extrapolates_the_images_and_keeps_fixed_entries_exact(seed, momentum):
+    """x_{t+1} = F(x_t) + mu (F(x_t) - F(x_{t-1})) against a hand-written loop, for an affine
+    contraction F that writes data into two fixed entries: they stay exactly the data."""
+    g = torch.Generator().manual_seed(seed)
+    A = 0.3 * torch.randn(6, 6, generator=g, dtype=F64)
+    b = torch.randn(6, generator=g, dtype=F64)
+    fixed, data = (torch.tensor([1, 4]),), torch.tensor([2.5, -1e6], dtype=F64)
+
+    def F(x, _smoothing=None):
+        image = A @ x + b
+        image[fixed] = data
+        return image
+
+    start = F(torch.zeros(6, dtype=F64))
+    result = iterate(F, start, smoothing=1.0, update=lambda e, change: e, momentum=momentum, max_iter=6, tol=0.0,
+                     callback=None, record_every=1, fixed=fixed)
+    x, image_before = start, None
+    for _ in range(6):
+        image = F(x)
+        x = image if image_before is None else image + momentum * (image - image_before)
+        image_before = image
+    assert torch.allclose(result.solution, image, rtol=1e-13, atol=1e-13 * float(image.abs().max()))
+    assert torch.equal(result.solution[fixed], data)
 
 
 @pytest.mark.parametrize("method", ["lin-rfm", "irls"])

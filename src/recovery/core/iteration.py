@@ -111,7 +111,8 @@ def iterate(
             message = f"relative change {change:.2g} of the {measured} below tol {tol:.2g} after {iteration} iterations"
             return Result(image, True, Status.CONVERGED, message, iteration, tracker.history)
         smoothing = max(update(smoothing, change), floor)
-        current = image if image_before is None or momentum == 0 else image + momentum * (image - image_before)
+        # image + momentum (image - image_before) in one pass; on the fixed entries exactly the image
+        current = image if image_before is None or momentum == 0 else torch.lerp(image_before, image, 1 + momentum)
         image_before = image
     message = f"stopped at max_iter = {max_iter} with relative change {change:.2g} (tol {tol:.2g})"
     return Result(image, False, Status.MAX_ITER, message, max_iter, tracker.history)
