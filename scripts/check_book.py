@@ -28,15 +28,20 @@ and, opened again at each of :data:`WIDTHS` (a desktop and a phone viewport), it
 
 The layout is measured inside Chromium by a script added to a temporary copy of the page (next
 to it, so that relative links resolve), shown in an iframe of exactly the width checked (headless
-Chromium makes no window narrower than 500 px); the findings travel with the page's DOM. Screenshots of the
-landing page and of one chapter per paper at both widths are saved in ``_build/screenshots/``.
+Chromium makes no window narrower than 500 px); the findings travel with the page's DOM. One
+Chromium per width opens the pages one after another in that iframe (a browser per page took five
+minutes for the book's 67 pages at two widths on two cores, mostly in starting browsers; one per
+width takes under a minute). Screenshots of the landing page and of one chapter per paper at both
+widths are saved in ``_build/screenshots/``.
 
 Problems are printed one per line and the exit status is 1 if there is any.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import os
 import re
 import subprocess
 import sys
@@ -116,62 +121,91 @@ LAYOUT_SCRIPT = """<script>
     "__UNSEEN__", UNSEEN)
 
 
-def _chromium(*arguments: str, width: int, height: int = 900) -> subprocess.CompletedProcess:
+#: Virtual milliseconds a page may take to load and typeset its maths before it counts as not loaded.
+PAGE_BUDGET_MS = 20000
+
+
+def _chromium(*arguments: str, width: int, height: int = 900, pages: int = 1) -> subprocess.CompletedProcess:
     command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               "--allow-file-access-from-files", "--virtual-time-budget=20000", f"--window-size={width},{height}",
-               *arguments]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+               "--allow-file-access-from-files", f"--virtual-time-budget={PAGE_BUDGET_MS * pages}",
+               f"--window-size={width},{height}", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120 + 20 * pages, check=False)
 
 
-# Headless Chromium will not make a window narrower than 500 px, so every page is shown in an
-# iframe of exactly the width checked, inside a frame page that receives the page's rendered DOM
-# (measurements included) by postMessage and keeps it in a <textarea>, which --dump-dom returns.
+# Headless Chromium will not make a window narrower than 500 px, so the pages are shown in an
+# iframe of exactly the width checked, inside a frame page that loads them in turn, receives each
+# page's rendered DOM (measurements included) by postMessage and keeps it in a numbered <textarea>,
+# which --dump-dom returns; a page that sends nothing within its budget is kept empty.
 FRAME = """<!DOCTYPE html><html><body style="margin:0">
-<iframe src="__SRC__" style="width:__WIDTH__px;height:__HEIGHT__px;border:0;display:block"></iframe>
+<iframe id="view" style="width:__WIDTH__px;height:__HEIGHT__px;border:0;display:block"></iframe>
 <script>
-window.addEventListener("message", function (event) {
+var sources = __SOURCES__, index = 0, view = document.getElementById("view"), timer = null;
+function keep(text) {
+  clearTimeout(timer);
   var kept = document.createElement("textarea");
-  kept.id = "book-check-dom";
-  kept.textContent = event.data;
+  kept.id = "book-check-dom-" + index;
+  kept.textContent = text;
   document.body.appendChild(kept);
+  index += 1;
+  next();
+}
+function next() {
+  if (index >= sources.length) return;
+  timer = setTimeout(function () { keep(""); }, __BUDGET__);
+  view.src = sources[index];
+}
+window.addEventListener("message", function (event) {
+  if (event.source === view.contentWindow) keep(event.data);
 });
+next();
 </script></body></html>"""
+KEPT = re.compile(r'<textarea id="book-check-dom-(\d+)">(.*?)</textarea>', re.DOTALL)
 
 
 @contextmanager
-def _framed(page: Path, width: int, height: int) -> Iterator[Path]:
-    """A temporary copy of ``page`` carrying the layout script, next to it (so that its relative
-    links resolve), in an iframe ``width`` x ``height`` px; yields the frame page."""
-    probe = page.with_name(f".check-{width}-{page.name}")
-    frame = page.with_name(f".frame-{width}-{page.name}")
-    html = page.read_text(errors="replace")
-    probe.write_text(html.replace("</body>", LAYOUT_SCRIPT + "</body>", 1) if "</body>" in html else html)
-    frame.write_text(FRAME.replace("__SRC__", probe.name).replace("__WIDTH__", str(width))
-                     .replace("__HEIGHT__", str(height)))
+def _framed(pages: list[Path], width: int, height: int) -> Iterator[Path]:
+    """Temporary copies of ``pages`` carrying the layout script, each next to its page (so that its
+    relative links resolve), and a frame page that shows them in turn in an iframe ``width`` x
+    ``height`` px, in the pages' common folder; yields the frame page."""
+    folder = Path(os.path.commonpath([page.resolve().parent for page in pages]))
+    probes = [page.resolve().with_name(f".check-{width}-{page.name}") for page in pages]
+    frame = folder / f".frame-{width}.html"
     try:
+        for page, probe in zip(pages, probes, strict=True):
+            text = page.read_text(errors="replace")
+            probe.write_text(text.replace("</body>", LAYOUT_SCRIPT + "</body>", 1) if "</body>" in text else text)
+        sources = json.dumps([probe.relative_to(folder).as_posix() for probe in probes])
+        frame.write_text(FRAME.replace("__SOURCES__", sources).replace("__WIDTH__", str(width))
+                         .replace("__HEIGHT__", str(height)).replace("__BUDGET__", str(PAGE_BUDGET_MS)))
         yield frame
     finally:
-        probe.unlink(missing_ok=True)
+        for probe in probes:
+            probe.unlink(missing_ok=True)
         frame.unlink(missing_ok=True)
 
 
+def render_pages(pages: list[Path], width: int = WIDTHS[0]) -> list[str]:
+    """Each page's DOM after its scripts ran, in one headless Chromium, shown ``width`` px wide,
+    carrying the layout measurements (see :data:`LAYOUT_SCRIPT`); empty for a page that did not load."""
+    if not pages:
+        return []
+    with _framed(pages, width, 900) as frame:
+        result = _chromium("--dump-dom", frame.as_uri(), width=max(width, 500) + 20, pages=len(pages))
+    kept = {int(index): html.unescape(text) for index, text in KEPT.findall(result.stdout)}
+    return [kept.get(index, "") if result.returncode == 0 else "" for index in range(len(pages))]
+
+
 def render(page: Path, width: int = WIDTHS[0]) -> str:
-    """The page's DOM after its scripts ran, in headless Chromium, shown ``width`` px wide,
-    carrying the layout measurements (see :data:`LAYOUT_SCRIPT`); empty if it did not load."""
-    with _framed(page, width, 900) as frame:
-        result = _chromium("--dump-dom", frame.resolve().as_uri(), width=max(width, 500) + 20)
-    if result.returncode != 0:
-        return ""
-    kept = BeautifulSoup(result.stdout, "html.parser").find(id="book-check-dom")
-    return kept.get_text() if kept is not None else ""
+    """One page's DOM, as :func:`render_pages` renders it."""
+    return render_pages([page], width)[0]
 
 
 def screenshot(page: Path, path: Path, width: int) -> bool:
     """Save what a reader sees of ``page`` at ``width`` px (its first 6,000 or 12,000 px) as ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     height = 12000 if width < 800 else 6000
-    with _framed(page, width, height) as frame:
-        result = _chromium(f"--screenshot={path.resolve()}", frame.resolve().as_uri(), width=width, height=height)
+    with _framed([page], width, height) as frame:
+        result = _chromium(f"--screenshot={path.resolve()}", frame.as_uri(), width=width, height=height)
     return result.returncode == 0 and path.is_file()
 
 
@@ -276,16 +310,17 @@ def _decodes(path: Path) -> bool:
     return True
 
 
-def check_site(root: Path, renderer: Callable[[Path, int], str] = render, workers: int = 2,
+def check_site(root: Path, renderer: Callable[[list[Path], int], list[str]] = render_pages,
                widths: tuple[int, ...] = WIDTHS) -> tuple[int, list[str]]:
-    """Check every page under ``root`` at every width; return the number of pages and the problems
-    found (content problems from the first width's DOM, layout problems from each)."""
+    """Check every page under ``root`` at every width (the widths rendered side by side); return the
+    number of pages and the problems found (content problems from the first width's DOM, layout
+    problems from each)."""
     pages = sorted(page for page in root.rglob("*.html")
                    if page.name not in SKIPPED_PAGES and not page.name.startswith(".")
                    and "_static" not in page.parts and "_sources" not in page.parts)
-    jobs = [(page, width) for page in pages for width in widths]
-    with ThreadPoolExecutor(workers) as pool:
-        doms = dict(zip(jobs, pool.map(lambda job: renderer(*job), jobs), strict=True))
+    with ThreadPoolExecutor(len(widths)) as pool:
+        rendered = dict(zip(widths, pool.map(lambda width: renderer(pages, width), widths), strict=True))
+    doms = {(page, width): dom for width in widths for page, dom in zip(pages, rendered[width], strict=True)}
     problems = []
     for page in pages:
         problems += check_page(page, root, doms[page, widths[0]])

@@ -42,8 +42,8 @@ def measured(dom: str, width: int, layout: dict | None = None) -> str:
     return dom.replace("</body>", element + "</body>") if "<article" in dom else dom
 
 
-def from_files(page: Path, width: int) -> str:
-    return measured(page.read_text(), width)
+def from_files(pages: list[Path], width: int) -> list[str]:
+    return [measured(page.read_text(), width) for page in pages]
 
 
 def site(tmp_path: Path) -> Path:
@@ -90,7 +90,7 @@ def test_layout_problems_are_reported_at_the_width_they_occur(tmp_path):
     layouts = {1400: {"images": [shrunk, {"src": "_images/fits.png", "natural": 770, "shown": 770}]},
                400: {"document": 520, "wide": [wide], "images": [shrunk]}}
     count, problems = check_book.check_site(
-        tmp_path, renderer=lambda page, width: measured(page.read_text(), width, layouts[width]))
+        tmp_path, renderer=lambda pages, width: [measured(page.read_text(), width, layouts[width]) for page in pages])
     assert count == 1
     assert problems == [
         "page.html at 1400 px: figure '_images/plot.png' shown at 784 of 1772 px, its text below 9 px",
@@ -123,3 +123,25 @@ def test_the_in_page_measurement_finds_overflow_in_chromium(tmp_path):
     assert any("'long equation'" in problem and "cut off inside" in problem for problem in problems), problems
     assert not any("long code line" in problem for problem in problems), problems
     assert [path.name for path in tmp_path.iterdir()] == ["phone.html"]  # temporary copies removed
+
+
+@pytest.mark.skipif(shutil.which(check_book.CHROMIUM) is None, reason="no chromium here")
+def test_one_browser_renders_every_page_in_order_past_a_page_that_never_reports(tmp_path):
+    """Pages in different folders come back in order, each with its own measurements; a page that
+    sends nothing (here: no </body> for the measuring script to go before) comes back empty after its
+    budget, and the pages after it are still rendered."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b" / "c").mkdir(parents=True)
+    pages = [tmp_path / "a" / "first.html", tmp_path / "b" / "c" / "second.html", tmp_path / "a" / "silent.html",
+             tmp_path / "third.html"]
+    for page in pages:
+        page.write_text(f"<html><body><article><p>page {page.stem}</p></article></body></html>")
+    pages[2].write_text("<p>no closing body tag, so no measurement is sent</p>")
+    doms = check_book.render_pages(pages, 400)
+    assert doms[2] == ""
+    for page, dom in zip(pages, doms, strict=True):
+        if page.stem != "silent":
+            soup = BeautifulSoup(dom, "html.parser")
+            assert soup.find("article").get_text() == f"page {page.stem}"
+            assert json.loads(soup.find(id=check_book.LAYOUT_ID).get_text())["viewport"] == 400
+    assert sorted(path for path in tmp_path.rglob("*") if path.is_file()) == sorted(pages)  # copies removed
