@@ -49,6 +49,27 @@ def test_low_rank_plus_sparse_products_match_the_dense_matrix(seed):
     torch.testing.assert_close(X.entries(rows, cols), dense[rows, cols], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("cached_bytes", [lowrank.CACHED_BYTES, 0])  # one product; a cache line at a time
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sparse_products_in_cache_line_blocks_match_the_dense_matrix(seed, dtype, cached_bytes, monkeypatch):
+    """P_Omega^*(e) W and its transpose with W taken whole or in blocks of one cache line's columns
+    (8 in float64, 16 in float32; 37 columns leave a ragged last block)."""
+    monkeypatch.setattr(lowrank, "CACHED_BYTES", cached_bytes)
+    g = torch.Generator().manual_seed(seed)
+    d1, d2, count = 23, 19, 150
+    rows, cols = observed(d1, d2, count, g)
+    observations = Observations(rows, cols, torch.randn(count, generator=g, dtype=dtype), (d1, d2))
+    sampling, e = Sampling(observations), observations.values  # e in the stored (row-major) order
+    dense = torch.zeros(d1, d2, dtype=dtype)
+    dense[observations.rows, observations.cols] = e
+    W2, W1 = torch.randn(d2, 37, generator=g, dtype=dtype), torch.randn(d1, 37, generator=g, dtype=dtype)
+    assert lowrank._line_columns(W2) == (37 if cached_bytes else 64 // W2.element_size())
+    tolerance = 10 * torch.finfo(dtype).eps
+    torch.testing.assert_close(sampling.times(e, W2), dense @ W2, rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(sampling.transpose_times(e, W1), dense.T @ W1, rtol=tolerance, atol=tolerance)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("k", [0, 1, 5])
 def test_sampled_entries_of_a_product_match_the_dense_product(seed, k):

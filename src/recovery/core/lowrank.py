@@ -27,6 +27,10 @@ from recovery.core.observations import Observations
 CANCELLATION = 1e-3
 #: Numbers per block when work goes block by block (rows summed entry by entry, per-line Grams).
 ROW_CHUNK_ENTRIES = 1 << 22
+#: Bytes of a dense factor beyond which a sparse product takes it a cache line's columns at a time.
+CACHED_BYTES = 8 << 20
+#: Bytes of a CPU cache line.
+CACHE_LINE = 64
 
 
 class Sampling:
@@ -133,11 +137,34 @@ class Sampling:
 
     def times(self, e: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
         r""":math:`P_\Omega^*(e)\,W` for ``W`` of shape ``(d2, b)``."""
-        return csr_matrix(self._row_pointers, self.cols, e, self.shape) @ W
+        return csr_times(csr_matrix(self._row_pointers, self.cols, e, self.shape), W, _line_columns(W))
 
     def transpose_times(self, e: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
         r""":math:`P_\Omega^*(e)^\top W` for ``W`` of shape ``(d1, b)``."""
-        return csr_matrix(self._column_pointers, self._rows_by_column, e[self._by_column], self.shape[::-1]) @ W
+        transpose = csr_matrix(self._column_pointers, self._rows_by_column, e[self._by_column], self.shape[::-1])
+        return csr_times(transpose, W, _line_columns(W))
+
+
+def _line_columns(W: torch.Tensor) -> int:
+    """The columns per block for a sparse product with ``W``: all of them while ``W`` fits in
+    :data:`CACHED_BYTES`, otherwise one cache line's worth, so that each row of ``W`` a stored entry
+    reads is one line (d = 10^5, 10^7 stored entries, 40 columns, float64, 2 threads: 161 against
+    369 ms; at d = 10^4, where ``W`` fits, blocks gain nothing)."""
+    if W.numel() * W.element_size() <= CACHED_BYTES:
+        return W.shape[1]
+    return max(1, CACHE_LINE // W.element_size())
+
+
+def csr_times(S: torch.Tensor, W: torch.Tensor, block: int) -> torch.Tensor:
+    """:math:`SW` for a compressed-row sparse ``S``. On a CPU ``W`` is taken ``block`` columns at a time,
+    each block copied contiguous, so that the rows of ``W`` the stored entries read stay in cache
+    while the rows of :math:`S` pass over them; on a GPU, or for ``block`` >= the columns, one product."""
+    if W.device.type != "cpu" or block >= W.shape[1]:
+        return S @ W
+    product = W.new_empty(S.shape[0], W.shape[1])
+    for start in range(0, W.shape[1], block):
+        product[:, start:start + block] = S @ W[:, start:start + block].contiguous()
+    return product
 
 
 def csr_matrix(pointers, indices, values, shape) -> torch.Tensor:
