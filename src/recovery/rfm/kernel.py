@@ -189,9 +189,9 @@ def sparse_times_dense(observations: Observations, pointers: torch.Tensor, coeff
     """:math:`SK` for the sparse :math:`S` holding ``coefficients`` at the observed positions
     (row-major, compressed-row ``pointers``). On a CPU, ``K`` is taken ``block`` columns at a time
     (:func:`~recovery.core.lowrank.csr_times`), so that the block stays in cache while the rows of
-    :math:`S` pass over it: measured at d = 2000 (float64, torch 2.13, MKL), 199,500 entries, 53 against 153 ms for one
-    product on one thread and 30 against 67 ms on two; 80,000 entries, 32 against 73 and 19 against
-    39 ms. On a GPU one product."""
+    :math:`S` pass over it: measured at d = 2000 (float64, torch 2.13, MKL), 199,500 entries, 53
+    against 153 ms for one product on one thread and 30 against 67 ms on two; 80,000 entries, 32
+    against 73 and 19 against 39 ms. On a GPU one product."""
     return csr_times(csr_matrix(pointers, observations.cols, coefficients, observations.shape), K, block)
 
 
