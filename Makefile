@@ -15,6 +15,8 @@ THREADS := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 # against crashes on some processors.)
 PORTABLE_KERNELS := MKL_CBWR=COMPATIBLE ATEN_CPU_CAPABILITY=default
 KERNELS ?=
+# A pytest marker expression for `make unit` (`make portable` passes "not kernel_independent").
+SELECT ?=
 JOBS   ?= 2
 CHROMIUM := chromium
 
@@ -36,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(THREADS) $(KERNELS) $(BIN)/pytest -n $(JOBS) tests
+	$(THREADS) $(KERNELS) $(BIN)/pytest -n $(JOBS) $(if $(SELECT),-m "$(SELECT)") tests
 
 notebooks: $(STAMP)
 	$(THREADS) $(KERNELS) $(BIN)/pytest -n $(JOBS) --dist loadfile -p no:cacheprovider \
@@ -52,9 +54,10 @@ browser: book
 	else echo "browser: SKIPPED: no chromium, and apt-get could not install it here"; fi
 
 # The unit tests and the notebooks again, under the second kernel configuration: every check
-# must hold on any machine, not only on the one that wrote the outputs.
+# must hold on any machine, not only on the one that wrote the outputs. Tests marked
+# kernel_independent (processes, files, rendered text: no number a kernel computes) run once.
 portable: $(STAMP)
-	$(MAKE) --no-print-directory unit notebooks KERNELS="$(PORTABLE_KERNELS)"
+	$(MAKE) --no-print-directory unit notebooks KERNELS="$(PORTABLE_KERNELS)" SELECT="not kernel_independent"
 
 test: lint unit notebooks portable book browser
 

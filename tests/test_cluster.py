@@ -10,6 +10,8 @@ from joblib import parallel_config
 
 from recovery.book import figures
 
+pytestmark = pytest.mark.kernel_independent  # processes and files, not numbers: make portable skips it
+
 distributed = pytest.importorskip(
     "dask.distributed", reason="dask[distributed] is not installed (it is pinned in requirements.lock; make installs it)")
 

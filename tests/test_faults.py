@@ -24,6 +24,8 @@ import slow_sweep_figure
 
 from recovery.book import cli, figures
 
+pytestmark = pytest.mark.kernel_independent  # processes and files, not numbers: make portable skips it
+
 TESTS = Path(__file__).resolve().parent
 ID = slow_sweep_figure.ID
 SCALE = "faults"  # the units of the paper scale, 0.3 s each

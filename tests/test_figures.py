@@ -115,6 +115,7 @@ def test_every_record_names_a_commit_of_this_history():
     assert missing == []
 
 
+@pytest.mark.kernel_independent
 def test_provenance_names_commit_and_versions(tmp_path):
     figure_id = FIGURE_IDS[0]
     record = json.loads(figures.reproduce(figure_id, out=tmp_path).read_text())
@@ -123,6 +124,7 @@ def test_provenance_names_commit_and_versions(tmp_path):
     assert record["runtime_seconds"] >= 0
 
 
+@pytest.mark.kernel_independent
 def test_provenance_records_the_code_state_when_the_run_started(tmp_path, monkeypatch):
     """The checkout may change during a long run; the record must describe the code that ran."""
     from recovery.book import provenance
@@ -133,6 +135,7 @@ def test_provenance_records_the_code_state_when_the_run_started(tmp_path, monkey
     assert record["git"] == {"commit": "a" * 40, "dirty": False}
 
 
+@pytest.mark.kernel_independent
 def test_redraw_reproduces_the_figure_from_its_data_alone(tmp_path):
     figure_id = FIGURE_IDS[0]
     figures.reproduce(figure_id, out=tmp_path)
@@ -143,6 +146,7 @@ def test_redraw_reproduces_the_figure_from_its_data_alone(tmp_path):
         assert (tmp_path / f"{figure_id}.{suffix}").read_bytes() == content
 
 
+@pytest.mark.kernel_independent
 def test_outputs_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
     """A run that fails while writing leaves the previous outputs as they were, and no temporary
     files (nor those a killed run left)."""
@@ -168,6 +172,7 @@ def test_outputs_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.kernel_independent
 @pytest.mark.parametrize("damage", ["last row lost", "digit changed", "record of another run"])
 def test_load_and_redraw_refuse_data_that_do_not_match_their_record(tmp_path, capsys, damage):
     figure_id = FIGURE_IDS[0]
@@ -209,6 +214,7 @@ def test_records_without_a_checksum_still_load(tmp_path):
         figures.load(figure_id, tmp_path)
 
 
+@pytest.mark.kernel_independent
 def test_a_second_run_into_a_busy_folder_is_refused(tmp_path):
     figure_id = FIGURE_IDS[0]
     with figures.files.writer(tmp_path, figure_id):

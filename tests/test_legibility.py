@@ -11,6 +11,8 @@ import pytest
 
 from recovery.book import figures
 
+pytestmark = pytest.mark.kernel_independent  # text sizes of figures drawn from committed data: make portable skips it
+
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 

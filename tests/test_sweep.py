@@ -20,6 +20,8 @@ import slow_sweep_figure
 
 from recovery.book import cli, figures, provenance
 
+pytestmark = pytest.mark.kernel_independent  # processes and files, not numbers: make portable skips it
+
 TESTS = Path(__file__).resolve().parent
 
 
