@@ -10,7 +10,7 @@ import torch
 
 from recovery.convex import robust_pca
 from recovery.core import problems
-from recovery.core.observations import Observations
+from recovery.core.observations import Observations, equal_length_lines
 
 F64 = torch.float64
 
@@ -199,3 +199,16 @@ def test_conditioned_sampling_keeps_the_first_qualifying_draw_or_the_last_one(se
     for bad in ({"min_per_line": -1}, {"min_per_line": 1.5}, {"max_draws": 0}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             problems.conditioned_completion_problem(4, 4, 2, 5, 2.0, torch.Generator(), **bad)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_equal_length_lines_group_every_entry_of_every_non_empty_line_once(seed):
+    g = torch.Generator().manual_seed(seed)
+    counts = torch.randint(0, 6, (40,), generator=g)
+    pointers = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+    groups = equal_length_lines(pointers)
+    assert [n for n, _ in groups] == sorted(set(counts.tolist()) - {0})
+    expected = {n: [list(range(int(pointers[t]), int(pointers[t + 1]))) for t in range(40) if counts[t] == n]
+                for n, _ in groups}
+    for n, positions in groups:
+        assert positions.tolist() == expected[n]

@@ -348,6 +348,18 @@ def test_line_conditioning_matches_the_line_by_line_grams(seed, d1, d2, k, count
 
 
 @pytest.mark.parametrize("seed", [0, 1])
+def test_line_conditioning_is_zero_for_an_empty_line(seed):
+    g = torch.Generator().manual_seed(seed)
+    rows, cols = observed(20, 15, 200, g)
+    keep = rows != 7  # row 7 unobserved
+    sampling = Sampling(Observations(rows[keep], cols[keep], torch.zeros(int(keep.sum()), dtype=torch.float64), (20, 15)))
+    U = torch.linalg.qr(torch.randn(20, 2, generator=g, dtype=torch.float64)).Q
+    V = torch.linalg.qr(torch.randn(15, 2, generator=g, dtype=torch.float64)).Q
+    assert brute_force_line_conditioning(rows[keep], cols[keep], U, V) == 0.0
+    assert sampling.line_conditioning(U, V) == 0.0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
 def test_line_conditioning_is_zero_for_a_free_direction(seed):
     """A row space holding e_4 leaves free a direction of every row that misses column 4."""
     g = torch.Generator().manual_seed(seed)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from recovery.core.observations import Observations
+from recovery.core.observations import Observations, equal_length_lines
 
 #: A row whose unobserved part is below this fraction of its total is summed entry by entry.
 CANCELLATION = 1e-3
@@ -119,20 +119,23 @@ class Sampling:
     @staticmethod
     def _lines_conditioning(pointers: torch.Tensor, indices: torch.Tensor, W: torch.Tensor) -> float:
         r"""The smallest inverse condition number of :math:`\sum_{t \in \text{line}} w_{i_t} w_{i_t}^\top`
-        over the lines of the compressed structure ``(pointers, indices)``."""
-        k, lines = W.shape[1], pointers.numel() - 1
-        block = max(1, ROW_CHUNK_ENTRIES // (k * k * max(1, indices.numel() // max(lines, 1))))
+        over the lines of the compressed structure ``(pointers, indices)`` (``0`` if a line is empty):
+        lines of equal length ``n`` are gathered as ``(lines, n, k)`` blocks of rows of ``W`` and
+        their Gram matrices formed by one batched product (k = 10, 2 threads: 0.15 against 0.77 s
+        for summing the :math:`|\Omega|` outer products at d = 10^4, 10^6 entries; 1.5 against 2.8-8
+        s at d = 10^5, 10^7 entries)."""
+        k = W.shape[1]
+        groups = equal_length_lines(pointers)
+        if sum(positions.shape[0] for _, positions in groups) < pointers.numel() - 1:
+            return 0.0  # an empty line: its Gram matrix is zero
         smallest = 1.0
-        for start in range(0, lines, block):
-            stop = min(start + block, lines)
-            first, last = int(pointers[start]), int(pointers[stop])
-            counts = pointers[start + 1:stop + 1] - pointers[start:stop]
-            owner = torch.repeat_interleave(torch.arange(stop - start, device=indices.device), counts)
-            rows = W[indices[first:last]]
-            grams = W.new_zeros(stop - start, k, k).index_add_(0, owner, rows[:, :, None] * rows[:, None, :])
-            eigenvalues = torch.linalg.eigvalsh(grams)
-            ratios = eigenvalues[:, 0].clamp(min=0) / eigenvalues[:, -1].clamp(min=torch.finfo(W.dtype).tiny)
-            smallest = min(smallest, float(ratios.min()))
+        for n, positions in groups:
+            block = max(1, ROW_CHUNK_ENTRIES // (n * k + k * k))
+            for chunk in positions.split(block):
+                rows = W.index_select(0, indices[chunk.reshape(-1)]).view(-1, n, k)
+                eigenvalues = torch.linalg.eigvalsh(rows.mT @ rows)
+                ratios = eigenvalues[:, 0].clamp(min=0) / eigenvalues[:, -1].clamp(min=torch.finfo(W.dtype).tiny)
+                smallest = min(smallest, float(ratios.min()))
         return smallest
 
     def times(self, e: torch.Tensor, W: torch.Tensor) -> torch.Tensor:

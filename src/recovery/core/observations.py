@@ -110,3 +110,18 @@ class Observations:
         misfit = Z[self.rows, self.cols] - self.values
         return torch.linalg.vector_norm(misfit) / torch.linalg.vector_norm(self.values)
 
+
+def equal_length_lines(pointers: torch.Tensor) -> tuple[tuple[int, torch.Tensor], ...]:
+    """The non-empty lines of a compressed structure (line ``t`` holds the entries ``pointers[t]``
+    to ``pointers[t + 1] - 1``, as the rows of row-major observations do) grouped by length: one
+    ``(n, positions)`` per length ``n``, ascending, ``positions`` of shape ``(lines of length n, n)``
+    holding their entries' positions, so that a batch of equal lines is one reshaped gather."""
+    counts = pointers[1:] - pointers[:-1]
+    groups = []
+    for n in torch.unique(counts).tolist():
+        if n == 0:
+            continue
+        lines = torch.nonzero(counts == n).flatten()
+        groups.append((n, pointers[lines, None] + torch.arange(n, device=pointers.device)))
+    return tuple(groups)
+

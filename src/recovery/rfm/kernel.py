@@ -32,7 +32,7 @@ import torch
 
 from recovery.core import validation
 from recovery.core.lowrank import csr_matrix, csr_times
-from recovery.core.observations import Observations
+from recovery.core.observations import Observations, equal_length_lines
 
 DEFAULT_MEMORY_BUDGET = 2**28  # bytes for the batched n x n blocks of one chunk
 GRAM_STRIPS = 8  # row strips of the upper triangle in agop
@@ -86,15 +86,8 @@ class RowGroups:
     @classmethod
     def of(cls, observations: Observations) -> RowGroups:
         counts = observations.row_counts()
-        starts = torch.cumsum(counts, 0) - counts
-        groups = []
-        for n in torch.unique(counts).tolist():
-            if n == 0:
-                continue
-            rows = torch.nonzero(counts == n).flatten()
-            offsets = torch.arange(n, device=rows.device)
-            groups.append((n, starts[rows, None] + offsets))
-        return cls(tuple(groups), torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)]))
+        pointers = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+        return cls(equal_length_lines(pointers), pointers)
 
 
 def interpolate_rows(
