@@ -124,4 +124,3 @@ def equal_length_lines(pointers: torch.Tensor) -> tuple[tuple[int, torch.Tensor]
         lines = torch.nonzero(counts == n).flatten()
         groups.append((n, pointers[lines, None] + torch.arange(n, device=pointers.device)))
     return tuple(groups)
-
