@@ -195,11 +195,6 @@ def render_pages(pages: list[Path], width: int = WIDTHS[0]) -> list[str]:
     return [kept.get(index, "") if result.returncode == 0 else "" for index in range(len(pages))]
 
 
-def render(page: Path, width: int = WIDTHS[0]) -> str:
-    """One page's DOM, as :func:`render_pages` renders it."""
-    return render_pages([page], width)[0]
-
-
 def screenshot(page: Path, path: Path, width: int) -> bool:
     """Save what a reader sees of ``page`` at ``width`` px (its first 6,000 or 12,000 px) as ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)

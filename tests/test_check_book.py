@@ -116,7 +116,7 @@ def test_the_in_page_measurement_finds_overflow_in_chromium(tmp_path):
     """The real renderer at 400 px: a block wider than the viewport and content cut off by its box
     are reported; a code block scrolling inside its own box is not."""
     (tmp_path / "phone.html").write_text(PHONE)
-    dom = check_book.render(tmp_path / "phone.html", 400)
+    dom = check_book.render_pages([tmp_path / "phone.html"], 400)[0]
     layout = json.loads(BeautifulSoup(dom, "html.parser").find(id=check_book.LAYOUT_ID).get_text())
     assert layout["viewport"] == 400  # not Chromium's narrowest window (500 px): the page is framed
     problems = check_book.check_layout(tmp_path / "phone.html", tmp_path, dom, 400)

@@ -124,12 +124,10 @@ class Sampling:
         their Gram matrices formed by one batched product (k = 10, 2 threads: 0.15 against 0.77 s
         for summing the :math:`|\Omega|` outer products at d = 10^4, 10^6 entries; 1.5 against 2.8-8
         s at d = 10^5, 10^7 entries)."""
-        k = W.shape[1]
-        groups = equal_length_lines(pointers)
-        if sum(positions.shape[0] for _, positions in groups) < pointers.numel() - 1:
+        if bool((pointers[1:] == pointers[:-1]).any()):
             return 0.0  # an empty line: its Gram matrix is zero
-        smallest = 1.0
-        for n, positions in groups:
+        k, smallest = W.shape[1], 1.0
+        for n, positions in equal_length_lines(pointers):
             block = max(1, ROW_CHUNK_ENTRIES // (n * k + k * k))
             for chunk in positions.split(block):
                 rows = W.index_select(0, indices[chunk.reshape(-1)]).view(-1, n, k)

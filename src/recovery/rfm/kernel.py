@@ -132,7 +132,7 @@ def interpolate_rows(
             # the upper of the row-major A), and the gather is bound by cache misses: the entries below
             # the diagonal all read K[0, 0], one cached line (d = 2000, 199,500 entries, one thread: 76
             # against 189 ms); tests compare every row with a dense solve of the full block
-            positions.mul_(torch.ones(n, n, dtype=positions.dtype).triu())
+            positions.triu_()
         A = flat_K.index_select(0, positions.view(-1)).view(-1, n, n)
         A.diagonal(dim1=-2, dim2=-1).add_(smoothing)
         # A.mT is the blocks in the column-major layout LAPACK factors in place, with the upper triangle
