@@ -18,7 +18,8 @@ Methods (`--methods`, default: the default method only, the one the record's key
 - oracle: the two-sided lin-RFM told the rank (ours; MatrixIRLS's setting);
 - linrfm: lin-RFM as published (alpha = 1/2, `recovery.rfm.linrfm.lin_rfm_completion` defaults);
 - irls: IRLS-0 (`recovery.rfm.irls.irls_completion` defaults);
-- nuclear: nuclear-norm minimisation (our ADMM, tol 1e-10).
+- nuclear: nuclear-norm minimisation (our ADMM on low-rank-plus-sparse iterates,
+  `recovery.convex.lowrank_nuclear_completion` defaults).
 The slow methods (linrfm, irls, nuclear) need minutes per instance at d = 1000; pass `--d` smaller
 to compare them all. Every run is capped by iterations (`--max-iter`), never by wall-clock time,
 and says whether it converged. `--jobs N` runs instances in N worker processes (one thread each

@@ -69,6 +69,12 @@ def test_convex_benchmark_runs(tmp_path):
     assert len(ours) == 2 and all(row["converged"] for row in ours)  # d = 8 is too small to recover
 
 
+def test_nuclear_completion_benchmark_runs_the_same_iteration_both_ways():
+    lines = run("nuclear_completion_scale.py", "--sizes", "60", "--iterations", "40").strip().splitlines()
+    assert lines[-1].startswith("dense_vs_lowrank_d60: ")
+    assert float(lines[0].rsplit("apart", 1)[1]) < 1e-5
+
+
 def test_sample_complexity_benchmark_resumes_and_reports_thresholds(tmp_path):
     out = tmp_path / "sample.json"
     arguments = ("--d", "40", "--rank", "2", "--rhos", "2", "4", "--instances", "2", "--jobs", "2",
