@@ -82,3 +82,10 @@ def test_an_instance_is_the_same_problem_for_every_method():
     assert a["relative_error"] < 1e-8 and b["relative_error"] < 1e-8
     with pytest.raises(ValueError, match="method: expected one of"):
         scoreboard.solve("svd", None, 2, 10)
+
+
+def test_the_nuclear_norm_scores_the_same_problem_with_the_low_rank_admm():
+    default = scoreboard.run_instance("default", 30, 2, 10.0, 4.0, 0, 50)
+    nuclear = scoreboard.run_instance("nuclear", 30, 2, 10.0, 4.0, 0, 5000)
+    assert nuclear["seed"] == default["seed"] and nuclear["converged"]
+    assert nuclear["relative_error"] < 1e-6 and nuclear["iterations"] < 5000
