@@ -26,9 +26,9 @@ def dense_plain_admm(observations: Observations, tol: float, max_iter: int):
     return X[0], iterations, bool(converged.all())
 
 
-# (d1, d2, rank, observed): a recovered case (converges in about 80 iterations), cases whose
-# minimiser is not the truth (too few entries; compared at the cap of 150 iterations, converged or
-# not), and a wide one whose minimiser has full rank, so that the block grows to d1.
+# (d1, d2, rank, observed): a recovered case (converges in about 80 iterations), cases at the edge
+# of recovery and below it (compared at the cap of 150 iterations, converged or not), and a wide one
+# whose minimiser has full rank, so that the block grows to d1.
 CASES = [(50, 35, 3, 1100), (30, 40, 2, 500), (40, 60, 2, 400), (6, 30, 6, 120)]
 
 
