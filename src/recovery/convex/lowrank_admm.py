@@ -66,10 +66,10 @@ def lowrank_nuclear_completion(
     Stops when the relative primal and dual residuals are both at most ``tol``, or after
     ``max_iter`` iterations (``converged=False``). Each singular value thresholding iterates until
     its result moves by less than ``svt_accuracy`` times the larger of ``tol`` and the last
-    smaller residual (relative to its size), or for :data:`MAX_PASSES` passes. The solution is a
-    dense tensor, or with ``dense=False`` a :class:`~recovery.core.lowrank.LowRankPlusSparse`
-    (its sparse part zero: the thresholded iterate :math:`X`, which meets the data to the primal
-    residual).
+    smaller residual (relative to its size), or for
+    :data:`~recovery.convex.lowrank_admm.MAX_PASSES` passes. The solution is a dense tensor, or
+    with ``dense=False`` a :class:`~recovery.core.lowrank.LowRankPlusSparse` (its sparse part
+    zero: the thresholded iterate :math:`X`, which meets the data to the primal residual).
     ``info`` holds the final ``rank``, ``primal_residual`` and ``dual_residual``.
     """
     if not isinstance(observations, Observations):
