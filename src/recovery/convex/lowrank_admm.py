@@ -4,9 +4,9 @@ Solves :math:`\min \|X\|_*` subject to :math:`X_{ij} = M_{ij}` on :math:`\Omega`
 iteration of :mod:`recovery.convex.admm` without over-relaxation (:math:`\eta = 1`):
 
 .. math::
-   X^{k+1} = \operatorname{SVT}_{1/\rho}(Z^k - U^k),\qquad
-   Z^{k+1} = P(X^{k+1} + U^k),\qquad
-   U^{k+1} = U^k + X^{k+1} - Z^{k+1},
+   X^{k+1} &= \operatorname{SVT}_{1/\rho}(Z^k - U^k),\\
+   Z^{k+1} &= P(X^{k+1} + U^k),\\
+   U^{k+1} &= U^k + X^{k+1} - Z^{k+1},
 
 where :math:`P` overwrites the observed entries with the data. Off :math:`\Omega` the projection
 leaves :math:`X^{k+1} + U^k`, so :math:`U^{k+1}` vanishes there: the scaled dual lives on
