@@ -20,20 +20,8 @@ import time
 
 import torch
 
-from recovery.convex import admm, lowrank_nuclear_completion
+from recovery.convex import lowrank_nuclear_completion, weighted_nuclear_completion
 from recovery.core import problems
-
-
-def dense_admm(observations, iterations: int) -> torch.Tensor:
-    """The dense ADMM without over-relaxation, run for exactly ``iterations`` (tol below reach)."""
-    d1, d2 = observations.shape
-    values = torch.zeros(1, d1, d2, dtype=observations.values.dtype)
-    mask = torch.zeros(1, d1, d2, dtype=torch.bool)
-    values[0, observations.rows, observations.cols] = observations.values
-    mask[0, observations.rows, observations.cols] = True
-    X, *_ = admm.solve(lambda V: torch.where(mask, values, V), (1, d1, d2), values, 1e-300, iterations,
-                       relaxation=1.0)
-    return X[0]
 
 
 def main() -> None:
@@ -50,7 +38,9 @@ def main() -> None:
             d, d, rank, round(rho * rank * (2 * d - rank)), 10.0, torch.Generator().manual_seed(3),
             min_per_line=rank + 1, max_draws=1000)
         started = time.perf_counter()
-        dense = dense_admm(observations, args.iterations)
+        # tol below reach: both run exactly --iterations
+        dense = weighted_nuclear_completion(observations, tol=1e-300, max_iter=args.iterations,
+                                            relaxation=1.0).solution
         dense_ms = 1e3 * (time.perf_counter() - started) / args.iterations
         started = time.perf_counter()
         result = lowrank_nuclear_completion(observations, tol=1e-300, max_iter=args.iterations)

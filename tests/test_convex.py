@@ -107,6 +107,8 @@ def test_non_convergence_is_reported_and_bad_input_rejected():
         (lambda: weighted_nuclear_minimization(A, b, tol=float("nan")), "tol:"),
         (lambda: weighted_nuclear_minimization(A, b, tol=2.0), "tol:"),
         (lambda: weighted_nuclear_minimization(torch.ones(2, 3, 2, 2), torch.ones(2, 3)), "A:"),
+        (lambda: weighted_nuclear_completion(problems.completion_problem(5, 4, 1, 12, g)[1], relaxation=2.0),
+         "relaxation:"),
     ]
     for call, name in cases:
         with pytest.raises(ValueError, match=name):

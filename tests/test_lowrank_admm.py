@@ -7,24 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from recovery.convex import admm, lowrank_nuclear_completion
+from recovery.convex import lowrank_nuclear_completion, weighted_nuclear_completion
 from recovery.core import problems
 from recovery.core.lowrank import LowRankPlusSparse
-from recovery.core.observations import Observations
 from recovery.core.results import Status
-
-
-def dense_plain_admm(observations: Observations, tol: float, max_iter: int):
-    """The dense ADMM of recovery.convex.admm without over-relaxation, on the completion projection."""
-    d1, d2 = observations.shape
-    values = torch.zeros(1, d1, d2, dtype=observations.values.dtype)
-    mask = torch.zeros(1, d1, d2, dtype=torch.bool)
-    values[0, observations.rows, observations.cols] = observations.values
-    mask[0, observations.rows, observations.cols] = True
-    X, iterations, converged, _, _ = admm.solve(lambda V: torch.where(mask, values, V), (1, d1, d2), values, tol,
-                                                max_iter, relaxation=1.0)
-    return X[0], iterations, bool(converged.all())
-
 
 # (d1, d2, rank, observed): a recovered case (converges in about 80 iterations), cases at the edge
 # of recovery and below it (compared at the cap of 150 iterations, converged or not), and a wide one
@@ -39,7 +25,8 @@ def test_iterates_are_those_of_the_dense_admm(seed, case):
     same stopping iteration (up to rounding near the stopping rule) and the same iterate."""
     d1, d2, rank, observed = case
     _, observations = problems.completion_problem(d1, d2, rank, observed, torch.Generator().manual_seed(seed))
-    X, iterations, converged = dense_plain_admm(observations, 1e-9, 150)
+    dense = weighted_nuclear_completion(observations, tol=1e-9, max_iter=150, relaxation=1.0)
+    X, iterations, converged = dense.solution, dense.iterations, bool(dense.converged.all())
     result = lowrank_nuclear_completion(observations, tol=1e-9, max_iter=150, svt_accuracy=1e-6)
     assert result.converged == converged
     assert abs(result.iterations - iterations) <= 2

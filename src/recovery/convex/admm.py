@@ -206,6 +206,8 @@ def solve(project, shape, like: torch.Tensor, tol: float, max_iter: int, prox=si
     when a residual is not finite (data whose norms overflow the dtype: the programs are
     positively homogeneous, so rescale them)."""
     tol = validation.positive_number("tol", tol, at_most=1)
+    if not 0 < relaxation < 2:  # also rejects NaN
+        raise ValueError(f"relaxation: expected a number in (0, 2) (over-relaxation eta), got {relaxation!r}")
     Z = project(torch.zeros(shape, dtype=like.dtype, device=like.device))
     tiny = torch.finfo(like.dtype).tiny
     # Scale-free start: the first threshold 1/rho is the norm of the minimum-norm feasible point.

@@ -240,6 +240,7 @@ def weighted_nuclear_completion(
     *,
     tol: float = 1e-10,
     max_iter: int = 20_000,
+    relaxation: float = 1.6,
 ) -> Result:
     r"""Completion: :math:`\min \|D_1 Y D_2\|_*` s.t. :math:`Y_{ij} = M_{ij}` for :math:`(i, j) \in \Omega`, batched.
 
@@ -252,7 +253,9 @@ def weighted_nuclear_completion(
     map); a row or column with no observation has weight zero and is rejected. In
     :math:`X = D_1 Y D_2` the constraint is :math:`X_{ij} = (D_1)_{ii} M_{ij} (D_2)_{jj}` on
     :math:`\Omega`, so the projection of the ADMM is an overwrite and nothing of size
-    :math:`m\times d_1 d_2` is formed.
+    :math:`m\times d_1 d_2` is formed. ``relaxation`` is the ADMM's :math:`\eta`
+    (:mod:`~recovery.convex.admm`); ``1.0`` is the plain iteration that
+    :func:`~recovery.convex.lowrank_admm.lowrank_nuclear_completion` runs on low-rank iterates.
     """
     single = isinstance(observations, Observations)
     batch = [observations] if single else observations
@@ -278,7 +281,8 @@ def weighted_nuclear_completion(
     def project(V):
         return torch.where(mask, target, V)
 
-    X, iteration, converged, primal, dual = admm.solve(project, (T, d1, d2), values, tol, max_iter)
+    X, iteration, converged, primal, dual = admm.solve(project, (T, d1, d2), values, tol, max_iter,
+                                                       relaxation=relaxation)
     return _result(*_unbatched(single, X / scale, project(X) / scale), iteration, converged, primal, dual, tol,
                    max_iter)
 
