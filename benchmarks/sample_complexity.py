@@ -11,7 +11,7 @@ a relative Frobenius error ||X - M|| / ||M|| below 1e-4 (their criterion). Per (
 the record holds every instance (error, converged, iterations, seconds, the condition asked and the
 fewest observations in any row or column) and the median error and success rate;
 `rho_exact_kappa<kappa>` is the smallest rho of the grid from which on the default method's median
-error stays below 1e-4.
+error stays below 1e-4, `rho_exact_<method>_kappa<kappa>` the same for each other method run.
 
 Methods (`--methods`, default: the default method only, the one the record's keys are about):
 - default: `recovery.complete`'s default, the two-sided lin-RFM (ours), adaptive rank;
@@ -118,7 +118,8 @@ def main() -> None:
               f"{point['median_relative_error']:.1e}  success {point['success_rate']:.0%}  converged "
               f"{point['converged_rate']:.0%}  qualifying masks {point['qualifying']}/{point['instances']}  "
               f"median {point['median_seconds']:.2f} s")
-    thresholds = {f"rho_exact_{kappa_key(kappa)}": threshold(rows, "default", kappa) for kappa in args.kappas}
+    thresholds = {f"rho_exact_{'' if method == 'default' else method + '_'}{kappa_key(kappa)}":
+                  threshold(rows, method, kappa) for method in args.methods for kappa in args.kappas}
     if args.out is not None:
         record = provenance.record(git=git, benchmark="sample_complexity",
                                    parameters=vars(args) | {"out": str(args.out)}, success_level=SUCCESS,

@@ -90,3 +90,12 @@ def test_sample_complexity_benchmark_resumes_and_reports_thresholds(tmp_path):
     assert len(partial) == 8
     run("sample_complexity.py", *arguments)  # a rerun reads every instance from the partial file
     assert out.with_suffix(".partial.jsonl").read_text().splitlines() == partial
+
+
+def test_sample_complexity_benchmark_reports_each_method_threshold(tmp_path):
+    out = tmp_path / "oracle.json"
+    stdout = run("sample_complexity.py", "--d", "30", "--rank", "2", "--kappas", "10", "--rhos", "4", "--instances", "1",
+                 "--methods", "oracle", "--out", str(out))
+    assert stdout.strip().splitlines()[-1] == "rho_exact_oracle_kappa10: 4.0"
+    record = json.loads(out.read_text())
+    assert record["rho_exact_oracle_kappa10"] == 4.0 and "rho_exact_kappa10" not in record
