@@ -10,6 +10,7 @@ import torch
 from recovery.convex import lowrank_nuclear_completion, weighted_nuclear_completion
 from recovery.core import problems
 from recovery.core.lowrank import LowRankPlusSparse
+from recovery.core.observations import Observations
 from recovery.core.results import Status
 
 # (d1, d2, rank, observed): a recovered case (converges in about 80 iterations), cases at the edge
@@ -77,3 +78,6 @@ def test_a_capped_run_says_so_and_bad_input_is_rejected():
         lowrank_nuclear_completion(observations, tol=2.0)
     with pytest.raises(ValueError, match="svt_accuracy"):
         lowrank_nuclear_completion(observations, svt_accuracy=0)
+    huge = Observations(observations.rows, observations.cols, observations.values * 1e155, observations.shape)
+    with pytest.raises(FloatingPointError, match="overflows"):  # was a ZeroDivisionError
+        lowrank_nuclear_completion(huge)

@@ -38,6 +38,8 @@ This solver is ours (neither paper's): it exists so that the nuclear norm can be
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from recovery.core import validation
@@ -70,7 +72,8 @@ def lowrank_nuclear_completion(
     :data:`~recovery.convex.lowrank_admm.MAX_PASSES` passes. The solution is a dense tensor, or
     with ``dense=False`` a :class:`~recovery.core.lowrank.LowRankPlusSparse` (its sparse part
     zero: the thresholded iterate :math:`X`, which meets the data to the primal residual).
-    ``info`` holds the final ``rank``, ``primal_residual`` and ``dual_residual``.
+    ``info`` holds the final ``rank``, ``primal_residual`` and ``dual_residual``. Raises
+    ``FloatingPointError`` when the data's norm or a residual is not finite.
     """
     if not isinstance(observations, Observations):
         raise ValueError(f"observations: expected an Observations, got {type(observations).__name__}")
@@ -83,6 +86,8 @@ def lowrank_nuclear_completion(
     generator = torch.Generator(device=b.device).manual_seed(SEED)
     tiny = torch.finfo(b.dtype).tiny
     data_size = float(torch.linalg.vector_norm(b).clamp(min=tiny))
+    if not math.isfinite(data_size):
+        raise FloatingPointError("the norm of the observed values overflows; rescale the data")
     rho = 1 / data_size
     left, right = b.new_zeros(d1, 0), b.new_zeros(d2, 0)  # X = left @ right.T
     on_data = torch.zeros_like(b)  # P_Omega X
@@ -100,7 +105,7 @@ def lowrank_nuclear_completion(
         step = max(off_data_step, 0.0) ** 0.5
         dual = step / max(float(torch.linalg.vector_norm(u)), tiny) if step > 0 else 0.0
         left, right, on_data = new_left, new_right, new_on_data
-        if not (primal == primal and dual == dual):  # NaN
+        if not (math.isfinite(primal) and math.isfinite(dual)):
             raise FloatingPointError(f"iteration {iteration}: an ADMM residual is not finite; rescale the data")
         if primal <= tol and dual <= tol:
             break
