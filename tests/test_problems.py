@@ -10,7 +10,7 @@ import torch
 
 from recovery.convex import robust_pca
 from recovery.core import problems
-from recovery.core.observations import Observations, equal_length_lines
+from recovery.core.observations import Observations, equal_length_lines, line_pointers
 
 F64 = torch.float64
 
@@ -202,10 +202,11 @@ def test_conditioned_sampling_keeps_the_first_qualifying_draw_or_the_last_one(se
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_equal_length_lines_group_every_entry_of_every_non_empty_line_once(seed):
+def test_line_pointers_and_equal_length_lines_group_every_entry_of_every_non_empty_line_once(seed):
     g = torch.Generator().manual_seed(seed)
     counts = torch.randint(0, 6, (40,), generator=g)
-    pointers = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+    pointers = line_pointers(counts)
+    assert pointers.tolist() == [sum(counts[:t].tolist()) for t in range(41)]
     groups = equal_length_lines(pointers)
     assert [n for n, _ in groups] == sorted(set(counts.tolist()) - {0})
     expected = {n: [list(range(int(pointers[t]), int(pointers[t + 1]))) for t in range(40) if counts[t] == n]

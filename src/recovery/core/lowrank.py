@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from recovery.core.observations import Observations, equal_length_lines
+from recovery.core.observations import Observations, equal_length_lines, line_pointers
 
 #: A row whose unobserved part is below this fraction of its total is summed entry by entry.
 CANCELLATION = 1e-3
@@ -45,10 +45,9 @@ class Sampling:
         self.shape = observations.shape
         self.rows, self.cols = observations.rows, observations.cols
         d1 = self.shape[0]
-        zero = self.rows.new_zeros(1)
-        self._row_pointers = torch.cat([zero, torch.cumsum(observations.row_counts(), 0)])
+        self._row_pointers = line_pointers(observations.row_counts())
         self._by_column = torch.argsort(self.cols * d1 + self.rows)
-        self._column_pointers = torch.cat([zero, torch.cumsum(observations.col_counts(), 0)])
+        self._column_pointers = line_pointers(observations.col_counts())
         self._rows_by_column = self.rows[self._by_column]
         self._pattern = csr_matrix(self._row_pointers, self.cols, torch.zeros_like(observations.values), self.shape)
 

@@ -111,6 +111,12 @@ class Observations:
         return torch.linalg.vector_norm(misfit) / torch.linalg.vector_norm(self.values)
 
 
+def line_pointers(counts: torch.Tensor) -> torch.Tensor:
+    """The compressed offsets of lines holding ``counts`` entries each, stored one line after the
+    other: line ``t`` holds the entries ``pointers[t]`` to ``pointers[t + 1] - 1`` (shape ``(lines + 1,)``)."""
+    return torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+
+
 def equal_length_lines(pointers: torch.Tensor) -> tuple[tuple[int, torch.Tensor], ...]:
     """The non-empty lines of a compressed structure (line ``t`` holds the entries ``pointers[t]``
     to ``pointers[t + 1] - 1``, as the rows of row-major observations do) grouped by length: one

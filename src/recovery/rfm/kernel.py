@@ -32,7 +32,7 @@ import torch
 
 from recovery.core import validation
 from recovery.core.lowrank import csr_matrix, csr_times
-from recovery.core.observations import Observations, equal_length_lines
+from recovery.core.observations import Observations, equal_length_lines, line_pointers
 
 DEFAULT_MEMORY_BUDGET = 2**28  # bytes for the batched n x n blocks of one chunk
 GRAM_STRIPS = 8  # row strips of the upper triangle in agop
@@ -85,8 +85,7 @@ class RowGroups:
 
     @classmethod
     def of(cls, observations: Observations) -> RowGroups:
-        counts = observations.row_counts()
-        pointers = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+        pointers = line_pointers(observations.row_counts())
         return cls(equal_length_lines(pointers), pointers)
 
 
