@@ -10,10 +10,10 @@ from recovery.experiments import completion_scoreboard as scoreboard
 
 
 def row(rho, error, *, kappa=10.0, fewest=9, converged=True, d=1000, rank=5, instance=0, min_per_line=6,
-        iterations=300):
-    return {"method": "default", "d": d, "rank": rank, "kappa": kappa, "rho": rho, "instance": instance,
+        iterations=300, method="default", max_iter=300):
+    return {"method": method, "d": d, "rank": rank, "kappa": kappa, "rho": rho, "instance": instance,
             "min_per_line": min_per_line, "min_line_observations": fewest, "relative_error": error,
-            "converged": converged, "iterations": iterations, "seconds": 1.0}
+            "converged": converged, "iterations": iterations, "max_iter": max_iter, "seconds": 1.0}
 
 
 def test_threshold_is_where_the_median_stays_below_the_success_level():
@@ -53,20 +53,37 @@ def test_kappa_keys_match_the_published_table():
     assert set(scoreboard.PUBLISHED["MatrixIRLS"]) == {"kappa10", "kappa1e5"}
 
 
+CLAIMS = {claim.id: claim for claim in scoreboard.CLAIMS}
+
+
 @pytest.mark.parametrize(("holds", "error"), [(True, 1e-12), (False, 1e-2)])
 def test_the_threshold_claim_compares_with_matrixirls_and_needs_the_published_setting(holds, error):
     rows = [row(rho, 1e-12 if rho >= 1.9 else error, kappa=kappa, instance=i)
             for kappa in (10.0, 1e5) for rho in (1.5, 1.9, 3.0) for i in range(5)]
-    claim = scoreboard.CLAIMS[0]
+    claim = CLAIMS["scoreboard-threshold"]
     assert claim.check(rows, {}).holds is holds
+    assert not claim.check([dict(r, method="oracle") for r in rows], {}).decided  # another method's rows
     small = [dict(r, d=40, rank=2) for r in rows]
     assert not claim.check(small, {}).decided
     uniform = [dict(r, min_per_line=0) for r in rows]  # not the published sampling protocol
     assert not claim.check(uniform, {}).decided
 
 
+def test_the_rank_claim_pairs_the_same_problems_and_budgets():
+    claim = CLAIMS["scoreboard-rank-given"]
+    default = [row(1.5, 1e-12, instance=0), row(1.5, 1e-12, instance=1), row(1.5, 1e-2, instance=2)]
+    oracle = [row(1.5, 1e-12, instance=0, method="oracle"), row(1.5, 1e-2, instance=1, method="oracle"),
+              row(1.5, 1e-12, instance=2, method="oracle")]
+    assert not claim.check(default + oracle, {}).holds  # 2 against 2
+    evidence = claim.check(default + oracle[:2], {})
+    assert evidence.holds and evidence.key == "recovered: 2 adaptive, 1 rank given, of 2 problems"
+    assert not claim.check(default + [dict(r, max_iter=3000) for r in oracle], {}).decided  # other budget
+    assert not claim.check(default + [dict(r, instance=r["instance"] + 3) for r in oracle], {}).decided
+    assert not claim.check([dict(r, d=40) for r in default + oracle], {}).decided
+
+
 def test_the_certificate_claim_fails_on_any_converged_miss_and_counts_the_refused_fits():
-    claim = scoreboard.CLAIMS[1]
+    claim = CLAIMS["scoreboard-certificate"]
     truthful = [row(2.0, 1e-12), row(1.5, 1e-1, converged=False), row(1.5, 1e-2, converged=False, iterations=40)]
     evidence = claim.check(truthful, {"max_iter": 300})
     assert evidence.holds and "1 of 1 converged" in evidence.key and "1 settled fits refused" in evidence.key
