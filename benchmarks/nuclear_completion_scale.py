@@ -21,7 +21,7 @@ import time
 import torch
 
 from recovery.convex import lowrank_nuclear_completion, weighted_nuclear_completion
-from recovery.core import problems
+from recovery.experiments.completion_scoreboard import draw_problem
 
 
 def main() -> None:
@@ -34,9 +34,7 @@ def main() -> None:
     rank, rho = 5, 4.0
     ratio = None
     for d in args.sizes:
-        _, observations = problems.conditioned_completion_problem(
-            d, d, rank, round(rho * rank * (2 * d - rank)), 10.0, torch.Generator().manual_seed(3),
-            min_per_line=rank + 1, max_draws=1000)
+        _, observations = draw_problem(d, rank, 10.0, rho, seed=3, min_per_line=rank + 1)
         started = time.perf_counter()
         # tol below reach: both run exactly --iterations
         dense = weighted_nuclear_completion(observations, tol=1e-300, max_iter=args.iterations,

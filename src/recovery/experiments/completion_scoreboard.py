@@ -50,6 +50,8 @@ PUBLISHED = {
     "R2RILS": {"kappa10": 1.5, "kappa1e5": 2.8},
     "first-order (ScaledGD, LMaFit, LRGeomCG)": {"kappa10": [2.6, 2.9], "kappa1e5": None},
 }
+#: The published comparison's size, rank and sampling condition: (d, rank, entries per line at least).
+PUBLISHED_SETTING = (1000, 5, 6)
 #: The methods of the scoreboard, by the key :func:`solve` takes, with their names in the figure.
 LABELS = {
     "default": "two-sided lin-RFM (ours, the default)",
@@ -81,23 +83,31 @@ def solve(method: str, observations, rank: int, max_iter: int):
     raise ValueError(f"method: expected one of {', '.join(LABELS)}, got {method!r}")
 
 
+def draw_problem(d: int, rank: int, kappa: float, rho: float, seed: int, *, min_per_line: int):
+    """The scoreboard's problem ``(M, observations)``: a ``d x d`` matrix of rank ``rank`` and condition
+    number ``kappa``, and ``round(rho r(2d - r))`` of its entries, from ``seed``, drawn again until
+    every row and column holds ``min_per_line`` of them if one of :data:`DRAWS` draws has them (the
+    published protocol at ``rank + 1``; 0: plain uniform)."""
+    count = round(rho * problems.degrees_of_freedom(d, d, rank))
+    return problems.conditioned_completion_problem(d, d, rank, count, kappa, torch.Generator().manual_seed(seed),
+                                                   min_per_line=min_per_line, max_draws=DRAWS)
+
+
 def run_instance(method: str, d: int, rank: int, kappa: float, rho: float, instance: int, max_iter: int, *,
                  conditioned: bool = True) -> Row:
-    """One instance: the problem of seed ``1000003 instance + round(1000 rho) + 7 round(log10 kappa)``
-    (independent of the method, so every method meets the same problems), solved and scored. With
-    ``conditioned`` its entries follow the published protocol (at least ``rank + 1`` per row and
-    column if one of :data:`DRAWS` draws has them; the row's ``min_per_line``), else plain uniform."""
-    count = round(rho * rank * (2 * d - rank))
+    """One instance: the problem (:func:`draw_problem`) of seed
+    ``1000003 instance + round(1000 rho) + 7 round(log10 kappa)`` (independent of the method, so every
+    method meets the same problems), solved and scored; the row's ``min_per_line`` is the
+    condition asked (``rank + 1`` with ``conditioned``, else 0)."""
     seed = 1_000_003 * instance + round(1000 * rho) + 7 * round(math.log10(kappa))
     min_per_line = rank + 1 if conditioned else 0
-    M, observations = problems.conditioned_completion_problem(d, d, rank, count, kappa,
-                                                              torch.Generator().manual_seed(seed),
-                                                              min_per_line=min_per_line, max_draws=DRAWS)
+    M, observations = draw_problem(d, rank, kappa, rho, seed, min_per_line=min_per_line)
     started = time.perf_counter()
     result = solve(method, observations, rank, max_iter)
     seconds = time.perf_counter() - started
     return {"method": method, "d": d, "rank": rank, "kappa": kappa, "rho": rho, "instance": instance, "seed": seed,
-            "observations": count, "min_per_line": min_per_line, "min_line_observations": observations.fewest_per_line(),
+            "observations": observations.count, "min_per_line": min_per_line,
+            "min_line_observations": observations.fewest_per_line(),
             "relative_error": metrics.relative_error(result.solution, M),
             "converged": bool(torch.as_tensor(result.converged).all()), "iterations": result.iterations,
             "max_iter": max_iter, "seconds": seconds}
@@ -200,12 +210,17 @@ def plot(rows: list[Row], params: Mapping[str, Any]) -> Figure:
     return fig
 
 
+def _setting(row: Row) -> tuple[int, int, int]:
+    """``(d, rank, min_per_line)`` of a row, to compare with :data:`PUBLISHED_SETTING`."""
+    return row["d"], row["rank"], row["min_per_line"]
+
+
 def _reaches_published_thresholds(rows, params) -> Evidence:
     """The default method's threshold is at or below MatrixIRLS's published one at both condition
     numbers; decided only on rows of the published setting and protocol (d = 1000, rank 5, entries
     drawn until every line holds rank + 1)."""
     defaults = [row for row in rows if row["method"] == "default"]
-    if not defaults or {(row["d"], row["rank"], row["min_per_line"]) for row in defaults} != {(1000, 5, 6)}:
+    if not defaults or {_setting(row) for row in defaults} != {PUBLISHED_SETTING}:
         return Evidence.undecided("the published setting is d = 1000, rank 5, at least 6 entries per line")
     kappas = sorted({row["kappa"] for row in defaults})
     found = {kappa: threshold(defaults, "default", kappa) for kappa in kappas}
@@ -220,7 +235,7 @@ def _adaptive_rank_recovers_more(rows, params) -> Evidence:
     """On the problems solved by both the default and the rank-given variant (``oracle``) with the
     same iteration budget, in the published setting, the default recovers more of them; the key
     gives both counts."""
-    published = [row for row in rows if (row["d"], row["rank"], row["min_per_line"]) == (1000, 5, 6)]
+    published = [row for row in rows if _setting(row) == PUBLISHED_SETTING]
     runs = {method: {(row["kappa"], row["rho"], row["instance"], row["max_iter"]): row["relative_error"] < SUCCESS
                      for row in published if row["method"] == method} for method in ("default", "oracle")}
     paired = runs["default"].keys() & runs["oracle"].keys()
