@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from recovery.convex import lowrank_nuclear_completion, weighted_nuclear_completion
-from recovery.core import problems
+from recovery.core import lowrank, problems
 from recovery.core.lowrank import LowRankPlusSparse
 from recovery.core.observations import Observations
 from recovery.core.results import Status
@@ -19,11 +19,13 @@ from recovery.core.results import Status
 CASES = [(50, 35, 3, 1100), (30, 40, 2, 500), (40, 60, 2, 400), (6, 30, 6, 120)]
 
 
+@pytest.mark.parametrize("tile", [lowrank.TILE_LINES, 16])  # one tile; several (the sampling's own order)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("case", CASES)
-def test_iterates_are_those_of_the_dense_admm(seed, case):
+def test_iterates_are_those_of_the_dense_admm(seed, case, tile, monkeypatch):
     """With exact enough singular value thresholding the factored iteration is the dense one: the
     same stopping iteration (up to rounding near the stopping rule) and the same iterate."""
+    monkeypatch.setattr(lowrank, "TILE_LINES", tile)
     d1, d2, rank, observed = case
     _, observations = problems.completion_problem(d1, d2, rank, observed, torch.Generator().manual_seed(seed))
     dense = weighted_nuclear_completion(observations, tol=1e-9, max_iter=150, relaxation=1.0)

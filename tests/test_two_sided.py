@@ -37,8 +37,15 @@ def random_iterate(d1, d2, k, count, seed) -> LowRankPlusSparse:
                              torch.randn(count, generator=g, dtype=torch.float64), sampling)
 
 
+#: Sampling's default tile (one tile for these sizes: the observations' order) and small tiles (several
+#: tiles, some empty; the sampling's own order).
+TILES = [lowrank.TILE_LINES, 4]
+
+
+@pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_low_rank_plus_sparse_products_match_the_dense_matrix(seed):
+def test_low_rank_plus_sparse_products_match_the_dense_matrix(seed, tile, monkeypatch):
+    monkeypatch.setattr(lowrank, "TILE_LINES", tile)
     X = random_iterate(9, 13, 3, 40, seed)
     dense = X.dense()
     W2, W1 = torch.randn(13, 4, dtype=torch.float64), torch.randn(9, 4, dtype=torch.float64)
@@ -49,20 +56,22 @@ def test_low_rank_plus_sparse_products_match_the_dense_matrix(seed):
     torch.testing.assert_close(X.entries(rows, cols), dense[rows, cols], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("tile", [lowrank.TILE_LINES, 5, 10])  # 1, 5 x 4 and 3 x 2 tiles (ragged)
 @pytest.mark.parametrize("cached_bytes", [lowrank.CACHED_BYTES, 0])  # one product; a cache line at a time
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_sparse_products_in_cache_line_blocks_match_the_dense_matrix(seed, dtype, cached_bytes, monkeypatch):
+def test_sparse_products_in_cache_line_blocks_match_the_dense_matrix(seed, dtype, cached_bytes, tile, monkeypatch):
     """P_Omega^*(e) W and its transpose with W taken whole or in blocks of one cache line's columns
-    (8 in float64, 16 in float32; 37 columns leave a ragged last block)."""
+    (8 in float64, 16 in float32; 37 columns leave a ragged last block), in one tile or several."""
     monkeypatch.setattr(lowrank, "CACHED_BYTES", cached_bytes)
     g = torch.Generator().manual_seed(seed)
     d1, d2, count = 23, 19, 150
     rows, cols = observed(d1, d2, count, g)
     observations = Observations(rows, cols, torch.randn(count, generator=g, dtype=dtype), (d1, d2))
-    sampling, e = Sampling(observations), observations.values  # e in the stored (row-major) order
+    sampling = Sampling(observations, tile=tile)
+    e = sampling.ordered(observations.values)
     dense = torch.zeros(d1, d2, dtype=dtype)
-    dense[observations.rows, observations.cols] = e
+    dense[observations.rows, observations.cols] = observations.values
     W2, W1 = torch.randn(d2, 37, generator=g, dtype=dtype), torch.randn(d1, 37, generator=g, dtype=dtype)
     assert lowrank._line_columns(W2) == (37 if cached_bytes else 64 // W2.element_size())
     tolerance = 10 * torch.finfo(dtype).eps
@@ -70,15 +79,36 @@ def test_sparse_products_in_cache_line_blocks_match_the_dense_matrix(seed, dtype
     torch.testing.assert_close(sampling.transpose_times(e, W1), dense.T @ W1, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("k", [0, 1, 5])
-def test_sampled_entries_of_a_product_match_the_dense_product(seed, k):
+def test_sampled_entries_of_a_product_match_the_dense_product(seed, k, tile):
     g = torch.Generator().manual_seed(seed)
     d1, d2 = 17, 11
     rows, cols = observed(d1, d2, 60, g)
-    sampling = Sampling(Observations(rows, cols, torch.randn(60, generator=g, dtype=torch.float64), (d1, d2)))
+    sampling = Sampling(Observations(rows, cols, torch.randn(60, generator=g, dtype=torch.float64), (d1, d2)), tile)
     A, B = torch.randn(d1, k, generator=g, dtype=torch.float64), torch.randn(d2, k, generator=g, dtype=torch.float64)
     torch.testing.assert_close(sampling.at(A, B), (A @ B.T)[sampling.rows, sampling.cols], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("d1", "d2", "tile"), [(17, 11, 4), (6, 30, 7), (30, 6, 64)])
+def test_the_sampling_order_goes_tile_by_tile_and_row_major_inside(seed, d1, d2, tile):
+    """Brute force: the entries sorted by (tile row, tile column, row, column); ``ordered`` carries
+    the observations' values along, so that position t holds Y[rows[t], cols[t]] in both orders."""
+    g = torch.Generator().manual_seed(seed)
+    Y = torch.randn(d1, d2, generator=g, dtype=torch.float64)
+    rows, cols = observed(d1, d2, d1 * d2 // 3, g)
+    observations = Observations(rows, cols, Y[rows, cols], (d1, d2))
+    sampling = Sampling(observations, tile=tile)
+    expected = sorted(zip(observations.rows.tolist(), observations.cols.tolist(), strict=True),
+                      key=lambda entry: (entry[0] // tile, entry[1] // tile, entry[0], entry[1]))
+    assert list(zip(sampling.rows.tolist(), sampling.cols.tolist(), strict=True)) == expected
+    torch.testing.assert_close(sampling.ordered(observations.values), Y[sampling.rows, sampling.cols], rtol=0, atol=0)
+    if max(d1, d2) <= tile:
+        assert sampling.ordered(observations.values) is observations.values
+    with pytest.raises(ValueError, match="tile: expected a positive integer"):
+        Sampling(observations, tile=0)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -115,12 +145,14 @@ def test_changes_from_factors_match_the_dense_differences(seed):
     assert changes == (pytest.approx(free, rel=1e-9), pytest.approx(whole, rel=1e-9))
 
 
+@pytest.mark.parametrize("tile", [lowrank.TILE_LINES, 8])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("spike", [1.0, 1e8])
-def test_unobserved_norm_is_exact_beside_a_huge_observed_entry(seed, spike, monkeypatch):
+def test_unobserved_norm_is_exact_beside_a_huge_observed_entry(seed, spike, tile, monkeypatch):
     """Issue #13, item 7: a product whose one observed entry is ``spike`` times the others. Row
     totals minus observed parts lose the rest of that row to rounding (checked by switching the
     entry-by-entry rows off); the library's sum matches the brute force anyway."""
+    monkeypatch.setattr(lowrank, "TILE_LINES", tile)
     X = random_iterate(30, 25, 3, 300, seed)
     i, j = int(X.sampling.rows[7]), int(X.sampling.cols[7])
     A = torch.cat([X.left, spike * torch.eye(30, dtype=torch.float64)[:, i:i + 1]], 1)
@@ -242,6 +274,21 @@ def test_recovers_to_the_certified_accuracy_without_a_rank_oracle(seed, d1, d2, 
 
 
 @pytest.mark.parametrize("seed", [0, 1])
+def test_tiles_change_no_step(seed, monkeypatch):
+    """The same run with the entries in 5 x 4 tiles (the sampling's own order, not the observations')
+    as in one: the same iterations, rank and recovered matrix; only the products' summation order differs."""
+    Y, observations = problems.completion_problem(90, 70, 3, 2000, torch.Generator().manual_seed(seed))
+    whole = two_sided_completion(observations, dense=False)
+    monkeypatch.setattr(lowrank, "TILE_LINES", 20)
+    tiled = two_sided_completion(observations, dense=False)
+    assert tiled.solution.sampling.order is not None and whole.solution.sampling.order is None
+    assert whole.converged and tiled.converged
+    assert (tiled.iterations, tiled.info["certified_rank"]) == (whole.iterations, whole.info["certified_rank"])
+    torch.testing.assert_close(tiled.solution.dense(), whole.solution.dense(), rtol=0, atol=1e-9)
+    assert metrics.unobserved_relative_error(two_sided_completion(observations).solution, Y, observations) < 1e-9
+
+
+@pytest.mark.parametrize("seed", [0, 1])
 def test_recovers_an_ill_conditioned_matrix(seed):
     Y, observations = problems.conditioned_completion_problem(150, 150, 3, 3 * 3 * 297, 1e4,
                                                               torch.Generator().manual_seed(seed))
@@ -334,10 +381,11 @@ def brute_force_line_conditioning(rows, cols, U, V) -> float:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize(("d1", "d2", "k", "count"), [(30, 40, 3, 600), (50, 20, 2, 400), (25, 25, 1, 200)])
-def test_line_conditioning_matches_the_line_by_line_grams(seed, d1, d2, k, count, monkeypatch):
+@pytest.mark.parametrize("tile", [lowrank.TILE_LINES, 9])
+def test_line_conditioning_matches_the_line_by_line_grams(seed, d1, d2, k, count, tile, monkeypatch):
     g = torch.Generator().manual_seed(seed)
     rows, cols = observed(d1, d2, count, g)
-    sampling = Sampling(Observations(rows, cols, torch.zeros(count, dtype=torch.float64), (d1, d2)))
+    sampling = Sampling(Observations(rows, cols, torch.zeros(count, dtype=torch.float64), (d1, d2)), tile)
     U = torch.linalg.qr(torch.randn(d1, k, generator=g, dtype=torch.float64)).Q
     V = torch.linalg.qr(torch.randn(d2, k, generator=g, dtype=torch.float64)).Q
     expected = brute_force_line_conditioning(rows, cols, U, V)

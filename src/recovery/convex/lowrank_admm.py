@@ -81,7 +81,7 @@ def lowrank_nuclear_completion(
     validation.positive_int("max_iter", max_iter)
     svt_accuracy = validation.positive_number("svt_accuracy", svt_accuracy, at_most=1)
     sampling = Sampling(observations)
-    b = observations.values
+    b = sampling.ordered(observations.values)
     d1, d2 = observations.shape
     generator = torch.Generator(device=b.device).manual_seed(SEED)
     tiny = torch.finfo(b.dtype).tiny

@@ -273,6 +273,7 @@ def two_sided_completion(
         if rank >= min(d1, d2):
             raise ValueError(f"rank: must be below min(d1, d2) = {min(d1, d2)}, got {rank}")
     sampling = Sampling(observations)
+    y = sampling.ordered(y)  # every vector on Omega below is in the sampling's order
     generator = torch.Generator().manual_seed(0)
 
     def random(columns: int) -> torch.Tensor:
