@@ -217,18 +217,21 @@ class Sampling:
 
     def times(self, e: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
         r""":math:`P_\Omega^*(e)\,W` for ``W`` of shape ``(d2, b)``, ``e`` in the sampling's order."""
-        product = W.new_zeros(self.shape[0], W.shape[1])
-        for tile in self._tiles:
-            block = W[tile.c0:tile.c1]
-            product[tile.r0:tile.r1] += csr_times(tile.matrix(e), block, _line_columns(block))
-        return product
+        return self._tile_by_tile(e, W, transpose=False)
 
     def transpose_times(self, e: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
         r""":math:`P_\Omega^*(e)^\top W` for ``W`` of shape ``(d1, b)``, ``e`` in the sampling's order."""
-        product = W.new_zeros(self.shape[1], W.shape[1])
+        return self._tile_by_tile(e, W, transpose=True)
+
+    def _tile_by_tile(self, e: torch.Tensor, W: torch.Tensor, transpose: bool) -> torch.Tensor:
+        r"""The sum over the tiles of each tile's part of :math:`P_\Omega^*(e)` (or of its transpose) times
+        the slice of ``W`` it reads, into the slice of the product it writes."""
+        product = W.new_zeros(self.shape[1 if transpose else 0], W.shape[1])
         for tile in self._tiles:
-            block = W[tile.r0:tile.r1]
-            product[tile.c0:tile.c1] += csr_times(tile.transpose(e), block, _line_columns(block))
+            rows, cols = slice(tile.r0, tile.r1), slice(tile.c0, tile.c1)
+            written, read = (cols, rows) if transpose else (rows, cols)
+            sparse = tile.transpose(e) if transpose else tile.matrix(e)
+            product[written] += csr_times(sparse, W[read], _line_columns(W[read]))
         return product
 
 
