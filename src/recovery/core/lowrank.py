@@ -74,7 +74,7 @@ class _Tile:
 
     def transpose(self, e: torch.Tensor) -> torch.Tensor:
         """The transpose of :meth:`matrix`, compressed rows: the tile's entries put column-major, a permutation
-        within the tile, whose reads stay in cache (d = 4 * 10^5, 2 threads: 0.42-0.45 against 1.0 s for
+        within the tile, whose reads stay in cache (d = 4 * 10^5, 2 threads: 0.39-0.45 against 1.0-1.5 s for
         ``transpose_times`` with one permutation of all 4 * 10^7 entries)."""
         by_column = e[self.start:self.stop].index_select(0, self.by_column)
         return csr_matrix(self.column_pointers, self.rows, by_column, (self.c1 - self.c0, self.r1 - self.r0))
