@@ -99,3 +99,16 @@ def test_sample_complexity_benchmark_reports_each_method_threshold(tmp_path):
     assert stdout.strip().splitlines()[-1] == "rho_exact_oracle_kappa10: 4.0"
     record = json.loads(out.read_text())
     assert record["rho_exact_oracle_kappa10"] == 4.0 and "rho_exact_kappa10" not in record
+
+
+def test_tiles_benchmark_times_the_same_products_both_ways(tmp_path):
+    """Small tiles on a small pattern (5 x 5 tiles): the script itself checks that both ways give the
+    same products (it fails otherwise) and records their times and ratios."""
+    out = tmp_path / "tiles.json"
+    stdout = run("sampling_tiles.py", "--sizes", "300", "--tile", "64", "--repeats", "1", "--out", str(out))
+    assert stdout.strip().splitlines()[-1].startswith("tiled_speedup_d300: ")
+    record = json.loads(out.read_text())
+    (row,) = record["results"]
+    assert row["tiles"] == 25 and 0 < row["entries"] <= 5 * 10 * (2 * 300 - 10)  # draws, repeats merged
+    assert all(row[f"{product}_speedup"] > 0 for product in ("at", "times", "transpose_times"))
+    assert record["tiled_speedup_d300"] == row["speedup"] > 0
