@@ -94,7 +94,7 @@ class Sampling:
     (default :data:`TILE_LINES`) rows by ``tile`` columns, and each product runs tile by tile on
     the slices of the factors that the tile reads. The entries are kept **tile by tile**, row-major
     inside a tile: vectors on :math:`\Omega` (``e``, the result of ``at``) are in this order, that
-    of :attr:`rows` and :attr:`cols`; :meth:`ordered` puts the observations' values into it. With
+    of ``rows`` and ``cols``; :meth:`ordered` puts the observations' values into it. With
     one tile (every matrix with at most ``tile`` rows and columns, and by default on a GPU, whose
     caches this tiling was not measured on) it is the observations' own order, row-major.
     """
