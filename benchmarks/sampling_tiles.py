@@ -46,7 +46,7 @@ def run_size(d: int, tile: int, repeats: int, seed: int, log=print) -> dict:
     V, U = (torch.randn(d, 10, generator=generator, dtype=torch.float64) for _ in range(2))
     values = torch.randn(observations.count, generator=generator, dtype=torch.float64)
     samplings = {"tiles": Sampling(observations, tile=tile), "one piece": Sampling(observations, tile=d)}
-    row = {"d": d, "entries": observations.count, "tile": min(tile, d), "tiles": len(samplings["tiles"]._tiles)}
+    row = {"d": d, "entries": observations.count, "tile": min(tile, d), "tiles": samplings["tiles"].tile_count}
     for product in PRODUCTS:
         results, seconds = {}, {name: [] for name in samplings}
         for _ in range(repeats):  # alternately, so that a drift of the machine weighs on both

@@ -16,6 +16,7 @@ from products alone.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -119,11 +120,21 @@ class Sampling:
                 self._tiles.append(_Tile.of(self.rows[entries], self.cols[entries], observations.values.dtype, start,
                                             r0, min(r0 + tile, d1), c0, min(c0 + tile, d2)))
             start += count
-        # whole lines, for line_conditioning: the observations' row-major columns and a column-major view
-        self._row_pointers = line_pointers(observations.row_counts())
-        self._row_major_cols = observations.cols
-        self._column_pointers = line_pointers(observations.col_counts())
-        self._rows_by_column = observations.rows[torch.argsort(observations.cols * d1 + observations.rows)]
+        self._observations = observations
+
+    @property
+    def tile_count(self) -> int:
+        """The number of tiles that hold entries."""
+        return len(self._tiles)
+
+    @functools.cached_property
+    def _whole_lines(self) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """Whole rows and columns, for :meth:`line_conditioning` (built on its first call): the compressed
+        rows of the observations (row-major) and compressed columns (their rows in column-major order)."""
+        observations, d1 = self._observations, self.shape[0]
+        by_column = torch.argsort(observations.cols * d1 + observations.rows)
+        return ((line_pointers(observations.row_counts()), observations.cols),
+                (line_pointers(observations.col_counts()), observations.rows[by_column]))
 
     def ordered(self, values: torch.Tensor) -> torch.Tensor:
         """``values`` given in the observations' order (row-major), put in the sampling's order."""
@@ -191,8 +202,9 @@ class Sampling:
         k = U.shape[1]
         if k == 0:
             return 1.0
-        rows_side = self._lines_conditioning(self._row_pointers, self._row_major_cols, V)
-        columns_side = self._lines_conditioning(self._column_pointers, self._rows_by_column, U)
+        row_lines, column_lines = self._whole_lines
+        rows_side = self._lines_conditioning(*row_lines, V)
+        columns_side = self._lines_conditioning(*column_lines, U)
         return min(rows_side, columns_side)
 
     @staticmethod
