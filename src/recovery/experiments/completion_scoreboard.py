@@ -52,6 +52,7 @@ PUBLISHED = {
 }
 #: The published comparison's size, rank and sampling condition: (d, rank, entries per line at least).
 PUBLISHED_SETTING = (1000, 5, 6)
+_PUBLISHED_SETTING_WORDS = "d = {}, rank {}, at least {} entries per line".format(*PUBLISHED_SETTING)
 #: The methods of the scoreboard, by the key :func:`solve` takes, with their names in the figure.
 LABELS = {
     "default": "two-sided lin-RFM (ours, the default)",
@@ -221,7 +222,7 @@ def _reaches_published_thresholds(rows, params) -> Evidence:
     drawn until every line holds rank + 1)."""
     defaults = [row for row in rows if row["method"] == "default"]
     if not defaults or {_setting(row) for row in defaults} != {PUBLISHED_SETTING}:
-        return Evidence.undecided("the published setting is d = 1000, rank 5, at least 6 entries per line")
+        return Evidence.undecided(f"the published setting is {_PUBLISHED_SETTING_WORDS}")
     kappas = sorted({row["kappa"] for row in defaults})
     found = {kappa: threshold(defaults, "default", kappa) for kappa in kappas}
     published = {kappa: PUBLISHED["MatrixIRLS"][kappa_key(kappa)] for kappa in kappas}
@@ -241,7 +242,7 @@ def _adaptive_rank_recovers_more(rows, params) -> Evidence:
     paired = runs["default"].keys() & runs["oracle"].keys()
     if not paired:
         return Evidence.undecided("no problem solved by both variants in the published setting "
-                                  "(d = 1000, rank 5, at least 6 entries per line)")
+                                  f"({_PUBLISHED_SETTING_WORDS})")
     default, oracle = (sum(runs[method][key] for key in paired) for method in ("default", "oracle"))
     return Evidence(default > oracle, f"recovered: {default} adaptive, {oracle} rank given, of {len(paired)} problems")
 
