@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from recovery.core import metrics, problems
-from recovery.core.iteration import Tracker, iterate, relative_change
+from recovery.core.iteration import Tracker, free_norm, iterate, relative_change
 from recovery.core.observations import Observations
 from recovery.rfm import irls, linrfm
 from recovery.rfm.kernel import (
@@ -196,6 +196,23 @@ def test_relative_change_leaves_out_the_fixed_entries(seed):
     assert relative_change(current, previous) == pytest.approx(whole, rel=1e-12)
     assert whole < 1e-6 < expected  # measured on the whole iterate, the large fixed entries hide the change
     assert relative_change(current, current, fixed) == 0.0
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0, 1.5, 1e8])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_free_norm_against_the_masked_sum(seed, scale):
+    """Both ways of free_norm (the difference of squares while the fixed entries hold at most half of
+    the square, zeroing a copy beyond) against the sum over the free entries; scale 1.5 puts the
+    fixed entries near that half, 1e8 far beyond it."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(40, 30, generator=g, dtype=F64)
+    free = torch.rand(40, 30, generator=g) < 0.7
+    x[~free] *= scale
+    fixed = torch.nonzero(~free, as_tuple=True)
+    expected = float(x[free].square().sum().sqrt())
+    assert free_norm(x, fixed) == pytest.approx(expected, rel=1e-13)
+    assert free_norm(x) == pytest.approx(float(x.square().sum().sqrt()), rel=1e-13)
+    assert free_norm(torch.zeros(3, 4, dtype=F64), (torch.tensor([0]), torch.tensor([1]))) == 0.0
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
