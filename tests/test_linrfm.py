@@ -379,9 +379,17 @@ def test_smoothed_step_is_the_irls_step_at_every_alpha(seed, alpha):
 @pytest.mark.parametrize("d1, d2, strips", [(30, 17, 8), (5, 40, 3), (12, 3, 8), (9, 9, 1)])
 def test_agop_from_strips_is_the_symmetric_gram_matrix(seed, d1, d2, strips):
     Z = torch.randn(d1, d2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    G = agop(Z, strips)
+    G = agop(Z, strips, min_width=1)
     torch.testing.assert_close(G, Z.T @ Z / d1, rtol=1e-12, atol=1e-12)
     assert torch.equal(G, G.T)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_row_groups_count_the_flops_of_every_rows_block(seed):
+    _, obs, _ = random_observations(23, 17, 0.4, seed)
+    counts = torch.bincount(obs.rows, minlength=23).tolist()
+    groups = RowGroups.of(obs)
+    assert groups.cholesky_flops == pytest.approx(sum(n**3 / 3 for n in counts), rel=1e-12)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
