@@ -9,7 +9,7 @@ import torch
 from recovery.core import metrics, problems
 from recovery.core.iteration import Tracker, free_norm, iterate, relative_change
 from recovery.core.observations import Observations
-from recovery.rfm import irls, linrfm
+from recovery.rfm import irls, kernel, linrfm
 from recovery.rfm.kernel import (
     RowGroups,
     agop,
@@ -101,14 +101,16 @@ def test_smoothing_enters_as_a_shifted_kernel(seed):
     assert rel(interpolate_rows(K, obs, lam), expected) < 1e-10
 
 
+@pytest.mark.parametrize("padded", [False, True])
 @pytest.mark.parametrize("workers", [1, 2])
-def test_an_indefinite_kernel_block_is_refused_with_the_smoothing_named(workers):
+def test_an_indefinite_kernel_block_is_refused_with_the_smoothing_named(workers, padded):
     _, obs, _ = random_observations(20, 8, 0.5, 7)
+    groups = RowGroups.of(obs, padded)
     K = torch.eye(8, dtype=F64)
     K[3, 3] = -1.0
-    with pytest.raises(FloatingPointError, match=r"smoothing: kernel block of size \d+ is not positive definite"):
-        interpolate_rows(K, obs, 0.0, workers=workers)
-    assert bool(torch.isfinite(interpolate_rows(K, obs, 2.5, workers=workers)).all())  # -1 + 2.5 > 0
+    with pytest.raises(FloatingPointError, match=r"smoothing: kernel block of size (at most )?\d+ is not positive definite"):
+        interpolate_rows(K, obs, 0.0, groups=groups, workers=workers)
+    assert bool(torch.isfinite(interpolate_rows(K, obs, 2.5, groups=groups, workers=workers)).all())  # -1 + 2.5 > 0
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True])
@@ -118,15 +120,19 @@ def test_workers_must_be_a_positive_integer(workers):
         interpolate_rows(torch.eye(5, dtype=F64), obs, 0.1, workers=workers)
 
 
+@pytest.mark.parametrize("padded", [False, True])
 @pytest.mark.parametrize("budget", [2**28, 64])
 @pytest.mark.parametrize("workers", [1, 3])
-def test_batched_rows_equal_a_per_row_loop_and_empty_rows_are_zero(budget, workers):
+def test_batched_rows_equal_a_per_row_loop_and_empty_rows_are_zero(budget, workers, padded):
     d1, d2 = 30, 12
     Y, obs, mask = random_observations(d1, d2, 0.3, 3, empty_row=4)
     A = torch.randn(d2, d2, generator=torch.Generator().manual_seed(5), dtype=F64)
     K = A @ A.T
     lam = 0.1
-    Z = interpolate_rows(K, obs, lam, memory_budget=budget, workers=workers)
+    groups = RowGroups.of(obs, padded)
+    assert groups.padded == padded
+    assert len(groups.groups) == 1 if padded else len(groups.groups) > 1
+    Z = interpolate_rows(K, obs, lam, groups=groups, memory_budget=budget, workers=workers)
     for i in range(d1):
         seen = mask[i]
         if not seen.any():
@@ -387,9 +393,14 @@ def test_agop_from_strips_is_the_symmetric_gram_matrix(seed, d1, d2, strips):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_row_groups_count_the_flops_of_every_rows_block(seed):
     _, obs, _ = random_observations(23, 17, 0.4, seed)
-    counts = torch.bincount(obs.rows, minlength=23).tolist()
-    groups = RowGroups.of(obs)
-    assert groups.cholesky_flops == pytest.approx(sum(n**3 / 3 for n in counts), rel=1e-12)
+    counts = [n for n in torch.bincount(obs.rows, minlength=23).tolist() if n]
+    exact, padded = RowGroups.of(obs, False), RowGroups.of(obs, True)
+    assert exact.cholesky_flops == pytest.approx(sum(n**3 / 3 for n in counts), rel=1e-12)
+    assert padded.cholesky_flops == pytest.approx(len(counts) * max(counts) ** 3 / 3, rel=1e-12)
+    # by default padded while that costs at most PADDED_FLOPS, one batch per row length beyond
+    assert RowGroups.of(obs).padded == (padded.cholesky_flops <= kernel.PADDED_FLOPS)
+    _, large, _ = random_observations(300, 200, 0.5, seed)
+    assert not RowGroups.of(large).padded and RowGroups.of(large, True).cholesky_flops > kernel.PADDED_FLOPS
 
 
 @pytest.mark.parametrize("threads", [1, 2])
