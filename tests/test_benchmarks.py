@@ -112,3 +112,20 @@ def test_tiles_benchmark_times_the_same_products_both_ways(tmp_path):
     assert row["tiles"] == 25 and 0 < row["entries"] <= 5 * 10 * (2 * 300 - 10)  # draws, repeats merged
     assert all(row[f"{product}_speedup"] > 0 for product in ("at", "times", "transpose_times"))
     assert record["tiled_speedup_d300"] == row["speedup"] > 0
+
+
+def test_exact_step_benchmark_reports_the_share_of_the_loop_per_size(tmp_path):
+    """Two small sizes, one timing each: a row per size with both times, their ratio, the way the step
+    solved its blocks (one padded batch at d = 30, the smallest), and the largest ratio as the last line."""
+    out = tmp_path / "exact.json"
+    stdout = run("exact_step_vs_loop.py", "--sizes", "30", "120", "--iterations", "2", "--repeats", "1",
+                 "--out", str(out))
+    record = json.loads(out.read_text())
+    rows = record["results"]
+    assert [row["d"] for row in rows] == [30, 120]
+    assert all(row["ours_ms"] > 0 and row["loop_ms"] > 0 for row in rows)
+    assert all(row["share"] == pytest.approx(row["ours_ms"] / row["loop_ms"]) for row in rows)
+    assert rows[0]["blocks"] == "one padded batch" and rows[1]["blocks"].startswith("per row length")
+    assert rows[0]["observations"] == 30 * 30 // 2  # at most half of the entries
+    assert record["slowest_share"] == max(row["share"] for row in rows)
+    assert stdout.strip().splitlines()[-1] == f"slowest_share: {record['slowest_share']:.2f}"
