@@ -28,6 +28,10 @@ from recovery.core import problems
 from recovery.experiments.lowrank_scale import loop_seconds_per_iteration
 from recovery.rfm import kernel, linrfm
 
+#: Seconds of rest before each timing: NumPy's BLAS threads (the loop) and torch's spin for a while after
+#: their last call, and would otherwise take the cores from the method timed next.
+PAUSE = 0.5
+
 
 def instance(d: int):
     """The size-``d`` problem of the module docstring: ``(rank, truth as a NumPy array, observations)``."""
@@ -45,9 +49,11 @@ def run_size(d: int, iterations: int, repeats: int) -> dict:
     seconds = {"ours": [], "loop": []}
     linrfm.lin_rfm_completion(observations, 0.5, momentum=0.9, tol=0.0, max_iter=1)  # first-call costs
     for _ in range(repeats):
+        time.sleep(PAUSE)
         started = time.perf_counter()
         linrfm.lin_rfm_completion(observations, 0.5, momentum=0.9, tol=0.0, max_iter=iterations)
         seconds["ours"].append((time.perf_counter() - started) / iterations)
+        time.sleep(PAUSE)
         seconds["loop"].append(loop_seconds_per_iteration(truth, observations, 3))
     ours, loop = (1000 * statistics.median(seconds[name]) for name in ("ours", "loop"))
     blocks = "one padded batch" if groups.padded else f"per row length, {'threads' if threaded else 'one thread'}"

@@ -397,10 +397,14 @@ def test_row_groups_count_the_flops_of_every_rows_block(seed):
     exact, padded = RowGroups.of(obs, False), RowGroups.of(obs, True)
     assert exact.cholesky_flops == pytest.approx(sum(n**3 / 3 for n in counts), rel=1e-12)
     assert padded.cholesky_flops == pytest.approx(len(counts) * max(counts) ** 3 / 3, rel=1e-12)
-    # by default padded while that costs at most PADDED_FLOPS, one batch per row length beyond
-    assert RowGroups.of(obs).padded == (padded.cholesky_flops <= kernel.PADDED_FLOPS)
+    # by default padded where that adds fewer flops than the batched calls it saves cost
+    saved = (len(exact.groups) - 1) * kernel.CALL_FLOPS
+    assert RowGroups.of(obs).padded == (padded.cholesky_flops - exact.cholesky_flops < saved)
     _, large, _ = random_observations(300, 200, 0.5, seed)
-    assert not RowGroups.of(large).padded and RowGroups.of(large, True).cholesky_flops > kernel.PADDED_FLOPS
+    exact = RowGroups.of(large, False)
+    extra = RowGroups.of(large, True).cholesky_flops - exact.cholesky_flops
+    assert not RowGroups.of(large).padded and extra >= (len(exact.groups) - 1) * kernel.CALL_FLOPS
+    assert RowGroups.of(random_observations(40, 30, 0.3, seed)[1]).padded  # small: one batch
 
 
 @pytest.mark.parametrize("threads", [1, 2])

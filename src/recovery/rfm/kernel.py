@@ -15,8 +15,9 @@ factorisations, in chunks whose size follows a memory budget. On a CPU the chunk
 ``torch.get_num_threads()`` threads: torch gathers the blocks (``index_select``), factors and solves
 them one matrix after another on one thread, so the blocks of one step would otherwise leave the
 other cores idle. Below :data:`THREADED_FLOPS` of factorisation per step one thread solves them all:
-handing small chunks to threads costs more than it saves (measured here, 2 cores, lin-RFM per
-iteration: 3.4 against 12.5-13.5 ms at :math:`d = 100`, 1.0 against 10.8 ms at :math:`d = 30`). The prediction
+handing small chunks to threads costs more than it saves (measured here, 2 cores, one step's blocks:
+16 against 23 ms at :math:`d = 200`, 3.2 against 11.6 ms at :math:`d = 100`; at :math:`d = 300` the
+threads win, 29 against 37 ms). The prediction
 :math:`Z = S K` is one sparse-times-dense product (:func:`sparse_times_dense`), where :math:`S` holds the coefficients
 :math:`(K_{\Omega_i\Omega_i} + \lambda I)^{-1} y_i` at the observed positions. A row with no
 observation is predicted as zero (the minimum-norm interpolant of nothing). The same code runs on
@@ -42,10 +43,11 @@ MIN_STRIP_WIDTH = 128  # columns of a strip at least: narrower strips cost more 
 SPARSE_BLOCK = 64  # columns of the kernel per sparse product on a CPU (sparse_times_dense)
 #: Cholesky flops of a step's blocks (``RowGroups.cholesky_flops``) from which a CPU shares them
 #: among threads; below, one thread solves them all.
-THREADED_FLOPS = 2e7
-#: Cholesky flops of every row's block padded to the longest row, up to which the rows are solved as one
-#: padded batch (:class:`RowGroups`) rather than one batch per row length.
-PADDED_FLOPS = 2e6
+THREADED_FLOPS = 8e7
+#: The fixed cost of one batched solve (about 0.1 ms of calls) counted in the flops the blocks run at
+#: meanwhile (about 4 GFLOP/s): rows are padded into one batch (:class:`RowGroups`) when that adds fewer
+#: flops than the calls it saves cost.
+CALL_FLOPS = 4e5
 
 
 def agop(Z: torch.Tensor, strips: int = GRAM_STRIPS, min_width: int = MIN_STRIP_WIDTH) -> torch.Tensor:
@@ -99,7 +101,8 @@ class RowGroups:
     :math:`\operatorname{diag}(K_{\Omega_i\Omega_i} + \lambda I, (1 + \lambda) I)`, its solution
     the row's coefficients followed by zeros. One batched call then replaces one per row length,
     whose fixed costs dominate small problems (d = 30, ten lengths: 0.4 against 1.0 ms per lin-RFM
-    iteration here)."""
+    iteration here; d = 100, twenty lengths, 1.6 times the flops: 2.0 against 3.2 ms per step's blocks;
+    d = 150, thirty lengths, 2.7 times the flops: 10.7 against 7.1 ms)."""
 
     groups: tuple[tuple[int, torch.Tensor], ...]
     pointers: torch.Tensor
@@ -112,16 +115,16 @@ class RowGroups:
 
     @classmethod
     def of(cls, observations: Observations, padded: bool | None = None) -> RowGroups:
-        """The grouping of ``observations``; ``padded`` as the class docstring (default: where the padded
-        blocks take at most :data:`PADDED_FLOPS` to factorise and the rows have several lengths)."""
+        """The grouping of ``observations``; ``padded`` as the class docstring (default: where padding adds
+        fewer flops than :data:`CALL_FLOPS` per batch it saves)."""
         pointers = line_pointers(observations.row_counts())
-        groups = equal_length_lines(pointers)
-        longest = max((n for n, _ in groups), default=0)
+        exact = cls(equal_length_lines(pointers), pointers)
+        longest = max((n for n, _ in exact.groups), default=0)
         if padded is None:
-            rows = sum(index.shape[0] for _, index in groups)
-            padded = len(groups) > 1 and rows * longest**3 / 3 <= PADDED_FLOPS
-        if not padded or not groups:
-            return cls(groups, pointers)
+            rows = sum(index.shape[0] for _, index in exact.groups)
+            padded = rows * longest**3 / 3 - exact.cholesky_flops < (len(exact.groups) - 1) * CALL_FLOPS
+        if not padded or not exact.groups:
+            return exact
         counts = pointers[1:] - pointers[:-1]
         lines = torch.nonzero(counts).flatten()
         slots = torch.arange(longest, device=pointers.device)
