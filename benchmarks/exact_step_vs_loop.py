@@ -10,7 +10,7 @@ Reported per size: the medians in ms per iteration, their ratio (ours / loop; be
 faster) and how the step solves its blocks there (one padded batch, or batches per row length on
 one or several threads: `recovery.rfm.kernel`). The last line is `slowest_share: <the largest ratio>`.
 
-    python benchmarks/exact_step_vs_loop.py [--sizes 30 50 100 200 500 1000] [--threads 2] [--out FILE.json]
+    python benchmarks/exact_step_vs_loop.py [--sizes 30 50 ... 2000] [--threads 2] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def run_size(d: int, iterations: int, repeats: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[30, 50, 100, 200, 500, 1000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[30, 50, 100, 150, 200, 300, 500, 1000, 2000])
     parser.add_argument("--iterations", type=int, default=20, help="iterations of ours per timing")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None)
