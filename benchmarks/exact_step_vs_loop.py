@@ -81,10 +81,7 @@ def main() -> None:
               f"{row['share']:>6.2f}  {row['blocks']}", flush=True)
     summary = {"slowest_share": max(row["share"] for row in rows)}
     if args.out is not None:
-        record = provenance.record(benchmark="exact_step_vs_loop", parameters=vars(args) | {"out": str(args.out)},
-                                   results=rows, runtime_seconds=time.perf_counter() - started) | summary
-        record["device"]["load_average_at_start"] = load
-        provenance.write(args.out, record)
+        provenance.write(args.out, provenance.benchmark_record("exact_step_vs_loop", args, rows, started, load, **summary))
         print(f"wrote {args.out}")
     print(f"slowest_share: {summary['slowest_share']:.2f}")
 

@@ -95,10 +95,8 @@ def main() -> None:
               if row["low_rank_seconds_to_target"] is not None and row["low_rank_seconds_to_target"] <= TEN_MINUTES]
     summary = {"step_vs_matmul_d2000": at_2000[0] if at_2000 else None,
                f"largest_d_{where}_10min": max(within) if within else None}
-    record = provenance.record(benchmark="linrfm_scale", parameters=vars(args) | {"out": str(args.out)},
-                               results=rows, runtime_seconds=time.perf_counter() - started) | summary
+    record = provenance.benchmark_record("linrfm_scale", args, rows, started, load, **summary)
     record["device"]["torch_device"] = args.device
-    record["device"]["load_average_at_start"] = load
     if args.device.startswith("cuda"):
         record["device"]["cuda_device"] = torch.cuda.get_device_name()
     if args.out is not None:

@@ -84,10 +84,7 @@ def main() -> None:
     rows = [run_size(d, args.tile, args.repeats, args.seed, lambda message: print(message, flush=True)) for d in args.sizes]
     summary = {f"tiled_speedup_d{rows[-1]['d']}": rows[-1]["speedup"]}
     if args.out is not None:
-        record = provenance.record(benchmark="sampling_tiles", parameters=vars(args) | {"out": str(args.out)},
-                                   results=rows, runtime_seconds=time.perf_counter() - started) | summary
-        record["device"]["load_average_at_start"] = load
-        provenance.write(args.out, record)
+        provenance.write(args.out, provenance.benchmark_record("sampling_tiles", args, rows, started, load, **summary))
         print(f"wrote {args.out}")
     for key, value in summary.items():
         print(f"{key}: {value:.2f}")

@@ -9,6 +9,7 @@ import platform
 import re
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -132,6 +133,18 @@ def record(*, git: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any
         **determinants(git),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def benchmark_record(name: str, args: Any, rows: list, started: float, load: Any, **summary: Any) -> dict[str, Any]:
+    """The :func:`record` of a run of the benchmark ``name``: its command-line ``args`` (an
+    ``argparse.Namespace`` with an ``out`` path, kept as text) as parameters, its ``rows`` as results,
+    the seconds since ``started`` (``time.perf_counter()``), the ``summary`` fields, and ``load`` (the
+    machine's load average when it started) beside the device."""
+    fields = {"benchmark": name, "parameters": vars(args) | {"out": str(args.out)}, "results": rows,
+              "runtime_seconds": time.perf_counter() - started}
+    result = record(**fields) | summary
+    result["device"]["load_average_at_start"] = load
+    return result
 
 
 def write(path: Path, record: dict[str, Any]) -> Path:
