@@ -69,8 +69,8 @@ def free_norm(x: torch.Tensor, fixed: tuple[torch.Tensor, ...] | None = None) ->
 
     When the free entries hold at least half of :math:`\|x\|^2` it is
     :math:`\|x\|\sqrt{1 - \|x_{\text{fixed}}\|^2/\|x\|^2}`, accurate to a few rounding
-    errors, from one pass over ``x`` and a gather of the fixed entries (d = 2000, 199,500 fixed: with the
-    difference, 6.5 against 26 ms for zeroing a copy); otherwise, where that difference would cancel
+    errors, from one pass over ``x`` and a gather of the fixed entries (d = 2000, 199,500 fixed: a whole
+    :func:`relative_change` in 10 against 26 ms with a zeroed copy); otherwise, where that difference would cancel
     (fixed entries that dwarf the rest), the fixed entries of a copy are zeroed."""
     whole = float(torch.linalg.vector_norm(x))
     if fixed is None or whole == 0:

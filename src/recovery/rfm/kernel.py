@@ -11,7 +11,8 @@ evaluated off :math:`\Omega_i`. On :math:`\Omega_i` the observed values are writ
 makes the rule exactly the interpolation with the smoothed kernel :math:`K + \lambda I`.
 
 Rows with the same number of observations are solved together by batched Cholesky
-factorisations, in chunks whose size follows a memory budget. On a CPU the chunks are shared among
+factorisations, in chunks whose size follows a memory budget; in a small problem every row is padded
+into one batch instead (:class:`RowGroups`). On a CPU the chunks are shared among
 ``torch.get_num_threads()`` threads: torch gathers the blocks (``index_select``), factors and solves
 them one matrix after another on one thread, so the blocks of one step would otherwise leave the
 other cores idle. Below :data:`THREADED_FLOPS` of factorisation per step one thread solves them all:
