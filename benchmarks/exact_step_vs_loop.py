@@ -45,7 +45,6 @@ def run_size(d: int, iterations: int, repeats: int) -> dict:
     """Ours and the loop on the size-``d`` instance, alternately ``repeats`` times."""
     rank, truth, observations = instance(d)
     groups = kernel.RowGroups.of(observations)
-    threaded = groups.cholesky_flops >= kernel.THREADED_FLOPS and torch.get_num_threads() > 1
     seconds = {"ours": [], "loop": []}
     linrfm.lin_rfm_completion(observations, 0.5, momentum=0.9, tol=0.0, max_iter=1)  # first-call costs
     for _ in range(repeats):
@@ -56,7 +55,8 @@ def run_size(d: int, iterations: int, repeats: int) -> dict:
         time.sleep(PAUSE)
         seconds["loop"].append(loop_seconds_per_iteration(truth, observations, 3))
     ours, loop = (1000 * statistics.median(seconds[name]) for name in ("ours", "loop"))
-    blocks = "one padded batch" if groups.padded else f"per row length, {'threads' if threaded else 'one thread'}"
+    threads = "threads" if groups.workers(observations.values.device) > 1 else "one thread"
+    blocks = "one padded batch" if groups.padded else f"per row length, {threads}"
     return {"d": d, "rank": rank, "observations": observations.count, "ours_ms": ours, "loop_ms": loop,
             "share": ours / loop, "blocks": blocks}
 

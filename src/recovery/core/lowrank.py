@@ -128,13 +128,13 @@ class Sampling:
         return len(self._tiles)
 
     @functools.cached_property
-    def _whole_lines(self) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-        """Whole rows and columns, for :meth:`line_conditioning` (built on its first call): the compressed
-        rows of the observations (row-major) and compressed columns (their rows in column-major order)."""
-        observations, d1 = self._observations, self.shape[0]
-        by_column = torch.argsort(observations.cols * d1 + observations.rows)
-        return ((line_pointers(observations.row_counts()), observations.cols),
-                (line_pointers(observations.col_counts()), observations.rows[by_column]))
+    def _whole(self) -> _Tile:
+        """All the observed entries as one tile, for :meth:`line_conditioning`, which needs whole rows and
+        columns: the sampling's tile when it has a single one, otherwise built on the first call."""
+        if self.order is None and self._tiles:  # one tile, the whole matrix
+            return self._tiles[0]
+        observations, (d1, d2) = self._observations, self.shape
+        return _Tile.of(observations.rows, observations.cols, observations.values.dtype, 0, 0, d1, 0, d2)
 
     def ordered(self, values: torch.Tensor) -> torch.Tensor:
         """``values`` given in the observations' order (row-major), put in the sampling's order."""
@@ -202,9 +202,9 @@ class Sampling:
         k = U.shape[1]
         if k == 0:
             return 1.0
-        row_lines, column_lines = self._whole_lines
-        rows_side = self._lines_conditioning(*row_lines, V)
-        columns_side = self._lines_conditioning(*column_lines, U)
+        whole = self._whole
+        rows_side = self._lines_conditioning(whole.row_pointers, whole.cols, V)
+        columns_side = self._lines_conditioning(whole.column_pointers, whole.rows, U)
         return min(rows_side, columns_side)
 
     @staticmethod

@@ -114,6 +114,12 @@ class RowGroups:
         r"""The flops of factorising every row's block (padded or not), :math:`\sum_i n_i^3/3`."""
         return sum(index.shape[0] * n**3 / 3 for n, index in self.groups)
 
+    def workers(self, device: torch.device) -> int:
+        """Threads that share the blocks by default: ``torch.get_num_threads()`` on a CPU once they take
+        :data:`THREADED_FLOPS` to factorise, otherwise one (and one on a GPU)."""
+        threaded = device.type == "cpu" and self.cholesky_flops >= THREADED_FLOPS
+        return torch.get_num_threads() if threaded else 1
+
     @classmethod
     def of(cls, observations: Observations, padded: bool | None = None) -> RowGroups:
         """The grouping of ``observations``; ``padded`` as the class docstring (default: where padding adds
@@ -148,8 +154,7 @@ def interpolate_rows(
     ``K`` is ``d2 x d2`` (PSD), ``smoothing`` is :math:`\lambda \ge 0` (``0`` needs every block
     :math:`K_{\Omega_i\Omega_i}` positive definite); ``groups`` may be passed
     to reuse the grouping of rows across iterations. The blocks are solved by ``workers`` threads
-    (default: ``torch.get_num_threads()`` on a CPU once the blocks take :data:`THREADED_FLOPS` to
-    factorise, otherwise one), which share ``memory_budget``; the
+    (default: :meth:`RowGroups.workers`), which share ``memory_budget``; the
     result does not depend on their number. Raises ``FloatingPointError`` if a block is
     numerically indefinite (``K`` far from PSD).
     """
@@ -161,10 +166,7 @@ def interpolate_rows(
         kernel = torch.block_diag(K, torch.eye(slots, dtype=K.dtype, device=K.device))
         cols = torch.cat([cols, K.shape[1] + torch.arange(slots, device=cols.device)])
         values = torch.cat([values, values.new_zeros(slots)])
-    if workers is None:
-        threaded = K.device.type == "cpu" and groups.cholesky_flops >= THREADED_FLOPS
-        workers = torch.get_num_threads() if threaded else 1
-    workers = validation.positive_int("workers", workers)
+    workers = validation.positive_int("workers", groups.workers(K.device) if workers is None else workers)
     d2 = kernel.shape[1]
     # flat positions c_a d2 + c_b of the blocks' entries in K: int32 where they fit (half the index memory)
     cols = cols.to(torch.int32 if d2 * d2 <= torch.iinfo(torch.int32).max else torch.int64)
